@@ -1,0 +1,3 @@
+from kraken_tui.cli import main
+
+main()
