@@ -39,7 +39,9 @@ class Instrument:
         return decimals_to_step(self.lot_decimals)
 
     def round_price(self, price: Decimal) -> Decimal:
-        return quantize_nearest(price, self.tick_size).quantize(decimals_to_step(self.price_decimals))
+        return quantize_nearest(price, self.tick_size).quantize(
+            decimals_to_step(self.price_decimals)
+        )
 
     def round_volume(self, volume: Decimal) -> Decimal:
         return quantize_down(volume, self.lot_step).quantize(self.lot_step)

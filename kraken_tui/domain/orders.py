@@ -149,7 +149,9 @@ class Position:
     def is_flat(self) -> bool:
         return self.qty == 0
 
-    def apply(self, side: Side, qty: Decimal, price: Decimal, fee: Decimal, ts: datetime) -> Position:
+    def apply(
+        self, side: Side, qty: Decimal, price: Decimal, fee: Decimal, ts: datetime
+    ) -> Position:
         """Return the position after one fill. Fees are realized at once (quote currency)."""
         signed = qty * side.sign
         new_qty = self.qty + signed
