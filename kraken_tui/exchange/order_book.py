@@ -1,0 +1,414 @@
+"""Level-2 order books kept from Kraken's WebSocket v2 `book` channel, verified by CRC32.
+
+Prices and quantities are held as integers scaled by the instrument's precision: a level's
+checksum fragment (the decimal string without its point and leading zeros) is then simply
+`str(ticks) + str(lots)`, computed once when the level changes instead of formatting floats
+for every checksum. Each side is a dict plus a sorted key list (bids stored negated so both
+lists are best-first); a side's top-10 checksum input is rebuilt only when a change reaches
+its top 10, and the CRC of the asks part is carried into the bids part (`crc32(b, crc32(a))`
+equals `crc32(a + b)`), so an update touching one side re-hashes only that side.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from zlib import crc32
+
+from loguru import logger
+
+from kraken_tui.domain import BookLevel, BookSnapshot, Instrument, Side
+
+CHECKSUM_LEVELS = 10
+SUPPORTED_DEPTHS = (10, 25, 100, 500, 1000)
+AWAITING_SNAPSHOT = "awaiting snapshot"
+
+
+def kraken_checksum(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
+    """Kraken's book checksum over `(price, qty)` strings formatted as in its docs, best first
+    on each side; only the top 10 levels of each side count."""
+    parts: list[str] = []
+    for side in (asks, bids):
+        for index, (price, qty) in enumerate(side):
+            if index == CHECKSUM_LEVELS:
+                break
+            parts.append(price.replace(".", "").lstrip("0"))
+            parts.append(qty.replace(".", "").lstrip("0"))
+    return crc32("".join(parts).encode())
+
+
+class BookOutcome(StrEnum):
+    """What applying one book message did; anything but APPLIED leaves the book stale and the
+    adapter must resubscribe the symbol (a fresh snapshot clears it)."""
+
+    APPLIED = "applied"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    MALFORMED = "malformed"
+    IGNORED_STALE = "ignored_stale"
+
+    @property
+    def needs_resync(self) -> bool:
+        return self is not BookOutcome.APPLIED
+
+
+def scaled_units(value: object, decimals: int, field: str) -> int:
+    """`value` as an integer count of 10**-decimals; the slow path for str/Decimal/int wire
+    values, which must not carry more decimals than the instrument allows."""
+    if type(value) is float:
+        return round(value * 10**decimals)
+    if type(value) is int:
+        return value * 10**decimals
+    if isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation as exc:
+            raise ValueError(f"{field} {value!r} is not a number") from exc
+    elif isinstance(value, Decimal):
+        number = value
+    else:
+        raise TypeError(f"{field} must be a number, got {type(value).__name__}")
+    if not number.is_finite():
+        raise ValueError(f"{field} {value!r} is not finite")
+    scaled = number.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field} {value!r} has more than {decimals} decimals")
+    return int(scaled)
+
+
+class OrderBook:
+    """One symbol's book at one subscribed depth, fed the `data[i]` entries of `book`
+    messages exactly as `json.loads` (optionally with `parse_float=Decimal`) produced them."""
+
+    __slots__ = (
+        "_ask_crc",
+        "_ask_frags",
+        "_ask_keys",
+        "_ask_qtys",
+        "_bid_bytes",
+        "_bid_frags",
+        "_bid_keys",
+        "_bid_qtys",
+        "_crc",
+        "_lot_decimals",
+        "_price_decimals",
+        "_price_scale",
+        "_qty_scale",
+        "_snapshot",
+        "_stale_reason",
+        "_timestamp",
+        "_version",
+        "depth",
+        "instrument",
+        "symbol",
+    )
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        depth: int = 10,
+        *,
+        price_precision: int | None = None,
+        qty_precision: int | None = None,
+    ) -> None:
+        """`price_precision`/`qty_precision` default to the instrument's price and lot
+        decimals; pass the `instrument` channel's values if they differ."""
+        if depth < CHECKSUM_LEVELS:
+            raise ValueError(f"book depth must be at least {CHECKSUM_LEVELS}, got {depth}")
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.depth = depth
+        self._price_decimals = (
+            instrument.price_decimals if price_precision is None else price_precision
+        )
+        self._lot_decimals = instrument.lot_decimals if qty_precision is None else qty_precision
+        self._price_scale = 10**self._price_decimals
+        self._qty_scale = 10**self._lot_decimals
+        self._ask_keys: list[int] = []
+        self._bid_keys: list[int] = []
+        self._ask_qtys: dict[int, int] = {}
+        self._bid_qtys: dict[int, int] = {}
+        self._ask_frags: dict[int, str] = {}
+        self._bid_frags: dict[int, str] = {}
+        self._ask_crc = 0
+        self._bid_bytes = b""
+        self._crc = 0
+        self._timestamp: str | None = None
+        self._version = 0
+        self._snapshot: BookSnapshot | None = None
+        self._stale_reason: str | None = AWAITING_SNAPSHOT
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def apply(self, entry: Mapping[str, Any], *, snapshot: bool) -> BookOutcome:
+        """Apply one `data` entry of a `snapshot` or `update` message and verify its checksum.
+        A malformed entry changes nothing but marks the book stale, since skipping an update
+        means the book no longer matches the exchange's."""
+        if not snapshot and self._stale_reason is not None:
+            return BookOutcome.IGNORED_STALE
+        try:
+            if entry["symbol"] != self.symbol:
+                raise ValueError(f"entry for {entry['symbol']!r} sent to the {self.symbol} book")
+            asks = self._parse_levels(entry["asks"])
+            bids = self._parse_levels(entry["bids"])
+            expected = entry["checksum"]
+            if type(expected) is not int or not 0 <= expected < 1 << 32:
+                raise ValueError(f"checksum {expected!r} is not an unsigned 32-bit integer")
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            reason = f"malformed book message: {exc}"
+            logger.warning("{}: {}", self.symbol, reason)
+            self.mark_stale(reason)
+            return BookOutcome.MALFORMED
+        if snapshot:
+            self._clear()
+        ask_keys = self._ask_keys
+        bid_keys = self._bid_keys
+        depth = self.depth
+        asks_dirty = bool(asks) and self._apply_side(
+            asks, 1, ask_keys, self._ask_qtys, self._ask_frags, depth
+        )
+        bids_dirty = bool(bids) and self._apply_side(
+            bids, -1, bid_keys, self._bid_qtys, self._bid_frags, depth
+        )
+        if asks_dirty or snapshot:
+            frags = self._ask_frags
+            self._ask_crc = crc32("".join([frags[k] for k in ask_keys[:CHECKSUM_LEVELS]]).encode())
+        if bids_dirty or snapshot:
+            frags = self._bid_frags
+            self._bid_bytes = "".join([frags[k] for k in bid_keys[:CHECKSUM_LEVELS]]).encode()
+        if asks_dirty or bids_dirty or snapshot:
+            self._crc = crc32(self._bid_bytes, self._ask_crc)
+        self._timestamp = entry.get("timestamp")
+        self._version += 1
+        self._snapshot = None
+        if self._crc != expected:
+            reason = f"checksum mismatch: exchange {expected}, local {self._crc}"
+            logger.warning("{}: {}", self.symbol, reason)
+            self.mark_stale(reason)
+            return BookOutcome.CHECKSUM_MISMATCH
+        if snapshot:
+            self._stale_reason = None
+        return BookOutcome.APPLIED
+
+    def _parse_levels(self, levels: object) -> list[tuple[int, int]]:
+        """Convert a whole side before touching the book, so a bad level rejects the message
+        without leaving it half-applied."""
+        if type(levels) is not list:
+            raise TypeError(f"levels must be a list, got {type(levels).__name__}")
+        price_scale = self._price_scale
+        qty_scale = self._qty_scale
+        parsed: list[tuple[int, int]] = []
+        for level in levels:
+            price = level["price"]
+            qty = level["qty"]
+            ticks = (
+                round(price * price_scale)
+                if type(price) is float
+                else scaled_units(price, self._price_decimals, "price")
+            )
+            lots = (
+                round(qty * qty_scale)
+                if type(qty) is float
+                else scaled_units(qty, self._lot_decimals, "qty")
+            )
+            if ticks <= 0:
+                raise ValueError(f"price {price!r} is not positive")
+            if lots < 0:
+                raise ValueError(f"qty {qty!r} is negative")
+            parsed.append((ticks, lots))
+        return parsed
+
+    @staticmethod
+    def _apply_side(
+        levels: list[tuple[int, int]],
+        sign: int,
+        keys: list[int],
+        qtys: dict[int, int],
+        frags: dict[int, str],
+        depth: int,
+    ) -> bool:
+        """Apply levels in order (a price may repeat), then truncate to depth; return whether
+        the top 10, and so the checksum input, may have changed."""
+        top_changed = False
+        for ticks, lots in levels:
+            key = ticks * sign
+            if not top_changed and (len(keys) < CHECKSUM_LEVELS or key <= keys[9]):
+                top_changed = True
+            if lots:
+                if key not in qtys:
+                    insort(keys, key)
+                qtys[key] = lots
+                frags[key] = f"{ticks}{lots}"
+            elif key in qtys:
+                del qtys[key]
+                del frags[key]
+                del keys[bisect_left(keys, key)]
+        if len(keys) > depth:
+            for key in keys[depth:]:
+                del qtys[key]
+                del frags[key]
+            del keys[depth:]
+        return top_changed
+
+    # -- staleness -----------------------------------------------------------------------
+
+    @property
+    def stale(self) -> bool:
+        return self._stale_reason is not None
+
+    @property
+    def stale_reason(self) -> str | None:
+        return self._stale_reason
+
+    def mark_stale(self, reason: str) -> None:
+        """Stop trusting the book until the next snapshot; updates are ignored meanwhile."""
+        self._stale_reason = reason
+        self._snapshot = None
+
+    def reset(self, reason: str = AWAITING_SNAPSHOT) -> None:
+        """Drop every level (e.g. on disconnect) and wait for a fresh snapshot."""
+        self._clear()
+        self._crc = 0
+        self._timestamp = None
+        self._version += 1
+        self.mark_stale(reason)
+
+    def _clear(self) -> None:
+        self._ask_keys.clear()
+        self._bid_keys.clear()
+        self._ask_qtys.clear()
+        self._bid_qtys.clear()
+        self._ask_frags.clear()
+        self._bid_frags.clear()
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def checksum(self) -> int:
+        """The CRC32 of the current top 10, as last verified against the exchange's."""
+        return self._crc
+
+    @property
+    def sequence(self) -> int:
+        """Increases with every applied message: a cheap 'has it changed' check for the UI."""
+        return self._version
+
+    def _price(self, ticks: int) -> Decimal:
+        return Decimal(ticks).scaleb(-self._price_decimals)
+
+    def _qty(self, lots: int) -> Decimal:
+        return Decimal(lots).scaleb(-self._lot_decimals)
+
+    def _level(self, side: Side, index: int) -> BookLevel | None:
+        keys = self._bid_keys if side is Side.BUY else self._ask_keys
+        if len(keys) <= index:
+            return None
+        key = keys[index]
+        qtys = self._bid_qtys if side is Side.BUY else self._ask_qtys
+        return BookLevel(self._price(abs(key)), self._qty(qtys[key]))
+
+    @property
+    def best_bid(self) -> BookLevel | None:
+        return self._level(Side.BUY, 0)
+
+    @property
+    def best_ask(self) -> BookLevel | None:
+        return self._level(Side.SELL, 0)
+
+    @property
+    def spread(self) -> Decimal | None:
+        if not self._bid_keys or not self._ask_keys:
+            return None
+        return self._price(self._ask_keys[0] + self._bid_keys[0])
+
+    @property
+    def mid(self) -> Decimal | None:
+        if not self._bid_keys or not self._ask_keys:
+            return None
+        return self._price(self._ask_keys[0] - self._bid_keys[0]) / 2
+
+    def levels(self, side: Side) -> list[BookLevel]:
+        """Best first; `Side.BUY` are the bids, `Side.SELL` the asks."""
+        keys = self._bid_keys if side is Side.BUY else self._ask_keys
+        qtys = self._bid_qtys if side is Side.BUY else self._ask_qtys
+        return [BookLevel(self._price(abs(key)), self._qty(qtys[key])) for key in keys]
+
+    def cumulative_depth(self, side: Side, levels: int | None = None) -> list[BookLevel]:
+        """Each level's price with the total quantity available up to and including it:
+        what a market order of that size would sweep to."""
+        keys = self._bid_keys if side is Side.BUY else self._ask_keys
+        qtys = self._bid_qtys if side is Side.BUY else self._ask_qtys
+        total = 0
+        cumulative: list[BookLevel] = []
+        for key in keys if levels is None else keys[:levels]:
+            total += qtys[key]
+            cumulative.append(BookLevel(self._price(abs(key)), self._qty(total)))
+        return cumulative
+
+    def snapshot(self) -> BookSnapshot:
+        """An immutable copy for the UI and strategies, rebuilt only after a change."""
+        if self._snapshot is None:
+            self._snapshot = BookSnapshot(
+                symbol=self.symbol,
+                bids=tuple(self.levels(Side.BUY)),
+                asks=tuple(self.levels(Side.SELL)),
+                ts=_parse_timestamp(self._timestamp),
+                stale=self.stale,
+                sequence=self._version,
+            )
+        return self._snapshot
+
+
+def _parse_timestamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
+class OrderBooks:
+    """The books of one `book` subscription, keyed by symbol: routes whole messages."""
+
+    def __init__(self, depth: int = 10) -> None:
+        self.depth = depth
+        self._books: dict[str, OrderBook] = {}
+
+    def add(self, instrument: Instrument) -> OrderBook:
+        book = self._books.get(instrument.symbol)
+        if book is None:
+            book = self._books[instrument.symbol] = OrderBook(instrument, self.depth)
+        return book
+
+    def remove(self, symbol: str) -> None:
+        self._books.pop(symbol, None)
+
+    def get(self, symbol: str) -> OrderBook | None:
+        return self._books.get(symbol)
+
+    @property
+    def symbols(self) -> Sequence[str]:
+        return tuple(self._books)
+
+    def apply_message(self, message: Mapping[str, Any]) -> list[tuple[str, BookOutcome]]:
+        """Apply a decoded `book` channel message; returns each touched symbol's outcome.
+        Entries for symbols without a book are skipped (e.g. after an unsubscribe)."""
+        kind = message.get("type")
+        data = message.get("data")
+        if kind not in ("snapshot", "update") or type(data) is not list:
+            logger.warning("ignoring malformed book message: {!r}", message)
+            return []
+        outcomes: list[tuple[str, BookOutcome]] = []
+        snapshot = kind == "snapshot"
+        for entry in data:
+            symbol = entry.get("symbol") if isinstance(entry, Mapping) else None
+            book = self._books.get(symbol) if isinstance(symbol, str) else None
+            if book is None:
+                logger.debug("book entry for unsubscribed symbol {!r} skipped", symbol)
+                continue
+            outcomes.append((book.symbol, book.apply(entry, snapshot=snapshot)))
+        return outcomes
