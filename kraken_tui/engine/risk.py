@@ -1,0 +1,313 @@
+"""Pre-trade risk: every order, from a strategy or a person, passes `RiskManager.check` first.
+
+Trading states follow NautilusTrader: ACTIVE allows everything the limits allow, REDUCING only
+orders that shrink a position, HALTED nothing but cancels (cancels never come through here).
+Every denial names its rule and carries the numbers that broke it, so the log line, the UI and
+the order ticket can show it as is.
+
+A limit of 0 disables that rule (the settings' `ge=0` fields); there is no other "off" switch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from loguru import logger
+
+from kraken_tui.domain import (
+    BookSnapshot,
+    Instrument,
+    Order,
+    OrderType,
+    Position,
+    Side,
+    TradingState,
+)
+from kraken_tui.engine.api import RiskDecision, RiskSnapshot
+from kraken_tui.engine.clock import Clock
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+RATE_WINDOW_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_order_notional: Decimal = ZERO
+    max_position_per_symbol: Decimal = ZERO
+    max_position_per_strategy: Decimal = ZERO
+    max_open_orders: int = 0
+    price_band_pct: Decimal = ZERO
+    daily_loss_limit: Decimal = ZERO
+    max_drawdown_pct: Decimal = ZERO
+    max_orders_per_minute: int = 0
+
+    @classmethod
+    def from_settings(cls, risk: object) -> RiskLimits:
+        """Map `Settings.risk` (a `RiskSettings`) field by field; both use the same names."""
+        return cls(
+            **{name: getattr(risk, name) for name in cls.__dataclass_fields__}  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedOrder:
+    """An order before it has a `cl_ord_id`: what risk judges. `strategy` is None for manual."""
+
+    symbol: str
+    side: Side
+    order_type: OrderType
+    volume: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskContext:
+    """What the engine knows right now that the decision depends on."""
+
+    instrument: Instrument
+    book: BookSnapshot | None
+    symbol_position: Position
+    strategy_position: Position | None
+    open_orders: Sequence[Order]
+
+
+def _fmt(value: Decimal) -> str:
+    """Plain digits for messages: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
+def is_reducing(order: ProposedOrder, position: Position) -> bool:
+    """True when the order can only shrink the position, never flip or grow it."""
+    if position.qty == 0 or order.side.sign * position.qty > 0:
+        return False
+    return order.volume <= abs(position.qty)
+
+
+class RiskManager:
+    def __init__(self, limits: RiskLimits, clock: Clock) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._snapshot = RiskSnapshot()
+
+    @property
+    def snapshot(self) -> RiskSnapshot:
+        """Immutable; replaced on every change."""
+        return self._snapshot
+
+    @property
+    def trading_state(self) -> TradingState:
+        return self._snapshot.trading_state
+
+    def set_trading_state(self, state: TradingState, reason: str) -> None:
+        if state is self._snapshot.trading_state and reason == self._snapshot.reason:
+            return
+        level = "CRITICAL" if state is TradingState.HALTED else "WARNING"
+        if state is TradingState.ACTIVE:
+            level = "INFO"
+        logger.log(level, "risk: trading state {} ({})", state, reason)
+        self._snapshot = replace(self._snapshot, trading_state=state, reason=reason)
+
+    def update_pnl(self, daily_pnl: Decimal, drawdown_pct: Decimal) -> RiskDecision | None:
+        """Record the portfolio's latest figures. Returns the denial of the breached rule when
+        the daily loss or drawdown limit is hit, so the engine can fire the kill switch."""
+        if daily_pnl != self._snapshot.daily_pnl or drawdown_pct != self._snapshot.drawdown_pct:
+            self._snapshot = replace(self._snapshot, daily_pnl=daily_pnl, drawdown_pct=drawdown_pct)
+        return self._loss_breach()
+
+    def evaluate(self, order: ProposedOrder, context: RiskContext) -> RiskDecision:
+        """The decision, with no side effects: what `preview_order` shows."""
+        reducing = is_reducing(order, context.symbol_position)
+        state = self._snapshot.trading_state
+        if state is TradingState.HALTED:
+            return RiskDecision.deny(
+                "trading_state", f"trading is HALTED ({self._snapshot.reason}); only cancels"
+            )
+        if state is TradingState.REDUCING and not reducing:
+            return RiskDecision.deny(
+                "trading_state",
+                f"trading is REDUCING: {order.side} {_fmt(order.volume)} would not reduce the "
+                f"{order.symbol} position of {_fmt(context.symbol_position.qty)}",
+            )
+        if not reducing and (breach := self._loss_breach()) is not None:
+            return breach
+        book = context.book
+        if book is not None and book.stale:
+            return RiskDecision.deny("stale_book", f"{order.symbol} book is being resynchronised")
+        if order.order_type is OrderType.MARKET and (book is None or book.mid is None):
+            return RiskDecision.deny(
+                "no_reference_price", f"no {order.symbol} mid price to value a market order"
+            )
+        decision = self._instrument_rules(order, context)
+        if decision is None:
+            decision = self._price_rules(order, context)
+        if decision is None:
+            decision = self._exposure_rules(order, context, reducing)
+        if decision is None:
+            decision = self._rate_rule()
+        return decision or RiskDecision.allow()
+
+    def check(self, order: ProposedOrder, context: RiskContext) -> RiskDecision:
+        """`evaluate`, plus: a denial is logged and counted, an allowed order uses the rate
+        budget. Call it once per order that will be sent if allowed."""
+        decision = self.evaluate(order, context)
+        if decision.allowed:
+            self._sent.append(self._clock.monotonic())
+            return decision
+        source = order.strategy or "manual"
+        text = f"{decision.rule}: {decision.reason}"
+        logger.warning("risk denied {} {} {}: {}", source, order.side, order.symbol, text)
+        self._snapshot = replace(
+            self._snapshot, last_denial=f"{source}: {text}", denials=self._snapshot.denials + 1
+        )
+        return decision
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def _loss_breach(self) -> RiskDecision | None:
+        limits, snap = self.limits, self._snapshot
+        if limits.daily_loss_limit > 0 and snap.daily_pnl <= -limits.daily_loss_limit:
+            return RiskDecision.deny(
+                "daily_loss",
+                f"daily PnL {_fmt(snap.daily_pnl)} breaches the loss limit "
+                f"of {_fmt(limits.daily_loss_limit)}",
+            )
+        if limits.max_drawdown_pct > 0 and snap.drawdown_pct >= limits.max_drawdown_pct:
+            return RiskDecision.deny(
+                "max_drawdown",
+                f"drawdown {_fmt(snap.drawdown_pct.quantize(Decimal('0.01')))}% from peak "
+                f"equity reaches the limit of {_fmt(limits.max_drawdown_pct)}%",
+            )
+        return None
+
+    def _instrument_rules(self, order: ProposedOrder, context: RiskContext) -> RiskDecision | None:
+        instrument = context.instrument
+        for label, price in (("price", order.price), ("trigger price", order.trigger_price)):
+            if price is not None and not instrument.price_on_tick(price):
+                return RiskDecision.deny(
+                    "instrument_minimum",
+                    f"{label} {_fmt(price)} is not on the {order.symbol} tick of "
+                    f"{_fmt(instrument.tick_size)}",
+                )
+        if order.volume != order.volume.quantize(instrument.lot_step):
+            return RiskDecision.deny(
+                "instrument_minimum",
+                f"volume {_fmt(order.volume)} has more than {instrument.lot_decimals} decimals",
+            )
+        if order.volume < instrument.ordermin:
+            return RiskDecision.deny(
+                "instrument_minimum",
+                f"volume {_fmt(order.volume)} is below the {order.symbol} minimum of "
+                f"{_fmt(instrument.ordermin)}",
+            )
+        reference = self._reference_price(order, context)
+        if reference is not None and reference * order.volume < instrument.costmin:
+            return RiskDecision.deny(
+                "instrument_minimum",
+                f"order value {_fmt(reference * order.volume)} is below the {order.symbol} "
+                f"cost minimum of {_fmt(instrument.costmin)}",
+            )
+        return None
+
+    def _price_rules(self, order: ProposedOrder, context: RiskContext) -> RiskDecision | None:
+        band = self.limits.price_band_pct
+        mid = context.book.mid if context.book is not None else None
+        if band <= 0:
+            return None
+        for label, price in (("price", order.price), ("trigger price", order.trigger_price)):
+            if price is None:
+                continue
+            if mid is None:
+                return RiskDecision.deny(
+                    "price_band", f"no {order.symbol} mid price to check the {label} against"
+                )
+            distance = abs(price - mid) / mid * HUNDRED
+            if distance > band:
+                return RiskDecision.deny(
+                    "price_band",
+                    f"{label} {_fmt(price)} is {_fmt(distance.quantize(Decimal('0.01')))}% "
+                    f"from mid {_fmt(mid)} (band {_fmt(band)}%)",
+                )
+        return None
+
+    def _exposure_rules(
+        self, order: ProposedOrder, context: RiskContext, reducing: bool
+    ) -> RiskDecision | None:
+        limits = self.limits
+        reference = self._reference_price(order, context)
+        if reference is None:
+            return RiskDecision.deny(
+                "no_reference_price", f"no price to value the {order.symbol} order"
+            )
+        notional = reference * order.volume
+        if limits.max_order_notional > 0 and notional > limits.max_order_notional:
+            return RiskDecision.deny(
+                "max_order_notional",
+                f"order value {_fmt(notional)} exceeds the limit of "
+                f"{_fmt(limits.max_order_notional)}",
+            )
+        open_count = len(context.open_orders)
+        if limits.max_open_orders > 0 and open_count >= limits.max_open_orders:
+            return RiskDecision.deny(
+                "max_open_orders",
+                f"{open_count} orders already open (limit {limits.max_open_orders})",
+            )
+        if reducing:
+            return None
+        symbol_orders = [o for o in context.open_orders if o.symbol == order.symbol]
+        projected = _worst_case_qty(context.symbol_position.qty, symbol_orders, order)
+        if limits.max_position_per_symbol > 0 and projected * reference > (
+            limits.max_position_per_symbol
+        ):
+            return RiskDecision.deny(
+                "max_position_symbol",
+                f"{order.symbol} position would reach {_fmt(projected)} "
+                f"(value {_fmt(projected * reference)}, limit "
+                f"{_fmt(limits.max_position_per_symbol)}) counting open orders",
+            )
+        if order.strategy is not None and limits.max_position_per_strategy > 0:
+            own = [o for o in symbol_orders if o.strategy == order.strategy]
+            held = context.strategy_position.qty if context.strategy_position else ZERO
+            projected = _worst_case_qty(held, own, order)
+            if projected * reference > limits.max_position_per_strategy:
+                return RiskDecision.deny(
+                    "max_position_strategy",
+                    f"strategy {order.strategy} {order.symbol} position would reach "
+                    f"{_fmt(projected)} (value {_fmt(projected * reference)}, limit "
+                    f"{_fmt(limits.max_position_per_strategy)}) counting open orders",
+                )
+        return None
+
+    def _rate_rule(self) -> RiskDecision | None:
+        limit = self.limits.max_orders_per_minute
+        if limit <= 0:
+            return None
+        horizon = self._clock.monotonic() - RATE_WINDOW_S
+        while self._sent and self._sent[0] <= horizon:
+            self._sent.popleft()
+        if len(self._sent) >= limit:
+            return RiskDecision.deny(
+                "order_rate", f"{len(self._sent)} orders in the last minute (limit {limit})"
+            )
+        return None
+
+    @staticmethod
+    def _reference_price(order: ProposedOrder, context: RiskContext) -> Decimal | None:
+        if order.price is not None:
+            return order.price
+        if order.trigger_price is not None:
+            return order.trigger_price
+        return context.book.mid if context.book is not None else None
+
+
+def _worst_case_qty(held: Decimal, open_orders: Sequence[Order], order: ProposedOrder) -> Decimal:
+    """Largest absolute position reachable in the order's direction if it and every open order
+    on the same side fill: the exposure a limit must bound, not just today's position."""
+    same_side = sum((o.remaining for o in open_orders if o.side is order.side), ZERO)
+    return abs(held + order.side.sign * (same_side + order.volume))

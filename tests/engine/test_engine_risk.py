@@ -1,0 +1,240 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from kraken_tui.domain import (
+    BookLevel,
+    BookSnapshot,
+    Instrument,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TradingState,
+)
+from kraken_tui.engine.clock import VirtualClock
+from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
+from kraken_tui.settings import RiskSettings
+
+D = Decimal
+BTC = Instrument(
+    symbol="BTC/USD",
+    base="BTC",
+    quote="USD",
+    price_decimals=1,
+    lot_decimals=8,
+    tick_size=D("0.1"),
+    ordermin=D("0.0001"),
+    costmin=D("0.5"),
+)
+BOOK = BookSnapshot(
+    "BTC/USD", bids=(BookLevel(D("49990"), D(1)),), asks=(BookLevel(D("50010"), D(1)),)
+)
+LIMITS = RiskLimits(
+    max_order_notional=D("10000"),
+    max_position_per_symbol=D("20000"),
+    max_position_per_strategy=D("15000"),
+    max_open_orders=3,
+    price_band_pct=D("5"),
+    daily_loss_limit=D("1000"),
+    max_drawdown_pct=D("10"),
+    max_orders_per_minute=5,
+)
+
+
+def _buy(volume: str = "0.1", price: str | None = "50000", **kw: object) -> ProposedOrder:
+    return ProposedOrder(
+        symbol="BTC/USD",
+        side=kw.pop("side", Side.BUY),  # type: ignore[arg-type]
+        order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
+        volume=D(volume),
+        price=None if price is None else D(price),
+        strategy=kw.pop("strategy", "s1"),  # type: ignore[arg-type]
+    )
+
+
+def _open(n: int, side: Side = Side.BUY, volume: str = "0.01", strategy: str = "s1") -> Order:
+    return Order(
+        cl_ord_id=f"c{n}",
+        symbol="BTC/USD",
+        side=side,
+        order_type=OrderType.LIMIT,
+        volume=D(volume),
+        status=OrderStatus.NEW,
+        price=D("49000"),
+        strategy=strategy,
+    )
+
+
+def _ctx(
+    qty: str = "0",
+    strategy_qty: str = "0",
+    orders: tuple[Order, ...] = (),
+    book: BookSnapshot | None = BOOK,
+) -> RiskContext:
+    return RiskContext(
+        instrument=BTC,
+        book=book,
+        symbol_position=Position("BTC/USD", qty=D(qty)),
+        strategy_position=Position("BTC/USD", qty=D(strategy_qty), strategy="s1"),
+        open_orders=orders,
+    )
+
+
+@pytest.fixture
+def risk() -> RiskManager:
+    return RiskManager(LIMITS, VirtualClock())
+
+
+def test_order_within_every_limit_is_allowed(risk: RiskManager) -> None:
+    assert risk.check(_buy(), _ctx()).allowed
+
+
+def test_max_order_notional_denial_states_value_and_limit(risk: RiskManager) -> None:
+    decision = risk.check(_buy("0.3"), _ctx())
+    assert decision.rule == "max_order_notional"
+    assert decision.reason == "order value 15000 exceeds the limit of 10000"
+
+
+def test_market_order_notional_is_valued_at_mid(risk: RiskManager) -> None:
+    decision = risk.check(_buy("0.25", price=None), _ctx())
+    assert decision.rule == "max_order_notional"
+    assert "12500" in decision.reason
+
+
+def test_market_order_without_a_book_is_denied(risk: RiskManager) -> None:
+    decision = risk.check(_buy(price=None), _ctx(book=None))
+    assert decision.rule == "no_reference_price"
+
+
+def test_stale_book_denies_orders(risk: RiskManager) -> None:
+    stale = BookSnapshot("BTC/USD", BOOK.bids, BOOK.asks, stale=True)
+    assert risk.check(_buy(), _ctx(book=stale)).rule == "stale_book"
+
+
+def test_price_band_denies_fat_finger_price(risk: RiskManager) -> None:
+    decision = risk.check(_buy("0.1", "56000"), _ctx())
+    assert decision.rule == "price_band"
+    assert decision.reason == "price 56000 is 12% from mid 50000 (band 5%)"
+
+
+def test_off_tick_price_is_denied(risk: RiskManager) -> None:
+    decision = risk.check(_buy("0.1", "50000.05"), _ctx())
+    assert decision.rule == "instrument_minimum"
+    assert "not on the BTC/USD tick of 0.1" in decision.reason
+
+
+def test_volume_below_ordermin_is_denied(risk: RiskManager) -> None:
+    decision = risk.check(_buy("0.00005"), _ctx())
+    assert decision.rule == "instrument_minimum"
+    assert decision.reason == "volume 0.00005 is below the BTC/USD minimum of 0.0001"
+
+
+def test_volume_with_too_many_decimals_is_denied(risk: RiskManager) -> None:
+    assert risk.check(_buy("0.123456789"), _ctx()).rule == "instrument_minimum"
+
+
+def test_cost_below_costmin_is_denied() -> None:
+    cheap = BookSnapshot(
+        "BTC/USD", bids=(BookLevel(D("1"), D(1)),), asks=(BookLevel(D("1.2"), D(1)),)
+    )
+    risk = RiskManager(RiskLimits(), VirtualClock())
+    decision = risk.check(_buy("0.2", "1.1"), _ctx(book=cheap))
+    assert decision.rule == "instrument_minimum"
+    assert "cost minimum of 0.5" in decision.reason
+
+
+def test_max_open_orders_counts_every_open_order(risk: RiskManager) -> None:
+    decision = risk.check(_buy(), _ctx(orders=(_open(1), _open(2), _open(3))))
+    assert decision.rule == "max_open_orders"
+    assert decision.reason == "3 orders already open (limit 3)"
+
+
+def test_symbol_position_limit_counts_open_same_side_orders(risk: RiskManager) -> None:
+    orders = (_open(1, volume="0.1", strategy="other"),)
+    decision = risk.check(_buy("0.1"), _ctx(qty="0.25", orders=orders))
+    assert decision.rule == "max_position_symbol"
+    assert "would reach 0.45" in decision.reason and "limit 20000" in decision.reason
+
+
+def test_strategy_position_limit_only_counts_its_own_exposure(risk: RiskManager) -> None:
+    decision = risk.check(_buy("0.1"), _ctx(qty="0.25", strategy_qty="0.25"))
+    assert decision.rule == "max_position_strategy"
+    assert "strategy s1 BTC/USD position would reach 0.35" in decision.reason
+
+
+def test_position_reducing_order_passes_position_limits(risk: RiskManager) -> None:
+    assert risk.check(_buy("0.1", side=Side.SELL), _ctx(qty="0.5", strategy_qty="0.5")).allowed
+
+
+def test_order_rate_throttle_uses_a_sliding_minute() -> None:
+    clock = VirtualClock()
+    risk = RiskManager(LIMITS, clock)
+    for _ in range(5):
+        assert risk.check(_buy("0.01"), _ctx()).allowed
+    denied = risk.check(_buy("0.01"), _ctx())
+    assert denied.rule == "order_rate"
+    assert denied.reason == "5 orders in the last minute (limit 5)"
+    clock.advance(61)
+    assert risk.check(_buy("0.01"), _ctx()).allowed
+
+
+def test_daily_loss_breach_is_reported_and_denies_new_exposure(risk: RiskManager) -> None:
+    breach = risk.update_pnl(D("-1200"), D("2"))
+    assert breach is not None and breach.rule == "daily_loss"
+    assert breach.reason == "daily PnL -1200 breaches the loss limit of 1000"
+    assert risk.check(_buy(), _ctx()).rule == "daily_loss"
+    assert risk.check(_buy(side=Side.SELL), _ctx(qty="0.5")).allowed
+
+
+def test_drawdown_breach_is_reported(risk: RiskManager) -> None:
+    breach = risk.update_pnl(D("0"), D("12.346"))
+    assert breach is not None and breach.rule == "max_drawdown"
+    assert breach.reason == "drawdown 12.35% from peak equity reaches the limit of 10%"
+
+
+def test_halted_denies_every_order(risk: RiskManager) -> None:
+    risk.set_trading_state(TradingState.HALTED, "kill switch: manual")
+    decision = risk.check(_buy(side=Side.SELL), _ctx(qty="1"))
+    assert decision.rule == "trading_state"
+    assert "HALTED (kill switch: manual)" in decision.reason
+
+
+def test_reducing_allows_only_position_reducing_orders(risk: RiskManager) -> None:
+    risk.set_trading_state(TradingState.REDUCING, "operator")
+    assert risk.check(_buy("0.1", side=Side.SELL), _ctx(qty="0.2")).allowed
+    flip = risk.check(_buy("0.3", side=Side.SELL), _ctx(qty="0.2"))
+    assert flip.rule == "trading_state"
+    assert risk.check(_buy("0.1"), _ctx(qty="0.2")).rule == "trading_state"
+
+
+def test_denials_are_counted_in_the_snapshot_but_previews_are_not(risk: RiskManager) -> None:
+    before = risk.snapshot
+    assert not risk.evaluate(_buy("1"), _ctx()).allowed
+    assert risk.snapshot is before
+    risk.check(_buy("1"), _ctx())
+    assert risk.snapshot is not before
+    assert risk.snapshot.denials == 1
+    assert risk.snapshot.last_denial is not None
+    assert risk.snapshot.last_denial.startswith("s1: max_order_notional")
+
+
+def test_zero_limit_disables_its_rule() -> None:
+    risk = RiskManager(RiskLimits(), VirtualClock())
+    assert risk.check(_buy("5"), _ctx()).allowed
+
+
+def test_limits_map_from_settings() -> None:
+    limits = RiskLimits.from_settings(RiskSettings(max_open_orders=7))
+    assert limits.max_open_orders == 7
+    assert limits.max_order_notional == RiskSettings().max_order_notional
+
+
+def test_decision_time_is_taken_from_the_injected_clock() -> None:
+    clock = VirtualClock(datetime(2026, 3, 1, tzinfo=UTC))
+    risk = RiskManager(RiskLimits(max_orders_per_minute=1), clock)
+    assert risk.check(_buy("0.01"), _ctx()).allowed
+    clock.advance(59.9)
+    assert risk.check(_buy("0.01"), _ctx()).rule == "order_rate"
