@@ -1,0 +1,105 @@
+"""Positions built from executions only, per symbol (the account) and per strategy.
+
+A position is never set from the outside: it is the fold of `Position.apply` over the fills the
+store holds, so a restart rebuilds exactly what was there and a fill recovered late moves it
+exactly once (the store's `insert_if_new` decides which fills are new).
+
+The same fold yields each asset's net flow (what the fills added to or took from each balance),
+which is what the portfolio compares with the exchange's balances.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+
+from kraken_tui.domain import Execution, Instrument, Position
+
+ZERO = Decimal(0)
+
+
+class PositionManager:
+    def __init__(self, instruments: Mapping[str, Instrument]) -> None:
+        self._instruments = instruments
+        self._by_symbol: dict[str, Position] = {}
+        self._by_strategy: dict[tuple[str, str], Position] = {}
+        self._flows: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
+        self._marks: dict[str, Decimal] = {}
+        self._positions: tuple[Position, ...] = ()
+
+    @property
+    def positions(self) -> tuple[Position, ...]:
+        """Account positions then strategy positions, sorted; immutable and replaced on change."""
+        return self._positions
+
+    def position(self, symbol: str) -> Position:
+        return self._by_symbol.get(symbol) or Position(symbol, mark=self._marks.get(symbol))
+
+    def strategy_position(self, symbol: str, strategy: str) -> Position:
+        return self._by_strategy.get((symbol, strategy)) or Position(
+            symbol, strategy=strategy, mark=self._marks.get(symbol)
+        )
+
+    def strategy_positions(self, strategy: str) -> list[Position]:
+        return [p for (_, name), p in self._by_strategy.items() if name == strategy]
+
+    def asset_flows(self) -> dict[str, Decimal]:
+        """Net change of each asset's balance caused by the fills applied so far."""
+        return dict(self._flows)
+
+    def trading_pnl(self) -> Decimal:
+        """Realized (net of fees) plus unrealized PnL of every account position, in quote."""
+        return sum((p.realized_pnl + p.unrealized_pnl for p in self._by_symbol.values()), ZERO)
+
+    def strategy_pnl(self, strategy: str) -> Decimal:
+        return sum(
+            (p.realized_pnl + p.unrealized_pnl for p in self.strategy_positions(strategy)), ZERO
+        )
+
+    def apply(self, execution: Execution, strategy: str | None) -> list[Position]:
+        """Fold one new fill in; returns the positions it changed (account, then strategy)."""
+        instrument = self._instrument(execution.symbol)
+        fee_in_quote = execution.fee
+        if execution.fee_ccy == instrument.base:
+            fee_in_quote = execution.fee * execution.price
+        args = (execution.side, execution.qty, execution.price, fee_in_quote, execution.ts)
+        changed = [self.position(execution.symbol).apply(*args)]
+        self._by_symbol[execution.symbol] = changed[0]
+        if strategy is not None:
+            key = (execution.symbol, strategy)
+            changed.append(self.strategy_position(*key).apply(*args))
+            self._by_strategy[key] = changed[1]
+        self._flows[instrument.base] += execution.side.sign * execution.qty
+        self._flows[instrument.quote] -= execution.side.sign * execution.qty * execution.price
+        fee_asset = instrument.base if execution.fee_ccy == instrument.base else instrument.quote
+        self._flows[fee_asset] -= execution.fee
+        self._publish()
+        return changed
+
+    def mark(self, symbol: str, price: Decimal) -> bool:
+        """Value the symbol's positions at `price` (mid); True when anything changed."""
+        if self._marks.get(symbol) == price:
+            return False
+        self._marks[symbol] = price
+        position = self._by_symbol.get(symbol)
+        if position is not None:
+            self._by_symbol[symbol] = replace(position, mark=price)
+        for key, held in self._by_strategy.items():
+            if key[0] == symbol:
+                self._by_strategy[key] = replace(held, mark=price)
+        if position is not None:
+            self._publish()
+        return position is not None
+
+    def _instrument(self, symbol: str) -> Instrument:
+        try:
+            return self._instruments[symbol]
+        except KeyError:
+            raise KeyError(f"execution for unknown instrument {symbol}") from None
+
+    def _publish(self) -> None:
+        self._positions = tuple(sorted(self._by_symbol.values(), key=lambda p: p.symbol)) + tuple(
+            sorted(self._by_strategy.values(), key=lambda p: (p.symbol, p.strategy or ""))
+        )
