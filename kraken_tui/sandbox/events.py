@@ -17,7 +17,7 @@ from kraken_tui.sandbox.records import OrderView
 
 
 class ExecType(StrEnum):
-    """Kraken WS v2 `executions` `exec_type` values."""
+    """Kraken WS v2 `executions` `exec_type` values (`status`: a stop order triggered)."""
 
     PENDING_NEW = "pending_new"
     NEW = "new"
@@ -26,7 +26,7 @@ class ExecType(StrEnum):
     CANCELED = "canceled"
     EXPIRED = "expired"
     AMENDED = "amended"
-    TRIGGERED = "triggered"
+    STATUS = "status"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,330 @@
+"""The sandbox's own SQLite file: accounts, orders and fills survive a restart.
+
+A client that crashes and comes back must find its orders where a real exchange keeps them,
+so the venue writes every change here before answering. Writes are batched: one venue call
+is one transaction (WAL, `synchronous=NORMAL`), whatever number of rows it touched.
+Synthetic liquidity is not stored; the market simulator rebuilds it on start.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from kraken_tui.domain.enums import Side, TimeInForce
+from kraken_tui.sandbox.accounts import Account
+from kraken_tui.sandbox.matching import LiveOrder
+from kraken_tui.sandbox.records import FillView, OrderState, VenueOrderType
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    api_key TEXT PRIMARY KEY,
+    balances TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    txid TEXT PRIMARY KEY,
+    api_key TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    rest_pair TEXT NOT NULL,
+    side TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    volume TEXT NOT NULL,
+    vol_exec TEXT NOT NULL,
+    price TEXT,
+    trigger_price TEXT,
+    cost TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    status TEXT NOT NULL,
+    opentm REAL NOT NULL,
+    closetm REAL,
+    time_in_force TEXT NOT NULL,
+    post_only INTEGER NOT NULL,
+    userref INTEGER,
+    cl_ord_id TEXT,
+    reason TEXT,
+    triggered INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    lastupdated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_account ON orders (api_key, status);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id TEXT PRIMARY KEY,
+    public_trade_id INTEGER NOT NULL,
+    order_txid TEXT NOT NULL,
+    position_txid TEXT NOT NULL,
+    api_key TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    rest_pair TEXT NOT NULL,
+    time REAL NOT NULL,
+    side TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    price TEXT NOT NULL,
+    cost TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_asset TEXT NOT NULL,
+    vol TEXT NOT NULL,
+    maker INTEGER NOT NULL,
+    cl_ord_id TEXT,
+    userref INTEGER
+);
+CREATE INDEX IF NOT EXISTS fills_by_account ON fills (api_key, time);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_ORDER_COLUMNS = (
+    "txid, api_key, symbol, rest_pair, side, order_type, volume, vol_exec, price, "
+    "trigger_price, cost, fee, status, opentm, closetm, time_in_force, post_only, userref, "
+    "cl_ord_id, reason, triggered, seq, lastupdated"
+)
+_FILL_COLUMNS = (
+    "trade_id, public_trade_id, order_txid, position_txid, api_key, symbol, rest_pair, time, "
+    "side, order_type, price, cost, fee, fee_asset, vol, maker, cl_ord_id, userref"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    accounts: dict[str, dict[str, Decimal]]
+    orders: list[LiveOrder]
+    fills: list[FillView]
+    meta: dict[str, str]
+
+
+class VenueStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def load(self) -> StoredState:
+        accounts = {
+            api_key: {asset: Decimal(amount) for asset, amount in json.loads(balances).items()}
+            for api_key, balances in self._db.execute("SELECT api_key, balances FROM accounts")
+        }
+        orders = [
+            _order_from_row(row)
+            for row in self._db.execute(f"SELECT {_ORDER_COLUMNS} FROM orders ORDER BY seq, opentm")
+        ]
+        fills = [
+            _fill_from_row(row)
+            for row in self._db.execute(f"SELECT {_FILL_COLUMNS} FROM fills ORDER BY time, rowid")
+        ]
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        return StoredState(accounts=accounts, orders=orders, fills=fills, meta=meta)
+
+    def save(
+        self,
+        accounts: Iterable[Account],
+        orders: Iterable[LiveOrder],
+        fills: Iterable[FillView],
+        meta: Mapping[str, str],
+    ) -> None:
+        """Write one venue call's changes in a single transaction."""
+        account_rows = [
+            (account.api_key, json.dumps({k: str(v) for k, v in account.balances.items()}))
+            for account in accounts
+        ]
+        order_rows = [_order_row(order) for order in orders]
+        fill_rows = [_fill_row(fill) for fill in fills]
+        if not (account_rows or order_rows or fill_rows or meta):
+            return
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO accounts (api_key, balances) VALUES (?, ?)", account_rows
+            )
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(23)})",
+                order_rows,
+            )
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES ({_marks(18)})", fill_rows
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _order_row(order: LiveOrder) -> tuple[object, ...]:
+    return (
+        order.txid,
+        order.api_key,
+        order.symbol,
+        order.rest_pair,
+        order.side.value,
+        order.order_type.value,
+        str(order.volume),
+        str(order.vol_exec),
+        _text(order.price),
+        _text(order.trigger_price),
+        str(order.cost),
+        str(order.fee),
+        order.status.value,
+        order.opentm,
+        order.closetm,
+        order.time_in_force.value,
+        int(order.post_only),
+        order.userref,
+        order.cl_ord_id,
+        order.reason,
+        int(order.triggered),
+        order.seq,
+        order.lastupdated,
+    )
+
+
+def _order_from_row(row: tuple[object, ...]) -> LiveOrder:
+    (
+        txid,
+        api_key,
+        symbol,
+        rest_pair,
+        side,
+        order_type,
+        volume,
+        vol_exec,
+        price,
+        trigger_price,
+        cost,
+        fee,
+        status,
+        opentm,
+        closetm,
+        time_in_force,
+        post_only,
+        userref,
+        cl_ord_id,
+        reason,
+        triggered,
+        seq,
+        lastupdated,
+    ) = row
+    return LiveOrder(
+        txid=str(txid),
+        api_key=str(api_key),
+        symbol=str(symbol),
+        rest_pair=str(rest_pair),
+        side=Side(str(side)),
+        order_type=VenueOrderType(str(order_type)),
+        volume=Decimal(str(volume)),
+        price=_dec(price),  # type: ignore[arg-type]
+        trigger_price=_dec(trigger_price),  # type: ignore[arg-type]
+        opentm=float(opentm),  # type: ignore[arg-type]
+        time_in_force=TimeInForce(str(time_in_force)),
+        post_only=bool(post_only),
+        userref=None if userref is None else int(userref),  # type: ignore[call-overload]
+        cl_ord_id=None if cl_ord_id is None else str(cl_ord_id),
+        vol_exec=Decimal(str(vol_exec)),
+        cost=Decimal(str(cost)),
+        fee=Decimal(str(fee)),
+        status=OrderState(str(status)),
+        closetm=None if closetm is None else float(closetm),  # type: ignore[arg-type]
+        reason=None if reason is None else str(reason),
+        triggered=bool(triggered),
+        seq=int(seq),  # type: ignore[call-overload]
+        lastupdated=float(lastupdated),  # type: ignore[arg-type]
+    )
+
+
+def _fill_row(fill: FillView) -> tuple[object, ...]:
+    return (
+        fill.trade_id,
+        fill.public_trade_id,
+        fill.order_txid,
+        fill.position_txid,
+        fill.api_key,
+        fill.symbol,
+        fill.rest_pair,
+        fill.time,
+        fill.side.value,
+        fill.order_type.value,
+        str(fill.price),
+        str(fill.cost),
+        str(fill.fee),
+        fill.fee_asset,
+        str(fill.vol),
+        int(fill.maker),
+        fill.cl_ord_id,
+        fill.userref,
+    )
+
+
+def _fill_from_row(row: tuple[object, ...]) -> FillView:
+    (
+        trade_id,
+        public_trade_id,
+        order_txid,
+        position_txid,
+        api_key,
+        symbol,
+        rest_pair,
+        time,
+        side,
+        order_type,
+        price,
+        cost,
+        fee,
+        fee_asset,
+        vol,
+        maker,
+        cl_ord_id,
+        userref,
+    ) = row
+    return FillView(
+        trade_id=str(trade_id),
+        public_trade_id=int(public_trade_id),  # type: ignore[call-overload]
+        order_txid=str(order_txid),
+        position_txid=str(position_txid),
+        api_key=str(api_key),
+        symbol=str(symbol),
+        rest_pair=str(rest_pair),
+        time=float(time),  # type: ignore[arg-type]
+        side=Side(str(side)),
+        order_type=VenueOrderType(str(order_type)),
+        price=Decimal(str(price)),
+        cost=Decimal(str(cost)),
+        fee=Decimal(str(fee)),
+        fee_asset=str(fee_asset),
+        vol=Decimal(str(vol)),
+        maker=bool(maker),
+        cl_ord_id=None if cl_ord_id is None else str(cl_ord_id),
+        userref=None if userref is None else int(userref),  # type: ignore[call-overload]
+    )

@@ -1,0 +1,118 @@
+"""Per-pair trade tape: recent trades, OHLC candles, 24 h statistics and spread history.
+
+Candles and ticker statistics are derived from the same trades the `trade` channel prints,
+so a client that rebuilds candles from trades gets exactly what `ohlc` reports.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+
+from kraken_tui.domain.money import ZERO
+from kraken_tui.sandbox.records import OhlcBar, PublicTrade, SpreadSample
+
+OHLC_INTERVALS: tuple[int, ...] = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+OHLC_MAX_POINTS = 720
+_RECENT_TRADES = 1000
+_SPREAD_SAMPLES = 1000
+_DAY_S = 86_400
+
+
+class _Bar:
+    __slots__ = ("begin", "close", "high", "low", "notional", "open", "trades", "volume")
+
+    def __init__(self, begin: int, price: Decimal) -> None:
+        self.begin = begin
+        self.open = self.high = self.low = self.close = price
+        self.volume = ZERO
+        self.notional = ZERO
+        self.trades = 0
+
+    def add(self, price: Decimal, qty: Decimal) -> None:
+        if price > self.high:
+            self.high = price
+        if price < self.low:
+            self.low = price
+        self.close = price
+        self.volume += qty
+        self.notional += price * qty
+        self.trades += 1
+
+    def view(self, symbol: str, interval: int, price_step: Decimal) -> OhlcBar:
+        vwap = (self.notional / self.volume).quantize(price_step) if self.volume else ZERO
+        return OhlcBar(
+            symbol=symbol,
+            interval=interval,
+            interval_begin=self.begin,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            vwap=vwap,
+            volume=self.volume,
+            trades=self.trades,
+        )
+
+
+class TradeTape:
+    def __init__(self, symbol: str, price_step: Decimal) -> None:
+        self.symbol = symbol
+        self._price_step = price_step
+        self.trades: deque[PublicTrade] = deque(maxlen=_RECENT_TRADES)
+        self._bars: dict[int, deque[_Bar]] = {
+            interval: deque(maxlen=max(OHLC_MAX_POINTS, _DAY_S // 60 if interval == 1 else 0))
+            for interval in OHLC_INTERVALS
+        }
+        self.spreads: deque[SpreadSample] = deque(maxlen=_SPREAD_SAMPLES)
+        self.last_trade_id = 0
+
+    @property
+    def last(self) -> PublicTrade | None:
+        return self.trades[-1] if self.trades else None
+
+    def record(self, trade: PublicTrade) -> None:
+        self.trades.append(trade)
+        self.last_trade_id = trade.trade_id
+        second = int(trade.timestamp)
+        for interval, bars in self._bars.items():
+            length = interval * 60
+            begin = second - second % length
+            if not bars or bars[-1].begin < begin:
+                bars.append(_Bar(begin, trade.price))
+            bars[-1].add(trade.price, trade.qty)
+
+    def ohlc(self, interval: int, since: int | None = None) -> list[OhlcBar]:
+        bars = self._bars[interval]
+        selected = [bar for bar in bars if since is None or bar.begin >= since]
+        return [
+            bar.view(self.symbol, interval, self._price_step) for bar in selected[-OHLC_MAX_POINTS:]
+        ]
+
+    def window_stats(self, since: float) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, int]:
+        """(open, high, low, volume, vwap, trades) over 1-minute bars starting at or after
+        `since`; all zero when nothing traded."""
+        bars = [bar for bar in self._bars[1] if bar.begin >= since]
+        if not bars:
+            return ZERO, ZERO, ZERO, ZERO, ZERO, 0
+        volume = sum((bar.volume for bar in bars), ZERO)
+        notional = sum((bar.notional for bar in bars), ZERO)
+        vwap = (notional / volume).quantize(self._price_step) if volume else ZERO
+        return (
+            bars[0].open,
+            max(bar.high for bar in bars),
+            min(bar.low for bar in bars),
+            volume,
+            vwap,
+            sum(bar.trades for bar in bars),
+        )
+
+    def note_spread(self, sample: SpreadSample) -> None:
+        last = self.spreads[-1] if self.spreads else None
+        if last is None or (last.bid, last.ask, last.bid_qty, last.ask_qty) != (
+            sample.bid,
+            sample.ask,
+            sample.bid_qty,
+            sample.ask_qty,
+        ):
+            self.spreads.append(sample)
