@@ -63,3 +63,8 @@ def book_checksum(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str
             break
         parts.append(_checksum_token(price) + _checksum_token(qty))
     return zlib.crc32("".join(parts).encode())
+
+
+def rfc3339_seconds(ts: float) -> str:
+    """RFC 3339 to the second, as Kraken's dead-man switch answers: 2023-03-24T17:41:56Z."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

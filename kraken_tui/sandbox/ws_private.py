@@ -1,0 +1,424 @@
+"""Authenticated WebSocket v2: the `executions` and `balances` channels and the trading
+methods (add_order, amend_order, edit_order, cancel_order, cancel_all,
+cancel_all_orders_after).
+
+Every private request carries the token from REST GetWebSocketsToken in `params.token`;
+the first accepted token binds the connection to its account, as on Kraken, where a token
+stays usable for as long as a connection that presented it is open.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from kraken_tui.domain.enums import Side, TimeInForce
+from kraken_tui.domain.money import to_decimal
+from kraken_tui.sandbox.auth import Authenticator, AuthError
+from kraken_tui.sandbox.errors import VenueError, invalid_argument
+from kraken_tui.sandbox.events import BalanceChanged, ExecType, ExecutionEvent, VenueEvent
+from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
+from kraken_tui.sandbox.venue import OrderView, SandboxVenue, VenueOrderType
+from kraken_tui.sandbox.wire import rfc3339, rfc3339_seconds
+from kraken_tui.sandbox.ws_public import WsConnection, WsRequestError, ws_ack
+
+PRIVATE_CHANNELS = ("executions", "balances")
+PRIVATE_METHODS = (
+    "add_order",
+    "amend_order",
+    "edit_order",
+    "cancel_order",
+    "cancel_all",
+    "cancel_all_orders_after",
+)
+_TRIGGERED_TYPES = {VenueOrderType.STOP_LOSS, VenueOrderType.TAKE_PROFIT}
+
+
+def _dec(params: Mapping[str, Any], name: str, *, required: bool = False) -> Decimal | None:
+    value = params.get(name)
+    if value is None:
+        if required:
+            raise WsRequestError(invalid_argument(name))
+        return None
+    try:
+        return to_decimal(value, name)
+    except ValueError as exc:
+        raise WsRequestError(invalid_argument(name)) from exc
+
+
+def _bool(params: Mapping[str, Any], name: str, default: bool = False) -> bool:
+    value = params.get(name, default)
+    if not isinstance(value, bool):
+        raise WsRequestError(invalid_argument(name))
+    return value
+
+
+def _int(params: Mapping[str, Any], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WsRequestError(invalid_argument(name))
+    return value
+
+
+def execution_item(order: OrderView, exec_type: str, timestamp: float) -> dict[str, Any]:
+    """The order-level fields every `executions` message carries."""
+    item: dict[str, Any] = {
+        "order_id": order.txid,
+        "symbol": order.symbol,
+        "side": str(order.side),
+        "order_type": str(order.order_type),
+        "order_qty": order.volume,
+        "order_status": order.ws_status,
+        "time_in_force": str(order.time_in_force).upper(),
+        "post_only": order.post_only,
+        "exec_type": exec_type,
+        "cum_qty": order.vol_exec,
+        "cum_cost": order.cost,
+        "avg_price": order.avg_price,
+        "fee_usd_equiv": order.fee,
+        "timestamp": rfc3339(timestamp),
+    }
+    if order.price is not None:
+        item["limit_price"] = order.price
+    if order.trigger_price is not None:
+        item["triggers"] = {
+            "reference": "last",
+            "price": order.trigger_price,
+            "price_type": "static",
+            "status": "triggered" if order.triggered else "untriggered",
+        }
+    if order.cl_ord_id is not None:
+        item["cl_ord_id"] = order.cl_ord_id
+    if order.userref is not None:
+        item["order_userref"] = order.userref
+    return item
+
+
+def _event_item(event: ExecutionEvent) -> dict[str, Any]:
+    item = execution_item(event.order, str(event.exec_type), event.timestamp)
+    if event.exec_type is ExecType.TRADE:
+        quote = event.fee_asset or ""
+        item.update(
+            {
+                "exec_id": event.exec_id,
+                "trade_id": event.public_trade_id,
+                "last_qty": event.last_qty,
+                "last_price": event.last_price,
+                "cost": (event.last_qty or Decimal(0)) * (event.last_price or Decimal(0)),
+                "liquidity_ind": str(event.liquidity_ind) if event.liquidity_ind else None,
+                "fees": [{"asset": quote, "qty": event.last_fee or Decimal(0)}],
+            }
+        )
+    if event.reason is not None:
+        item["reason"] = event.reason
+    return item
+
+
+class PrivateChannels:
+    def __init__(
+        self, venue: SandboxVenue, gateway: OrderGateway, authenticator: Authenticator
+    ) -> None:
+        self._venue = venue
+        self._gateway = gateway
+        self._auth = authenticator
+        self._executions: dict[str, set[WsConnection]] = defaultdict(set)
+        self._balances: dict[str, set[WsConnection]] = defaultdict(set)
+
+    def on_venue_event(self, event: VenueEvent) -> None:
+        if isinstance(event, ExecutionEvent):
+            members = self._executions.get(event.api_key)
+            if members:
+                message = {"channel": "executions", "type": "update", "data": [_event_item(event)]}
+                for conn in members:
+                    conn.send(message)
+        elif isinstance(event, BalanceChanged) and event.amount != 0:
+            members = self._balances.get(event.api_key)
+            if members:
+                message = {"channel": "balances", "type": "update", "data": [_balance_item(event)]}
+                for conn in members:
+                    conn.send(message)
+
+    def drop(self, conn: WsConnection) -> None:
+        for members in (*self._executions.values(), *self._balances.values()):
+            members.discard(conn)
+
+    def account(self, conn: WsConnection, params: Mapping[str, Any]) -> str:
+        """The account the request acts for; binds the connection on first use."""
+        if not conn.authenticated_endpoint:
+            raise WsRequestError("EGeneral:Permission denied")
+        try:
+            account = self._auth.account_for_token(params.get("token"))
+        except AuthError as exc:
+            if conn.account is not None and params.get("token") is not None:
+                account = conn.account
+            else:
+                raise WsRequestError(exc.kraken_error) from exc
+        conn.account = account
+        return account
+
+    # ---- channels --------------------------------------------------------------------
+    def subscribe(
+        self,
+        conn: WsConnection,
+        channel: str,
+        params: Mapping[str, Any],
+        time_in: float,
+        req_id: object,
+    ) -> None:
+        account = self.account(conn, params)
+        if channel == "executions":
+            snap_orders = _bool(params, "snap_orders", True)
+            snap_trades = _bool(params, "snap_trades", False)
+            self._executions[account].add(conn)
+            conn.send(
+                ws_ack(
+                    "subscribe",
+                    time_in,
+                    req_id,
+                    result={
+                        "channel": channel,
+                        "snap_orders": snap_orders,
+                        "snap_trades": snap_trades,
+                    },
+                )
+            )
+            conn.send(self._executions_snapshot(account, snap_orders, snap_trades))
+        else:
+            snapshot = _bool(params, "snapshot", True)
+            self._balances[account].add(conn)
+            conn.send(
+                ws_ack(
+                    "subscribe", time_in, req_id, result={"channel": channel, "snapshot": snapshot}
+                )
+            )
+            if snapshot:
+                conn.send(self._balances_snapshot(account))
+        conn.has_subscription = True
+
+    def unsubscribe(
+        self,
+        conn: WsConnection,
+        channel: str,
+        params: Mapping[str, Any],
+        time_in: float,
+        req_id: object,
+    ) -> None:
+        account = self.account(conn, params)
+        registry = self._executions if channel == "executions" else self._balances
+        if conn not in registry[account]:
+            raise WsRequestError("Subscription Not Found")
+        registry[account].discard(conn)
+        conn.send(ws_ack("unsubscribe", time_in, req_id, result={"channel": channel}))
+
+    def _executions_snapshot(
+        self, account: str, snap_orders: bool, snap_trades: bool
+    ) -> dict[str, Any]:
+        now = self._venue.now()
+        data: list[dict[str, Any]] = []
+        if snap_orders:
+            data.extend(
+                execution_item(order, "new" if order.vol_exec == 0 else "trade", order.opentm)
+                for order in self._venue.open_orders(account)
+            )
+        if snap_trades:
+            for fill in self._venue.recent_fills(account, 50):
+                data.append(
+                    {
+                        "order_id": fill.order_txid,
+                        "exec_id": fill.trade_id,
+                        "exec_type": "trade",
+                        "trade_id": fill.public_trade_id,
+                        "symbol": fill.symbol,
+                        "side": str(fill.side),
+                        "order_type": str(fill.order_type),
+                        "last_qty": fill.vol,
+                        "last_price": fill.price,
+                        "cost": fill.cost,
+                        "liquidity_ind": "m" if fill.maker else "t",
+                        "fees": [{"asset": fill.fee_asset, "qty": fill.fee}],
+                        "timestamp": rfc3339(fill.time),
+                    }
+                )
+        return {"channel": "executions", "type": "snapshot", "data": data, "sequence": int(now)}
+
+    def _balances_snapshot(self, account: str) -> dict[str, Any]:
+        registry = self._venue.pairs
+        data = []
+        for code, amount in self._venue.balances(account).items():
+            asset = registry.asset(code)
+            data.append(
+                {
+                    "asset": asset.display,
+                    "asset_class": "currency",
+                    "balance": amount,
+                    "wallets": [{"type": "spot", "id": "main", "balance": amount}],
+                }
+            )
+        return {"channel": "balances", "type": "snapshot", "data": data}
+
+    # ---- trading methods ------------------------------------------------------------------
+    def handle(
+        self,
+        conn: WsConnection,
+        method: str,
+        params: Mapping[str, Any],
+        time_in: float,
+        req_id: object,
+    ) -> None:
+        account = self.account(conn, params)
+        try:
+            if method == "cancel_order":
+                self._cancel_order(conn, account, params, time_in, req_id)
+                return
+            result = self._dispatch(account, method, params)
+        except VenueError as exc:
+            conn.send(ws_ack(method, time_in, req_id, error=exc.error))
+            return
+        conn.send(ws_ack(method, time_in, req_id, result=result))
+
+    def _dispatch(self, account: str, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if method == "add_order":
+            order = self._order_request(params)
+            added = self._gateway.add(account, order)
+            result: dict[str, Any] = {"order_id": added.txid} if added.txid else {}
+            if order.cl_ord_id is not None:
+                result["cl_ord_id"] = order.cl_ord_id
+            if order.userref is not None:
+                result["order_userref"] = order.userref
+            return result
+        if method == "amend_order":
+            amended = self._gateway.amend(
+                account,
+                txid=params.get("order_id"),
+                cl_ord_id=params.get("cl_ord_id"),
+                order_qty=_dec(params, "order_qty"),
+                limit_price=_dec(params, "limit_price"),
+                trigger_price=_dec(params, "trigger_price"),
+                post_only=_bool(params, "post_only"),
+            )
+            result = {"amend_id": amended.amend_id, "order_id": amended.txid}
+            if params.get("cl_ord_id") is not None:
+                result["cl_ord_id"] = params["cl_ord_id"]
+            return result
+        if method == "edit_order":
+            order_id = params.get("order_id")
+            if not isinstance(order_id, str):
+                raise VenueError(invalid_argument("order_id"))
+            edited = self._gateway.edit(
+                account,
+                txid=order_id,
+                volume=_dec(params, "order_qty"),
+                price=_dec(params, "limit_price"),
+                trigger_price=_dec(params.get("triggers") or {}, "price"),
+                userref=_int(params, "order_userref"),
+                post_only=params.get("post_only")
+                if isinstance(params.get("post_only"), bool)
+                else None,
+                validate=_bool(params, "validate"),
+            )
+            return {"order_id": edited.new.txid, "original_order_id": edited.original.txid}
+        if method == "cancel_all":
+            return {"count": self._gateway.cancel_all(account).count}
+        timeout = _int(params, "timeout")
+        if timeout is None or not 0 <= timeout < 86400:
+            raise VenueError(invalid_argument("timeout"))
+        switch = self._gateway.cancel_all_orders_after(account, timeout)
+        return {
+            "currentTime": rfc3339_seconds(switch.current_time),
+            "triggerTime": "0"
+            if switch.trigger_time is None
+            else rfc3339_seconds(switch.trigger_time),
+        }
+
+    def _cancel_order(
+        self,
+        conn: WsConnection,
+        account: str,
+        params: Mapping[str, Any],
+        time_in: float,
+        req_id: object,
+    ) -> None:
+        """Kraken answers a multi-order cancel with one response per order."""
+        targets: list[tuple[str, dict[str, Any]]] = []
+        for field_name, kwarg in (
+            ("order_id", "txid"),
+            ("cl_ord_id", "cl_ord_id"),
+            ("order_userref", "userref"),
+        ):
+            values = params.get(field_name)
+            if values is None:
+                continue
+            if not isinstance(values, list) or not values:
+                raise VenueError(invalid_argument(field_name))
+            targets.extend((field_name, {kwarg: value}) for value in values)
+        if not targets:
+            raise VenueError(invalid_argument("order_id"))
+        for field_name, selector in targets:
+            value = next(iter(selector.values()))
+            try:
+                self._gateway.cancel(account, **selector)
+            except VenueError as exc:
+                conn.send(ws_ack("cancel_order", time_in, req_id, error=exc.error))
+                continue
+            conn.send(ws_ack("cancel_order", time_in, req_id, result={field_name: value}))
+
+    def _order_request(self, params: Mapping[str, Any]) -> OrderRequest:
+        try:
+            order_type = VenueOrderType(str(params.get("order_type")))
+        except ValueError as exc:
+            raise VenueError(invalid_argument("order_type")) from exc
+        try:
+            side = Side(str(params.get("side")))
+        except ValueError as exc:
+            raise VenueError(invalid_argument("side")) from exc
+        symbol = params.get("symbol")
+        if not isinstance(symbol, str):
+            raise VenueError(invalid_argument("symbol"))
+        tif_text = str(params.get("time_in_force", "gtc")).lower()
+        if tif_text not in ("gtc", "ioc"):
+            raise VenueError(invalid_argument("time_in_force"))
+        cl_ord_id = params.get("cl_ord_id")
+        userref = _int(params, "order_userref")
+        if cl_ord_id is not None and (userref is not None or not isinstance(cl_ord_id, str)):
+            raise VenueError(invalid_argument("cl_ord_id"))
+        triggers = params.get("triggers") or {}
+        if not isinstance(triggers, Mapping):
+            raise VenueError(invalid_argument("triggers"))
+        trigger_price = _dec(triggers, "price")
+        limit_price = _dec(params, "limit_price")
+        if order_type in _TRIGGERED_TYPES and trigger_price is None:
+            trigger_price, limit_price = limit_price, None
+        return OrderRequest(
+            pair=symbol,
+            side=side,
+            order_type=order_type,
+            volume=_dec(params, "order_qty", required=True) or Decimal(0),
+            price=limit_price,
+            trigger_price=trigger_price,
+            post_only=_bool(params, "post_only"),
+            time_in_force=TimeInForce(tif_text),
+            userref=userref,
+            cl_ord_id=cl_ord_id,
+            validate=_bool(params, "validate"),
+        )
+
+
+def _balance_item(event: BalanceChanged) -> dict[str, Any]:
+    return {
+        "ledger_id": event.ref_id,
+        "ref_id": event.ref_id,
+        "timestamp": rfc3339(event.timestamp),
+        "type": event.change_type,
+        "asset": event.display,
+        "asset_class": "currency",
+        "category": event.change_type,
+        "wallet_type": "spot",
+        "wallet_id": "main",
+        "amount": event.amount,
+        "fee": Decimal(0),
+        "balance": event.balance,
+    }

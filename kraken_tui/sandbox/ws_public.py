@@ -1,0 +1,478 @@
+"""WebSocket v2 connections and the public channels: instrument, book, ticker, trade, ohlc.
+
+Every outgoing message goes through a connection's outbox, where the fault plan can delay,
+reorder or stall it. Market data is coalesced per pacing tick: the venue's level events only
+mark a symbol dirty, and `flush()` sends each (symbol, depth) group one update holding every
+level that changed on either side since the last one, with the checksum of the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+from loguru import logger
+
+from kraken_tui.sandbox.events import BookLevelChanged, TradePrinted, VenueEvent
+from kraken_tui.sandbox.faults import FaultInjector
+from kraken_tui.sandbox.pairs import PairInfo
+from kraken_tui.sandbox.venue import OhlcBar, SandboxVenue, TickerStats
+from kraken_tui.sandbox.wire import book_checksum, dumps, rfc3339
+
+BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+PUBLIC_CHANNELS = ("book", "instrument", "ohlc", "ticker", "trade")
+OUTBOX_LIMIT = 200_000
+"""A client this far behind is disconnected, as Kraken drops connections it cannot feed."""
+
+
+class WsRequestError(Exception):
+    """A request refused with Kraken's wording; `extra` joins the error response."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+def ws_ack(
+    method: str,
+    time_in: float,
+    req_id: object,
+    *,
+    result: Mapping[str, Any] | None = None,
+    error: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Kraken's generic v2 response: method, result or error, success, time_in/out, req_id."""
+    message: dict[str, Any] = {"method": method}
+    if error is None:
+        message["result"] = dict(result or {})
+        message["success"] = True
+    else:
+        message["error"] = error
+        message["success"] = False
+        message.update(extra or {})
+    message["time_in"] = rfc3339(time_in)
+    message["time_out"] = rfc3339(time.time())
+    if req_id is not None:
+        message["req_id"] = req_id
+    return message
+
+
+@dataclass(eq=False)
+class WsConnection:
+    """One client socket. `send` never blocks the caller (venue listeners are synchronous):
+    it queues, and a writer task applies the fault plan and writes in order."""
+
+    ws: web.WebSocketResponse
+    connection_id: int
+    authenticated_endpoint: bool
+    faults: FaultInjector
+    account: str | None = None
+    has_subscription: bool = False
+    last_sent: float = field(default_factory=time.monotonic)
+    _outbox: asyncio.Queue[tuple[float, str] | None] = field(default_factory=asyncio.Queue)
+    _writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-{self.connection_id}")
+
+    def send(self, message: Mapping[str, Any] | str) -> None:
+        if self.ws.closed:
+            return
+        if self._outbox.qsize() >= OUTBOX_LIMIT:
+            logger.warning("sandbox ws {}: client too slow, disconnecting", self.connection_id)
+            asyncio.get_running_loop().create_task(self.close())
+            return
+        text = message if isinstance(message, str) else dumps(message)
+        self._outbox.put_nowait((time.monotonic(), text))
+
+    async def close(self, code: int = WSCloseCode.GOING_AWAY) -> None:
+        await self.ws.close(code=code)
+
+    async def stop(self) -> None:
+        self._outbox.put_nowait(None)
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _write_loop(self) -> None:
+        held: str | None = None
+        while True:
+            item = await self._outbox.get()
+            if item is None:
+                return
+            queued_at, text = item
+            stall = self.faults.stall_remaining()
+            if stall > 0:
+                await asyncio.sleep(stall)
+            delay_s = self.faults.plan.ws_delay_ms / 1000
+            if delay_s > 0:
+                wait = queued_at + delay_s - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            if held is None and self.faults.take_reorder():
+                held = text
+                continue
+            try:
+                await self.ws.send_str(text)
+                if held is not None:
+                    await self.ws.send_str(held)
+                    held = None
+            except (ConnectionResetError, RuntimeError):
+                return
+            self.last_sent = time.monotonic()
+
+
+def _qty_levels(levels: Iterable[tuple[Decimal, Decimal]], pair: PairInfo) -> dict[str, str]:
+    price_decimals, lot_decimals = pair.pair_decimals, pair.lot_decimals
+    return {f"{price:.{price_decimals}f}": f"{qty:.{lot_decimals}f}" for price, qty in levels}
+
+
+def _levels_json(levels: Iterable[tuple[str, str]]) -> str:
+    return ",".join(f'{{"price":{price},"qty":{qty}}}' for price, qty in levels)
+
+
+@dataclass(eq=False)
+class BookGroup:
+    """Subscribers of one symbol at one depth share what was last sent to them."""
+
+    pair: PairInfo
+    depth: int
+    members: set[WsConnection] = field(default_factory=set)
+    bids: dict[str, str] = field(default_factory=dict)
+    asks: dict[str, str] = field(default_factory=dict)
+
+    def load(self, venue: SandboxVenue) -> None:
+        book = venue.book(self.pair.symbol, self.depth)
+        self.bids = _qty_levels(book.bids, self.pair)
+        self.asks = _qty_levels(book.asks, self.pair)
+
+    def snapshot_message(self) -> str:
+        checksum = book_checksum(self.asks.items(), self.bids.items())
+        return (
+            '{"channel":"book","type":"snapshot","data":[{"symbol":"'
+            + self.pair.symbol
+            + '","bids":['
+            + _levels_json(self.bids.items())
+            + '],"asks":['
+            + _levels_json(self.asks.items())
+            + f'],"checksum":{checksum}}}]}}'
+        )
+
+    def update_message(self, venue: SandboxVenue, corrupt: bool) -> str | None:
+        """Diff the venue's current top `depth` against what members hold. Deleted levels go
+        first with qty 0; levels pushed out of scope by better ones are not sent, as on
+        Kraken, since clients truncate to their depth after applying each level."""
+        book = venue.book(self.pair.symbol, self.depth)
+        new_bids = _qty_levels(book.bids, self.pair)
+        new_asks = _qty_levels(book.asks, self.pair)
+        bid_changes = _side_changes(self.bids, new_bids, book.bids, self.pair, self.depth, True)
+        ask_changes = _side_changes(self.asks, new_asks, book.asks, self.pair, self.depth, False)
+        self.bids, self.asks = new_bids, new_asks
+        if not bid_changes and not ask_changes:
+            return None
+        checksum = book_checksum(new_asks.items(), new_bids.items())
+        if corrupt:
+            checksum ^= 0x5A5A5A5A
+        return (
+            '{"channel":"book","type":"update","data":[{"symbol":"'
+            + self.pair.symbol
+            + '","bids":['
+            + _levels_json(bid_changes)
+            + '],"asks":['
+            + _levels_json(ask_changes)
+            + f'],"checksum":{checksum},"timestamp":"{rfc3339(book.timestamp)}"}}]}}'
+        )
+
+
+def _side_changes(
+    old: dict[str, str],
+    new: dict[str, str],
+    new_levels: tuple[tuple[Decimal, Decimal], ...],
+    pair: PairInfo,
+    depth: int,
+    descending: bool,
+) -> list[tuple[str, str]]:
+    zero = f"{0:.{pair.lot_decimals}f}"
+    changes: list[tuple[str, str]] = []
+    if old.keys() - new.keys():
+        # A level that left our top `depth` needs no explicit delete when it lies beyond the
+        # worst of a full new top `depth`: the client's truncation after the inserts below
+        # drops it, exactly as Kraken expects clients to. Anything else is sent with qty 0.
+        full = len(new_levels) >= depth
+        worst = new_levels[-1][0] if new_levels else Decimal(0)
+        for price in old.keys() - new.keys():
+            value = Decimal(price)
+            beyond = value < worst if descending else value > worst
+            if not (full and beyond):
+                changes.append((price, zero))
+    changes.extend((price, qty) for price, qty in new.items() if old.get(price) != qty)
+    return changes
+
+
+class PublicChannels:
+    """Subscriptions to the public channels and the per-tick coalesced publishing."""
+
+    def __init__(self, venue: SandboxVenue, faults: FaultInjector) -> None:
+        self._venue = venue
+        self._faults = faults
+        self._books: dict[tuple[str, int], BookGroup] = {}
+        self._simple: dict[tuple[str, str], set[WsConnection]] = defaultdict(set)
+        self._ohlc: dict[tuple[str, int], set[WsConnection]] = defaultdict(set)
+        self._instrument: set[WsConnection] = set()
+        self._dirty_books: set[str] = set()
+        self._trades: dict[str, list[TradePrinted]] = defaultdict(list)
+        self.book_messages_sent = 0
+
+    def on_venue_event(self, event: VenueEvent) -> None:
+        if isinstance(event, BookLevelChanged):
+            self._dirty_books.add(event.symbol)
+        elif isinstance(event, TradePrinted):
+            self._trades[event.symbol].append(event)
+
+    # ---- subscribe / unsubscribe ----------------------------------------------------
+    def subscribe(
+        self,
+        conn: WsConnection,
+        channel: str,
+        params: Mapping[str, Any],
+        time_in: float,
+        req_id: object,
+    ) -> None:
+        if channel == "instrument":
+            conn.send(ws_ack("subscribe", time_in, req_id, result=self._instrument_result(params)))
+            self._instrument.add(conn)
+            if params.get("snapshot", True):
+                conn.send(self._instrument_snapshot())
+            return
+        pairs = self._pairs(params)
+        options = self._options(channel, params)
+        for pair in pairs:
+            result = {"channel": channel, "symbol": pair.symbol, **options}
+            conn.send(ws_ack("subscribe", time_in, req_id, result=result))
+            self._add(conn, channel, pair, options)
+        conn.has_subscription = True
+
+    def unsubscribe(
+        self,
+        conn: WsConnection,
+        channel: str,
+        params: Mapping[str, Any],
+        time_in: float,
+        req_id: object,
+    ) -> None:
+        if channel == "instrument":
+            self._instrument.discard(conn)
+            conn.send(ws_ack("unsubscribe", time_in, req_id, result={"channel": channel}))
+            return
+        pairs = self._pairs(params)
+        options = self._options(channel, params)
+        options.pop("snapshot", None)
+        for pair in pairs:
+            members = self._members(channel, pair, options)
+            if conn not in members:
+                raise WsRequestError("Subscription Not Found", symbol=pair.symbol)
+            members.discard(conn)
+            result = {"channel": channel, "symbol": pair.symbol, **options}
+            conn.send(ws_ack("unsubscribe", time_in, req_id, result=result))
+
+    def drop(self, conn: WsConnection) -> None:
+        for group in self._books.values():
+            group.members.discard(conn)
+        for members in (*self._simple.values(), *self._ohlc.values(), self._instrument):
+            members.discard(conn)
+
+    def _pairs(self, params: Mapping[str, Any]) -> list[PairInfo]:
+        symbols = params.get("symbol")
+        if not isinstance(symbols, list) or not symbols:
+            raise WsRequestError("Missing field: symbol")
+        pairs = []
+        for symbol in symbols:
+            pair = self._venue.pairs.find(symbol) if isinstance(symbol, str) else None
+            if pair is None or pair.symbol != symbol:
+                raise WsRequestError(f"Currency pair not supported {symbol}", symbol=symbol)
+            pairs.append(pair)
+        return pairs
+
+    @staticmethod
+    def _options(channel: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        snapshot = params.get("snapshot", True)
+        if not isinstance(snapshot, bool):
+            raise WsRequestError("Invalid value for field: snapshot")
+        if channel == "book":
+            depth = params.get("depth", 10)
+            if depth not in BOOK_DEPTHS or isinstance(depth, bool):
+                raise WsRequestError(f"Invalid depth: {depth}")
+            return {"depth": depth, "snapshot": snapshot}
+        if channel == "ohlc":
+            interval = params.get("interval")
+            if interval not in OHLC_INTERVALS or isinstance(interval, bool):
+                raise WsRequestError(f"Invalid interval: {interval}")
+            return {"interval": interval, "snapshot": snapshot}
+        return {"snapshot": snapshot}
+
+    def _members(
+        self, channel: str, pair: PairInfo, options: Mapping[str, Any]
+    ) -> set[WsConnection]:
+        if channel == "book":
+            group = self._books.get((pair.symbol, options["depth"]))
+            return group.members if group is not None else set()
+        if channel == "ohlc":
+            return self._ohlc[(pair.symbol, options["interval"])]
+        return self._simple[(channel, pair.symbol)]
+
+    def _add(
+        self, conn: WsConnection, channel: str, pair: PairInfo, options: Mapping[str, Any]
+    ) -> None:
+        snapshot = options["snapshot"]
+        if channel == "book":
+            key = (pair.symbol, options["depth"])
+            group = self._books.get(key)
+            if group is None:
+                group = self._books[key] = BookGroup(pair=pair, depth=options["depth"])
+                group.load(self._venue)
+            else:
+                self._publish_book(group)
+            group.members.add(conn)
+            if snapshot:
+                conn.send(group.snapshot_message())
+        elif channel == "ticker":
+            self._simple[(channel, pair.symbol)].add(conn)
+            if snapshot:
+                conn.send(self._ticker_message(pair, "snapshot"))
+        elif channel == "trade":
+            self._simple[(channel, pair.symbol)].add(conn)
+            if snapshot:
+                recent = self._venue.recent_trades(pair.symbol, count=50)
+                conn.send(self._trade_message(pair, "snapshot", recent))
+        elif channel == "ohlc":
+            self._ohlc[(pair.symbol, options["interval"])].add(conn)
+            if snapshot:
+                bars = self._venue.ohlc(pair.symbol, options["interval"])[-720:]
+                conn.send(self._ohlc_message(pair, "snapshot", bars))
+
+    # ---- publishing -------------------------------------------------------------------
+    def flush(self) -> None:
+        """Send one coalesced message per group that changed since the last flush."""
+        if self._dirty_books:
+            dirty, self._dirty_books = self._dirty_books, set()
+            for group in self._books.values():
+                if group.pair.symbol in dirty and group.members:
+                    self._publish_book(group)
+        if self._trades:
+            trades, self._trades = self._trades, defaultdict(list)
+            for symbol, printed in trades.items():
+                self._publish_trades(symbol, printed)
+
+    def _publish_book(self, group: BookGroup) -> None:
+        message = group.update_message(
+            self._venue, self._faults.take_corrupt_checksum() if group.members else False
+        )
+        if message is None:
+            return
+        for conn in group.members:
+            conn.send(message)
+        self.book_messages_sent += len(group.members)
+
+    def _publish_trades(self, symbol: str, printed: list[TradePrinted]) -> None:
+        pair = self._venue.pairs.resolve(symbol)
+        trade_members = self._simple.get(("trade", symbol))
+        if trade_members:
+            message = dumps(self._trade_message(pair, "update", printed))
+            for conn in trade_members:
+                conn.send(message)
+        ticker_members = self._simple.get(("ticker", symbol))
+        if ticker_members:
+            message = dumps(self._ticker_message(pair, "update"))
+            for conn in ticker_members:
+                conn.send(message)
+        for (ohlc_symbol, interval), members in self._ohlc.items():
+            if ohlc_symbol == symbol and members:
+                bars = self._venue.ohlc(symbol, interval)[-1:]
+                message = dumps(self._ohlc_message(pair, "update", bars))
+                for conn in members:
+                    conn.send(message)
+
+    # ---- message bodies ------------------------------------------------------------------
+    def _instrument_result(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"channel": "instrument", "snapshot": params.get("snapshot", True)}
+
+    def _instrument_snapshot(self) -> dict[str, Any]:
+        registry = self._venue.pairs
+        return {
+            "channel": "instrument",
+            "type": "snapshot",
+            "data": {
+                "assets": [asset.ws_entry() for asset in registry.assets.values()],
+                "pairs": [pair.ws_entry() for pair in registry],
+            },
+        }
+
+    def _ticker_message(self, pair: PairInfo, kind: str) -> dict[str, Any]:
+        stats: TickerStats = self._venue.ticker(pair.symbol)
+        p, q = pair.pair_decimals, pair.lot_decimals
+        item = {
+            "symbol": pair.symbol,
+            "bid": _q(stats.bid, p),
+            "bid_qty": _q(stats.bid_qty, q),
+            "ask": _q(stats.ask, p),
+            "ask_qty": _q(stats.ask_qty, q),
+            "last": _q(stats.last, p),
+            "volume": _q(stats.volume, q),
+            "vwap": _q(stats.vwap, p),
+            "low": _q(stats.low, p),
+            "high": _q(stats.high, p),
+            "change": _q(stats.change, p),
+            "change_pct": _q(stats.change_pct, 2),
+        }
+        return {"channel": "ticker", "type": kind, "data": [item]}
+
+    @staticmethod
+    def _trade_message(pair: PairInfo, kind: str, trades: Iterable[Any]) -> dict[str, Any]:
+        p, q = pair.pair_decimals, pair.lot_decimals
+        data = [
+            {
+                "symbol": pair.symbol,
+                "side": str(trade.side),
+                "price": _q(trade.price, p),
+                "qty": _q(trade.qty, q),
+                "ord_type": trade.ord_type,
+                "trade_id": trade.trade_id,
+                "timestamp": rfc3339(trade.timestamp),
+            }
+            for trade in trades
+        ]
+        return {"channel": "trade", "type": kind, "data": data}
+
+    @staticmethod
+    def _ohlc_message(pair: PairInfo, kind: str, bars: Iterable[OhlcBar]) -> dict[str, Any]:
+        p, q = pair.pair_decimals, pair.lot_decimals
+        data = [
+            {
+                "symbol": pair.symbol,
+                "open": _q(bar.open, p),
+                "high": _q(bar.high, p),
+                "low": _q(bar.low, p),
+                "close": _q(bar.close, p),
+                "trades": bar.trades,
+                "volume": _q(bar.volume, q),
+                "vwap": _q(bar.vwap, p),
+                "interval_begin": rfc3339(bar.interval_begin),
+                "interval": bar.interval,
+                "timestamp": rfc3339(time.time()),
+            }
+            for bar in bars
+        ]
+        return {"channel": "ohlc", "type": kind, "data": data}
+
+
+def _q(value: Decimal, decimals: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-decimals))
