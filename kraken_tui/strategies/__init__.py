@@ -7,6 +7,8 @@ Built-in strategies live in sibling modules and register themselves on import;
 import importlib
 import pkgutil
 
+from loguru import logger
+
 from kraken_tui.strategies.base import (
     BaseStrategy,
     CancelAll,
@@ -22,11 +24,21 @@ from kraken_tui.strategies.base import (
 )
 
 
-def load_builtin_strategies() -> None:
-    """Import every module of this package so each built-in registers itself."""
+def load_builtin_strategies() -> dict[str, str]:
+    """Import every module of this package so each built-in registers itself. A module that
+    fails to import is logged and skipped (returned as {module: error}): one broken built-in
+    must not take the others down."""
+    errors: dict[str, str] = {}
     for module in pkgutil.iter_modules(__path__):
-        if module.name != "base":
-            importlib.import_module(f"{__name__}.{module.name}")
+        if module.name == "base":
+            continue
+        name = f"{__name__}.{module.name}"
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            logger.error("cannot import built-in strategy module {}: {}", name, errors[name])
+    return errors
 
 
 __all__ = [

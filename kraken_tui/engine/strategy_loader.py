@@ -1,0 +1,109 @@
+"""Finding strategy classes: built-ins by registry name, user code from the strategy directory.
+
+A configured class is one of
+- a registry name (`sma_cross`), registered by a built-in module or a user file on import;
+- `file.py:Class`, a file inside the configured strategy directory;
+- `package.module:Class`, anything importable.
+
+User files are imported under the `kraken_tui_user_strategies.` prefix so that two directories
+cannot shadow each other's modules or ours. Errors are collected per file and reported, never
+raised past the loader: one broken user file must not stop the engine or other strategies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from loguru import logger
+
+from kraken_tui.strategies import BaseStrategy, load_builtin_strategies, strategy_registry
+
+USER_MODULE_PREFIX = "kraken_tui_user_strategies"
+
+
+class StrategyLoadError(Exception):
+    """The configured strategy class cannot be found or is not a strategy."""
+
+
+def load_user_strategies(directory: Path) -> dict[Path, str]:
+    """Import every `*.py` file in `directory` (not starting with `_`), so the strategies they
+    register become available by name. Returns {file: error text} for the files that failed."""
+    errors: dict[Path, str] = {}
+    if not directory.is_dir():
+        return errors
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            _import_file(path)
+        except Exception as exc:
+            errors[path] = _describe(exc)
+            logger.error("cannot load user strategy file {}: {}", path, errors[path])
+    return errors
+
+
+def resolve_strategy_class(spec: str, strategy_dir: Path) -> type[BaseStrategy]:
+    """The class a config's `class` names; raises StrategyLoadError saying what went wrong."""
+    load_builtin_strategies()
+    registered = strategy_registry().get(spec)
+    if registered is not None:
+        return registered
+    location, separator, class_name = spec.rpartition(":")
+    if not separator:
+        known = ", ".join(sorted(strategy_registry())) or "none"
+        raise StrategyLoadError(f"no strategy registered as {spec!r} (registered: {known})")
+    if location.endswith(".py"):
+        path = strategy_dir / location
+        if not path.is_file():
+            raise StrategyLoadError(f"strategy file {path} does not exist")
+        module = _load_or_raise(path)
+    else:
+        try:
+            module = importlib.import_module(location)
+        except Exception as exc:
+            raise StrategyLoadError(f"cannot import {location}: {_describe(exc)}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise StrategyLoadError(f"{location} has no class {class_name}")
+    if not (isinstance(cls, type) and issubclass(cls, BaseStrategy)):
+        raise StrategyLoadError(f"{location}:{class_name} is not a BaseStrategy subclass")
+    return cls
+
+
+def _load_or_raise(path: Path) -> ModuleType:
+    try:
+        return _import_file(path)
+    except Exception as exc:
+        raise StrategyLoadError(f"cannot load {path}: {_describe(exc)}") from exc
+
+
+def _import_file(path: Path) -> ModuleType:
+    name = f"{USER_MODULE_PREFIX}.{path.stem}"
+    existing = sys.modules.get(name)
+    if existing is not None and getattr(existing, "__file__", None) == str(path):
+        return existing
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception and the innermost frame, enough to find the line without a full dump."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}:{exc.lineno})"
+    return f"{type(exc).__name__}: {exc}{where}"
