@@ -39,7 +39,9 @@ class MACD:
         "value",
     )
 
-    def __init__(self, fast_period: int = 12, slow_period: int = 26, signal_period: int = 9):
+    def __init__(
+        self, fast_period: int = 12, slow_period: int = 26, signal_period: int = 9
+    ) -> None:
         self.fast_period = check_period("fast_period", fast_period)
         self.slow_period = check_period("slow_period", slow_period)
         self.signal_period = check_period("signal_period", signal_period)

@@ -113,6 +113,18 @@ def test_resample_rejects_intervals_that_are_not_whole_multiples(tmp_path: Path)
     assert resample(bars, 15).interval == 15
 
 
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [(0, "resample interval must be a positive"), (7, "whole multiple of 2")],
+)
+def test_load_rejects_bad_resample_interval_before_reading(
+    tmp_path: Path, target: int, message: str
+) -> None:
+    path = write(tmp_path / "XBTUSD_1.csv", minute_lines(3))
+    with pytest.raises(DataError, match=message):
+        load_ohlcvt(path, interval=2, resample_to=target)
+
+
 def test_gaps_stay_missing_by_default_and_are_reported(tmp_path: Path) -> None:
     path = write(tmp_path / "XBTUSD_1.csv", minute_lines(8, skip=frozenset({2, 3, 6})))
     bars = load_ohlcvt(path)
