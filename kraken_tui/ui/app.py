@@ -1,0 +1,41 @@
+"""The Textual application: one main screen over an `EngineApi`, whatever engine that is
+(in-process, or remote over Redis)."""
+
+from __future__ import annotations
+
+from textual.app import App
+
+from kraken_tui.domain import Mode
+from kraken_tui.engine.api import EngineApi
+from kraken_tui.ui.commands import TradingCommands
+from kraken_tui.ui.screens.main_screen import Clock, MainScreen, utc_now
+
+
+class KrakenTuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "kraken-tui"
+    COMMANDS = App.COMMANDS | {TradingCommands}
+
+    def __init__(
+        self,
+        engine: EngineApi,
+        *,
+        mode: Mode,
+        clock: Clock | None = None,
+        refresh_hz: float = 15,
+    ) -> None:
+        """`clock` returns the UTC time shown in the status bar (fixed in snapshot tests);
+        `refresh_hz` is how often the screen pulls an engine snapshot (10-20 is sensible)."""
+        super().__init__()
+        if not 1 <= refresh_hz <= 60:
+            raise ValueError(f"refresh_hz must be between 1 and 60, got {refresh_hz}")
+        self.engine = engine
+        self.mode = mode
+        self.clock: Clock = clock or utc_now
+        self.refresh_hz = refresh_hz
+        self.sub_title = mode.value.upper()
+
+    def on_mount(self) -> None:
+        self.push_screen(
+            MainScreen(self.engine, mode=self.mode, clock=self.clock, refresh_hz=self.refresh_hz)
+        )

@@ -1,0 +1,57 @@
+"""The command palette lists every action a key does, by name, so nothing is reachable only by
+remembering a key."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from kraken_tui.ui.screens.main_screen import MainScreen
+
+ACTIONS = (
+    ("Pause / resume selected strategy", "toggle_strategy", "p"),
+    ("Pause / resume all strategies", "toggle_all", "P"),
+    ("Kill switch (or reset when HALTED)", "kill_switch", "k"),
+    ("New order (order ticket)", "order_ticket", "o"),
+    ("Cancel selected order", "cancel_order", "c"),
+    ("Cancel all orders", "cancel_all", "C"),
+    ("Switch symbol", "switch_symbol", "s"),
+    ("Next panel", "next_panel", "tab"),
+    ("Previous panel", "previous_panel", "shift+tab"),
+    ("Search the log", "search_log", "/"),
+    ("Cycle log level", "cycle_log_level", "l"),
+    ("Help: keys", "help", "?"),
+    ("Quit", "quit", "q"),
+)
+
+
+class TradingCommands(Provider):
+    def _main_screen(self) -> MainScreen | None:
+        for screen in reversed(self.app.screen_stack):
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    async def discover(self) -> Hits:
+        screen = self._main_screen()
+        if screen is None:
+            return
+        for title, action, key in ACTIONS:
+            yield DiscoveryHit(title, partial(screen.run_action, action), help=f"key: {key}")
+
+    async def search(self, query: str) -> Hits:
+        screen = self._main_screen()
+        if screen is None:
+            return
+        matcher = self.matcher(query)
+        for title, action, key in ACTIONS:
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(screen.run_action, action),
+                    text=title,
+                    help=f"key: {key}",
+                )

@@ -1,0 +1,493 @@
+"""`StaticEngine`: an `EngineApi` over a fixed, seeded market, for snapshot tests, pilot tests of
+the UI alone and a demo (`python -m kraken_tui.ui.fixtures`).
+
+Its commands change the snapshot the way the engine does (pause flips a strategy's state, the kill
+switch halts trading and cancels every open order, a cancel removes the order), always by
+*replacing* the affected snapshot fields, so the UI's identity-based redraw is exercised exactly
+as with the real engine. Nothing here depends on wall-clock time or unseeded randomness.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from kraken_tui.domain import (
+    BookLevel,
+    BookSnapshot,
+    Candle,
+    ComponentState,
+    ConnectionState,
+    Execution,
+    Instrument,
+    Liquidity,
+    Mode,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    StrategyState,
+    Ticker,
+    TradingState,
+)
+from kraken_tui.engine.api import (
+    CommandResult,
+    EngineSnapshot,
+    LogLine,
+    ManualOrder,
+    PortfolioSnapshot,
+    RiskDecision,
+    RiskSnapshot,
+    StrategySnapshot,
+)
+from kraken_tui.exchange.protocol import ConnectionStatus, RateLimitStatus
+
+FIXED_NOW = datetime(2026, 1, 15, 14, 30, 0, tzinfo=UTC)
+"""The instant every fixture timestamp is relative to; snapshot tests use it as their clock."""
+
+MAX_ORDER_NOTIONAL = Decimal(25_000)
+"""The fixture's one pre-trade limit, so the ticket can show a risk denial."""
+
+BOOK_DEPTH = 25
+CANDLE_COUNT = 120
+
+INSTRUMENTS: dict[str, Instrument] = {
+    "BTC/USD": Instrument(
+        symbol="BTC/USD",
+        base="BTC",
+        quote="USD",
+        price_decimals=1,
+        lot_decimals=8,
+        tick_size=Decimal("0.1"),
+        ordermin=Decimal("0.00005"),
+        costmin=Decimal("0.5"),
+        rest_name="XXBTZUSD",
+        altname="XBTUSD",
+    ),
+    "ETH/USD": Instrument(
+        symbol="ETH/USD",
+        base="ETH",
+        quote="USD",
+        price_decimals=2,
+        lot_decimals=8,
+        tick_size=Decimal("0.01"),
+        ordermin=Decimal("0.002"),
+        costmin=Decimal("0.5"),
+        rest_name="XETHZUSD",
+        altname="ETHUSD",
+    ),
+}
+
+_MIDS = {"BTC/USD": Decimal("64250.0"), "ETH/USD": Decimal("3412.50")}
+
+
+def _book(rng: random.Random, instrument: Instrument, mid: Decimal) -> BookSnapshot:
+    tick = instrument.tick_size
+    half_spread = tick * 5
+    bids = []
+    asks = []
+    for level in range(BOOK_DEPTH):
+        step = tick * (level * rng.randint(3, 9))
+        bids.append(
+            BookLevel(mid - half_spread - step, Decimal(rng.randint(1, 4000)) / Decimal(1000))
+        )
+        asks.append(
+            BookLevel(mid + half_spread + step, Decimal(rng.randint(1, 4000)) / Decimal(1000))
+        )
+    bids = sorted({lvl.price: lvl for lvl in bids}.values(), key=lambda lvl: -lvl.price)
+    asks = sorted({lvl.price: lvl for lvl in asks}.values(), key=lambda lvl: lvl.price)
+    return BookSnapshot(instrument.symbol, tuple(bids), tuple(asks), ts=FIXED_NOW, sequence=1)
+
+
+def _candles(rng: random.Random, instrument: Instrument, last_close: Decimal) -> tuple[Candle, ...]:
+    """A random walk backwards from the current mid, in whole ticks, so prices stay on the grid."""
+    tick = instrument.tick_size
+    scale = int(last_close / tick / 2000)
+    closes = [last_close]
+    for _ in range(CANDLE_COUNT - 1):
+        closes.append(closes[-1] - tick * rng.randint(-scale, scale))
+    closes.reverse()
+    candles = []
+    start = FIXED_NOW - timedelta(minutes=CANDLE_COUNT)
+    previous = closes[0]
+    for index, close in enumerate(closes):
+        open_ = previous
+        high = max(open_, close) + tick * rng.randint(0, scale // 2)
+        low = min(open_, close) - tick * rng.randint(0, scale // 2)
+        candles.append(
+            Candle(
+                symbol=instrument.symbol,
+                interval=1,
+                ts=start + timedelta(minutes=index),
+                open=open_,
+                high=high,
+                low=low,
+                close=close,
+                volume=Decimal(rng.randint(100, 9000)) / Decimal(100),
+                trades=rng.randint(5, 200),
+                closed=index < CANDLE_COUNT - 1,
+            )
+        )
+        previous = close
+    return tuple(candles)
+
+
+def _ticker(book: BookSnapshot, candles: tuple[Candle, ...]) -> Ticker:
+    assert book.best_bid is not None and book.best_ask is not None
+    return Ticker(
+        symbol=book.symbol,
+        bid=book.best_bid.price,
+        ask=book.best_ask.price,
+        last=candles[-1].close,
+        volume=sum((c.volume for c in candles), Decimal(0)),
+        high=max(c.high for c in candles),
+        low=min(c.low for c in candles),
+        ts=FIXED_NOW,
+    )
+
+
+def _open_orders() -> tuple[Order, ...]:
+    def order(cl_ord_id: str, symbol: str, side: Side, price: str, volume: str) -> Order:
+        return Order(
+            cl_ord_id=cl_ord_id,
+            symbol=symbol,
+            side=side,
+            order_type=OrderType.LIMIT,
+            volume=Decimal(volume),
+            status=OrderStatus.NEW,
+            price=Decimal(price),
+            order_id=f"O{cl_ord_id[-4:].upper()}-FIXT",
+            created_at=FIXED_NOW - timedelta(minutes=12),
+            updated_at=FIXED_NOW - timedelta(minutes=12),
+        )
+
+    sma = order("sma-0001", "BTC/USD", Side.BUY, "64190.0", "0.10000000")
+    grid = order("grid-0007", "BTC/USD", Side.SELL, "64335.0", "0.05000000")
+    manual = order("manual-0003", "ETH/USD", Side.BUY, "3401.25", "2.00000000")
+    return (
+        replace(sma, strategy="sma_cross"),
+        replace(
+            grid,
+            strategy="grid_btc",
+            filled=Decimal("0.01000000"),
+            status=OrderStatus.PARTIALLY_FILLED,
+        ),
+        manual,
+    )
+
+
+def _fills(candles: dict[str, tuple[Candle, ...]]) -> tuple[Execution, ...]:
+    """Five fills, each at the close of the candle it happened in, so the chart can mark them."""
+    rows = [
+        ("T1005", "sma-0000", "BTC/USD", Side.BUY, "0.15000000", 3),
+        ("T1004", "grid-0007", "BTC/USD", Side.SELL, "0.01000000", 9),
+        ("T1003", "grid-0005", "BTC/USD", Side.BUY, "0.10000000", 31),
+        ("T1002", "rsi-0002", "ETH/USD", Side.BUY, "1.50000000", 54),
+        ("T1001", "grid-0004", "BTC/USD", Side.SELL, "0.05000000", 88),
+    ]
+    fills = []
+    for exec_id, cl_ord_id, symbol, side, qty, minutes_ago in rows:
+        px, q = candles[symbol][-1 - minutes_ago].close, Decimal(qty)
+        fills.append(
+            Execution(
+                exec_id=exec_id,
+                order_id=f"O{exec_id}",
+                symbol=symbol,
+                side=side,
+                price=px,
+                qty=q,
+                fee=(px * q * Decimal("0.0025")).quantize(Decimal("0.0001")),
+                fee_ccy="USD",
+                liquidity=Liquidity.MAKER if side is Side.SELL else Liquidity.TAKER,
+                ts=FIXED_NOW - timedelta(minutes=minutes_ago),
+                cl_ord_id=cl_ord_id,
+            )
+        )
+    return tuple(fills)
+
+
+def _log_lines() -> list[LogLine]:
+    entries = [
+        ("INFO", "engine", "engine starting in sandbox mode"),
+        ("INFO", "exchange", "websocket connected to ws.sandbox (book, ticker, ohlc)"),
+        ("DEBUG", "exchange", "book BTC/USD snapshot received: 25 levels, checksum ok"),
+        ("DEBUG", "exchange", "book ETH/USD snapshot received: 25 levels, checksum ok"),
+        ("INFO", "strategy", "sma_cross started on BTC/USD (fast=9, slow=21)"),
+        ("INFO", "strategy", "rsi_revert started on ETH/USD (period=14)"),
+        ("INFO", "strategy", "grid_btc started on BTC/USD (levels=8, step=0.5%)"),
+        ("INFO", "execution", "order sma-0000 filled 0.15 BTC/USD"),
+        ("WARNING", "risk", "grid_btc: order rate 4/min is close to the limit of 5/min"),
+        ("INFO", "strategy", "rsi_revert paused by user"),
+        ("INFO", "execution", "order sma-0001 accepted: buy 0.1 BTC/USD @ 64,190.0"),
+        ("INFO", "execution", "order grid-0007 partially filled 0.01 BTC/USD"),
+        ("ERROR", "exchange", "REST AddOrder timed out; resolved by cl_ord_id: not placed"),
+        ("INFO", "execution", "order manual-0003 accepted: buy 2 ETH/USD @ 3,401.25"),
+    ]
+    return [
+        LogLine(
+            seq=index + 1,
+            ts=FIXED_NOW - timedelta(seconds=(len(entries) - index) * 17),
+            level=level,
+            source=source,
+            message=message,
+        )
+        for index, (level, source, message) in enumerate(entries)
+    ]
+
+
+def build_snapshot(mode: Mode = Mode.SANDBOX, seed: int = 7) -> EngineSnapshot:
+    """The fixture market: two symbols, 25-level books, 120 one-minute candles, two positions,
+    three open orders, five fills, three strategies of which one is paused."""
+    rng = random.Random(seed)
+    books = {s: _book(rng, INSTRUMENTS[s], _MIDS[s]) for s in INSTRUMENTS}
+    candles = {s: _candles(rng, INSTRUMENTS[s], _MIDS[s]) for s in INSTRUMENTS}
+    tickers = {s: _ticker(books[s], candles[s]) for s in INSTRUMENTS}
+    btc_mark = books["BTC/USD"].mid
+    eth_mark = books["ETH/USD"].mid
+    positions = (
+        Position(
+            "BTC/USD",
+            qty=Decimal("0.25000000"),
+            avg_price=Decimal("63100.0"),
+            realized_pnl=Decimal("184.20"),
+            mark=btc_mark,
+            opened_at=FIXED_NOW - timedelta(hours=3),
+        ),
+        Position(
+            "ETH/USD",
+            qty=Decimal("1.50000000"),
+            avg_price=Decimal("3455.10"),
+            realized_pnl=Decimal("-12.95"),
+            mark=eth_mark,
+            opened_at=FIXED_NOW - timedelta(minutes=54),
+        ),
+    )
+    strategies = (
+        StrategySnapshot(
+            "sma_cross",
+            "BTC/USD",
+            "SmaCross",
+            StrategyState.RUNNING,
+            "buy",
+            Decimal("0.15"),
+            Decimal("60.00"),
+            4,
+        ),
+        StrategySnapshot(
+            "rsi_revert",
+            "ETH/USD",
+            "RsiRevert",
+            StrategyState.PAUSED,
+            "hold",
+            Decimal("1.5"),
+            Decimal("-64.65"),
+            2,
+        ),
+        StrategySnapshot(
+            "grid_btc",
+            "BTC/USD",
+            "Grid",
+            StrategyState.RUNNING,
+            "sell",
+            Decimal("0.10"),
+            Decimal("123.50"),
+            11,
+        ),
+    )
+    return EngineSnapshot(
+        mode=mode,
+        state=ComponentState.RUNNING,
+        ts=FIXED_NOW,
+        symbols=tuple(INSTRUMENTS),
+        instruments=dict(INSTRUMENTS),
+        books=books,
+        tickers=tickers,
+        candles=candles,
+        positions=positions,
+        open_orders=_open_orders(),
+        recent_fills=_fills(candles),
+        strategies=strategies,
+        risk=RiskSnapshot(
+            TradingState.ACTIVE, daily_pnl=Decimal("118.85"), drawdown_pct=Decimal("0.42")
+        ),
+        portfolio=PortfolioSnapshot(
+            quote_ccy="USD",
+            equity=Decimal("100482.37"),
+            peak_equity=Decimal("100905.10"),
+            drawdown_pct=Decimal("0.42"),
+            daily_pnl=Decimal("118.85"),
+            balances={"USD": Decimal("84215.37"), "BTC": Decimal("0.25"), "ETH": Decimal("1.5")},
+        ),
+        connection=ConnectionStatus(ConnectionState.CONNECTED, latency_ms=42.0, since=FIXED_NOW),
+        rate_limits=RateLimitStatus(rest_counter=3.0, rest_max=20.0, trade_max=125.0),
+    )
+
+
+class StaticEngine:
+    """An `EngineApi` whose state changes only through its commands (and the `set_*` helpers
+    tests use to put it into a state the engine would reach by itself, such as a lost feed)."""
+
+    def __init__(self, mode: Mode = Mode.SANDBOX, seed: int = 7) -> None:
+        self._snapshot = build_snapshot(mode, seed)
+        self._log: list[LogLine] = _log_lines()
+        self._manual_orders = 0
+        self.commands: list[str] = []
+        """Every command received, in order: what pilot tests assert on besides the snapshot."""
+
+    def snapshot(self) -> EngineSnapshot:
+        return self._snapshot
+
+    def log_lines_since(self, seq: int, limit: int = 500) -> list[LogLine]:
+        return [line for line in self._log if line.seq > seq][:limit]
+
+    def preview_order(self, order: ManualOrder) -> RiskDecision:
+        snap = self._snapshot
+        if snap.risk.trading_state is TradingState.HALTED:
+            return RiskDecision.deny("trading_state", "trading is HALTED: only cancels allowed")
+        reference = order.price if order.price is not None else self._reference_price(order)
+        if reference is not None and reference * order.volume > MAX_ORDER_NOTIONAL:
+            notional = reference * order.volume
+            return RiskDecision.deny(
+                "max_order_notional",
+                f"notional {notional:,.2f} exceeds max_order_notional {MAX_ORDER_NOTIONAL:,}",
+            )
+        return RiskDecision.allow()
+
+    async def pause(self, strategy: str) -> CommandResult:
+        return self._set_strategy_state(strategy, StrategyState.PAUSED)
+
+    async def resume(self, strategy: str) -> CommandResult:
+        return self._set_strategy_state(strategy, StrategyState.RUNNING)
+
+    async def pause_all(self) -> CommandResult:
+        self.commands.append("pause_all")
+        self._replace_all_strategy_states(StrategyState.RUNNING, StrategyState.PAUSED)
+        return CommandResult(True, "all strategies paused")
+
+    async def resume_all(self) -> CommandResult:
+        self.commands.append("resume_all")
+        self._replace_all_strategy_states(StrategyState.PAUSED, StrategyState.RUNNING)
+        return CommandResult(True, "all strategies resumed")
+
+    async def kill_switch(self, reason: str = "manual") -> CommandResult:
+        self.commands.append("kill_switch")
+        canceled = len(self._snapshot.open_orders)
+        risk = replace(
+            self._snapshot.risk, trading_state=TradingState.HALTED, reason=f"kill switch: {reason}"
+        )
+        self._snapshot = replace(self._snapshot, risk=risk, open_orders=())
+        self._append_log("WARNING", "risk", f"kill switch fired ({reason}); canceled {canceled}")
+        return CommandResult(True, f"trading HALTED, {canceled} orders canceled")
+
+    async def reset_kill_switch(self) -> CommandResult:
+        self.commands.append("reset_kill_switch")
+        if self._snapshot.risk.trading_state is not TradingState.HALTED:
+            return CommandResult(False, "kill switch is not engaged")
+        risk = replace(self._snapshot.risk, trading_state=TradingState.ACTIVE, reason="")
+        self._snapshot = replace(self._snapshot, risk=risk)
+        self._append_log("INFO", "risk", "kill switch reset; trading ACTIVE")
+        return CommandResult(True, "trading ACTIVE")
+
+    async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
+        self.commands.append(f"submit:{order.symbol}:{order.side}:{order.volume}")
+        decision = self.preview_order(order)
+        if not decision.allowed:
+            return CommandResult(False, f"denied by {decision.rule}: {decision.reason}")
+        instrument = self._snapshot.instruments.get(order.symbol)
+        if instrument is None:
+            return CommandResult(False, f"EQuery:Unknown asset pair {order.symbol}")
+        error = instrument.check_order(order.price, order.volume)
+        if error is not None:
+            return CommandResult(False, error)
+        self._manual_orders += 1
+        cl_ord_id = f"manual-{self._manual_orders + 100:04d}"
+        placed = Order(
+            cl_ord_id=cl_ord_id,
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            volume=order.volume,
+            status=OrderStatus.NEW,
+            price=order.price,
+            time_in_force=order.time_in_force,
+            order_id=f"O{self._manual_orders:04d}-MANU",
+            created_at=self._snapshot.ts,
+            updated_at=self._snapshot.ts,
+        )
+        self._snapshot = replace(self._snapshot, open_orders=(*self._snapshot.open_orders, placed))
+        self._append_log("INFO", "execution", f"order {cl_ord_id} accepted")
+        return CommandResult(True, f"order {cl_ord_id} accepted", {"cl_ord_id": cl_ord_id})
+
+    async def cancel_order(self, cl_ord_id: str) -> CommandResult:
+        self.commands.append(f"cancel:{cl_ord_id}")
+        remaining = tuple(o for o in self._snapshot.open_orders if o.cl_ord_id != cl_ord_id)
+        if len(remaining) == len(self._snapshot.open_orders):
+            return CommandResult(False, f"EOrder:Unknown order {cl_ord_id}")
+        self._snapshot = replace(self._snapshot, open_orders=remaining)
+        self._append_log("INFO", "execution", f"order {cl_ord_id} canceled")
+        return CommandResult(True, f"order {cl_ord_id} canceled")
+
+    async def cancel_all(self) -> CommandResult:
+        self.commands.append("cancel_all")
+        count = len(self._snapshot.open_orders)
+        self._snapshot = replace(self._snapshot, open_orders=())
+        self._append_log("INFO", "execution", f"cancel all: {count} orders canceled")
+        return CommandResult(True, f"{count} orders canceled")
+
+    def set_connection(self, status: ConnectionStatus) -> None:
+        """Put the feed into a state (e.g. RECONNECTING) the real engine reaches on its own."""
+        books = {
+            s: replace(b, stale=status.state is not ConnectionState.CONNECTED)
+            for s, b in self._snapshot.books.items()
+        }
+        self._snapshot = replace(self._snapshot, connection=status, books=books)
+
+    def set_trading_state(self, state: TradingState, reason: str = "") -> None:
+        self._snapshot = replace(
+            self._snapshot, risk=replace(self._snapshot.risk, trading_state=state, reason=reason)
+        )
+
+    def _reference_price(self, order: ManualOrder) -> object:
+        book = self._snapshot.books.get(order.symbol)
+        if book is None:
+            return None
+        level = book.best_ask if order.side is Side.BUY else book.best_bid
+        return None if level is None else level.price
+
+    def _set_strategy_state(self, name: str, state: StrategyState) -> CommandResult:
+        self.commands.append(f"{'pause' if state is StrategyState.PAUSED else 'resume'}:{name}")
+        strategies = self._snapshot.strategies
+        if not any(s.name == name for s in strategies):
+            return CommandResult(False, f"no strategy named {name!r}")
+        self._snapshot = replace(
+            self._snapshot,
+            strategies=tuple(replace(s, state=state) if s.name == name else s for s in strategies),
+        )
+        self._append_log("INFO", "strategy", f"{name} {state.value}")
+        return CommandResult(True, f"{name} {state.value}")
+
+    def _replace_all_strategy_states(self, old: StrategyState, new: StrategyState) -> None:
+        self._snapshot = replace(
+            self._snapshot,
+            strategies=tuple(
+                replace(s, state=new) if s.state is old else s for s in self._snapshot.strategies
+            ),
+        )
+        self._append_log("INFO", "strategy", f"all {old.value} strategies now {new.value}")
+
+    def _append_log(self, level: str, source: str, message: str) -> None:
+        self._log.append(LogLine(len(self._log) + 1, self._snapshot.ts, level, source, message))
+
+
+def main() -> None:
+    """Run the console on the fixture market: a demo that needs no exchange and no engine."""
+    from kraken_tui.ui.app import KrakenTuiApp
+
+    KrakenTuiApp(StaticEngine(), mode=Mode.SANDBOX).run()
+
+
+if __name__ == "__main__":
+    main()

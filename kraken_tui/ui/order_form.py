@@ -1,0 +1,119 @@
+"""What the order ticket's fields mean: parsed, checked against the instrument's rules and the
+balances the engine reports, with one message per problem. Kept free of Textual so the rules are
+plain functions of the typed text and the snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from kraken_tui.domain import BookSnapshot, Instrument, OrderType, Side, TimeInForce
+from kraken_tui.engine.api import ManualOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OrderForm:
+    """The ticket's fields exactly as typed."""
+
+    symbol: str
+    side: Side
+    order_type: OrderType
+    price: str
+    volume: str
+    time_in_force: TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class FormCheck:
+    """The order the form describes (None while it cannot be built), its notional in the quote
+    currency (estimated from the book for market orders), and every problem found."""
+
+    order: ManualOrder | None
+    notional: Decimal | None
+    errors: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.order is not None and not self.errors
+
+
+def _parse(text: str, name: str, errors: list[str]) -> Decimal | None:
+    text = text.strip().replace(",", "")
+    if not text:
+        errors.append(f"{name} is required")
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors.append(f"{name} {text!r} is not a number")
+        return None
+    if not value.is_finite():
+        errors.append(f"{name} {text!r} is not a number")
+        return None
+    return value
+
+
+def check_order_form(
+    form: OrderForm,
+    instrument: Instrument | None,
+    book: BookSnapshot | None,
+    balances: Mapping[str, Decimal],
+) -> FormCheck:
+    errors: list[str] = []
+    if instrument is None:
+        return FormCheck(None, None, (f"unknown symbol {form.symbol!r}",))
+    volume = _parse(form.volume, "volume", errors)
+    price: Decimal | None = None
+    if form.order_type is OrderType.LIMIT:
+        price = _parse(form.price, "price", errors)
+    if errors or volume is None:
+        return FormCheck(None, None, tuple(errors))
+
+    exchange_error = instrument.check_order(price, volume)
+    if exchange_error is not None:
+        errors.append(_explain(exchange_error, instrument, volume))
+
+    reference = price if price is not None else _touch(book, form.side)
+    notional = None if reference is None else reference * volume
+    if form.side is Side.BUY:
+        available = balances.get(instrument.quote, Decimal(0))
+        if notional is not None and notional > available:
+            errors.append(
+                f"insufficient {instrument.quote}: need {notional:,.2f}, have {available:,.2f}"
+            )
+    else:
+        available = balances.get(instrument.base, Decimal(0))
+        if volume > available:
+            errors.append(f"insufficient {instrument.base}: need {volume}, have {available}")
+
+    order = ManualOrder(
+        symbol=instrument.symbol,
+        side=form.side,
+        order_type=form.order_type,
+        volume=volume,
+        price=price,
+        time_in_force=form.time_in_force,
+    )
+    return FormCheck(order, notional, tuple(errors))
+
+
+def _touch(book: BookSnapshot | None, side: Side) -> Decimal | None:
+    """The price a market order would start filling at: best ask for a buy, best bid for a sell."""
+    if book is None:
+        return None
+    level = book.best_ask if side is Side.BUY else book.best_bid
+    return None if level is None else level.price
+
+
+def _explain(kraken_error: str, instrument: Instrument, volume: Decimal) -> str:
+    """Kraken's error string plus the number the trader needs to fix it."""
+    if kraken_error == "EOrder:Tick size check failed":
+        return f"{kraken_error} (tick {instrument.tick_size})"
+    if kraken_error == "EOrder:Order minimum not met":
+        return f"{kraken_error} (min {instrument.ordermin} {instrument.base})"
+    if kraken_error == "EOrder:Cost minimum not met":
+        return f"{kraken_error} (min {instrument.costmin} {instrument.quote})"
+    if kraken_error == "EGeneral:Invalid arguments:volume" and volume > 0:
+        return f"{kraken_error} (at most {instrument.lot_decimals} decimals)"
+    return kraken_error

@@ -1,0 +1,432 @@
+"""The trading screen: every panel, every key, and the one timer that redraws them.
+
+Rendering discipline: a single timer at `refresh_hz` pulls `engine.snapshot()` and hands each
+panel its part only when that part was replaced (`is not` the object drawn last time); the log
+panel pulls new lines on the same tick. Nothing is redrawn per exchange message, and a burst of
+market data costs at most one redraw per frame.
+
+Commands run as workers that await the engine and report back with `CommandFinished` /
+`CommandFailed`; the key handler itself returns at once, so the UI never waits on the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from loguru import logger
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+from textual.worker import Worker
+
+from kraken_tui.domain import (
+    BookSnapshot,
+    Candle,
+    Execution,
+    Instrument,
+    Mode,
+    Order,
+    StrategyState,
+    TradingState,
+)
+from kraken_tui.engine.api import CommandResult, EngineApi, EngineSnapshot
+from kraken_tui.exchange.protocol import ConnectionStatus
+from kraken_tui.ui.errors import report_worker_failure
+from kraken_tui.ui.messages import CommandFailed, CommandFinished, SymbolSelected
+from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
+from kraken_tui.ui.screens.help_screen import HelpScreen
+from kraken_tui.ui.screens.order_ticket import OrderTicket
+from kraken_tui.ui.screens.symbol_picker import SymbolPicker
+from kraken_tui.ui.widgets.fills_table import FillsTable
+from kraken_tui.ui.widgets.log_panel import LogPanel
+from kraken_tui.ui.widgets.order_book_ladder import OrderBookLadder
+from kraken_tui.ui.widgets.orders_table import OrdersTable
+from kraken_tui.ui.widgets.positions_table import PositionsTable
+from kraken_tui.ui.widgets.price_chart import PriceChart
+from kraken_tui.ui.widgets.status_bar import StatusBar
+from kraken_tui.ui.widgets.strategies_table import StrategiesTable
+
+Clock = Callable[[], datetime]
+
+PANELS = ("strategies", "positions", "orders", "fills", "log", "ladder")
+"""Tab order. In the compact layout only the current one of the first five is shown."""
+
+PANEL_TITLES = {
+    "strategies": ("Strategies", "p pause · P all"),
+    "positions": ("Positions", ""),
+    "orders": ("Open orders", "c cancel · C all"),
+    "fills": ("Recent fills", ""),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Drawn:
+    """The snapshot parts each panel last drew; a part is redrawn only if it is a new object."""
+
+    symbol: str | None = None
+    book: BookSnapshot | None = None
+    instrument: Instrument | None = None
+    connection: ConnectionStatus | None = None
+    open_orders: tuple[Order, ...] | None = None
+    candles: tuple[Candle, ...] | None = None
+    fills: tuple[Execution, ...] | None = None
+    strategies: object = None
+    positions: object = None
+    chart_orders: tuple[Order, ...] | None = None
+    table_orders: tuple[Order, ...] | None = None
+    table_fills: tuple[Execution, ...] | None = None
+
+
+class MainScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "toggle_strategy", "Pause/resume"),
+        Binding("P", "toggle_all", "All"),
+        Binding("k", "kill_switch", "Kill"),
+        Binding("o", "order_ticket", "Order"),
+        Binding("c", "cancel_order", "Cancel"),
+        Binding("C", "cancel_all", "Cancel all"),
+        Binding("s", "switch_symbol", "Symbol"),
+        Binding("slash", "search_log", "Search"),
+        Binding("l", "cycle_log_level", "Level"),
+        Binding("tab", "next_panel", "Next panel", show=False),
+        Binding("shift+tab", "previous_panel", "Previous panel", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    HELP = (
+        ("p", "pause / resume the selected strategy"),
+        ("P", "pause all strategies (resume all when none is running)"),
+        ("k", "kill switch: halt trading and cancel all orders (reset when HALTED)"),
+        ("o", "open the order ticket"),
+        ("c", "cancel the selected open order"),
+        ("C", "cancel all open orders (asks first)"),
+        ("s", "switch the symbol shown in the book and chart"),
+        ("tab / shift+tab", "move between panels"),
+        ("/", "search the log (esc clears)"),
+        ("l", "cycle the minimum log level"),
+        ("↑ ↓", "move the selection in a table"),
+        ("ctrl+p", "command palette: every action by name"),
+        ("?", "this help"),
+        ("q", "quit (asks first in LIVE mode with open orders)"),
+    )
+
+    current_panel: reactive[str] = reactive("strategies")
+
+    def __init__(self, engine: EngineApi, *, mode: Mode, clock: Clock, refresh_hz: float) -> None:
+        super().__init__()
+        self.engine = engine
+        self.mode = mode
+        self.clock = clock
+        self.refresh_hz = refresh_hz
+        self.symbol: str | None = None
+        self.snapshot: EngineSnapshot | None = None
+        self._drawn = _Drawn()
+        self._last_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.mode, id="status")
+        with Horizontal(id="top"):
+            yield OrderBookLadder(id="ladder", classes="panel")
+            yield PriceChart(id="chart", classes="panel")
+        with Horizontal(id="row-a", classes="panel-row"):
+            yield StrategiesTable(id="strategies", classes="panel")
+            yield PositionsTable(id="positions", classes="panel")
+        with Horizontal(id="row-b", classes="panel-row"):
+            yield OrdersTable(id="orders", classes="panel")
+            yield FillsTable(id="fills", classes="panel")
+        with Horizontal(id="row-log", classes="panel-row"):
+            yield LogPanel(id="log", classes="panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for panel_id, (title, subtitle) in PANEL_TITLES.items():
+            panel = self.query_one(f"#{panel_id}")
+            panel.border_title = title
+            panel.border_subtitle = subtitle
+        self._mark_current(self.current_panel)
+        self.refresh_from_engine()
+        self.set_interval(1 / self.refresh_hz, self.refresh_from_engine, name="engine-refresh")
+        self.query_one("#strategies").focus()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def refresh_from_engine(self) -> None:
+        """The frame tick: draw what changed. An exception is reported, never fatal, and
+        reported once per distinct message so a persistent fault cannot flood the screen."""
+        try:
+            snapshot = self.engine.snapshot()
+            with self.app.batch_update():
+                self._draw(snapshot)
+            log = self.query_one(LogPanel)
+            log.append(self.engine.log_lines_since(log.last_seq))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self._last_error:
+                self._last_error = message
+                logger.opt(exception=exc).error("UI refresh failed: {}", message)
+                self.notify(message, title="Display error", severity="error", timeout=10)
+            return
+        self._last_error = None
+
+    def _draw(self, snap: EngineSnapshot) -> None:
+        self.snapshot = snap
+        drawn = self._drawn
+        if self.symbol not in snap.symbols:
+            self.symbol = snap.symbols[0] if snap.symbols else None
+        symbol = self.symbol
+        book = snap.books.get(symbol) if symbol else None
+        instrument = snap.instruments.get(symbol) if symbol else None
+        candles = snap.candles.get(symbol, ()) if symbol else ()
+        self.query_one(StatusBar).show(snap, self.clock())
+        symbol_changed = symbol != drawn.symbol
+        if (
+            symbol_changed
+            or book is not drawn.book
+            or snap.connection is not drawn.connection
+            or snap.open_orders is not drawn.open_orders
+        ):
+            self.query_one(OrderBookLadder).show(
+                book, instrument, snap.connection, snap.open_orders
+            )
+        if (
+            symbol_changed
+            or candles is not drawn.candles
+            or snap.open_orders is not drawn.chart_orders
+            or snap.recent_fills is not drawn.fills
+        ):
+            self.query_one(PriceChart).show(
+                candles, instrument, snap.open_orders, snap.recent_fills
+            )
+            drawn.candles, drawn.chart_orders, drawn.fills = (
+                candles,
+                snap.open_orders,
+                snap.recent_fills,
+            )
+        if snap.strategies is not drawn.strategies:
+            self.query_one(StrategiesTable).show(snap.strategies)
+            drawn.strategies = snap.strategies
+        if snap.positions is not drawn.positions:
+            self.query_one(PositionsTable).show(snap.positions, snap.instruments)
+            drawn.positions = snap.positions
+        if snap.open_orders is not drawn.table_orders:
+            self.query_one(OrdersTable).show(snap.open_orders, snap.instruments)
+            drawn.table_orders = snap.open_orders
+        if snap.recent_fills is not drawn.table_fills:
+            self.query_one(FillsTable).show(snap.recent_fills, snap.instruments)
+            drawn.table_fills = snap.recent_fills
+        drawn.symbol, drawn.book, drawn.instrument = symbol, book, instrument
+        drawn.connection, drawn.open_orders = snap.connection, snap.open_orders
+
+    # -- panels ----------------------------------------------------------------------------
+
+    def watch_current_panel(self, panel: str) -> None:
+        self._mark_current(panel)
+
+    def _mark_current(self, panel: str) -> None:
+        for widget in self.query(".panel, .panel-row"):
+            widget.remove_class("-current")
+        current = self.query_one(f"#{panel}")
+        current.add_class("-current")
+        if current.parent is not None and isinstance(current.parent, Widget):
+            current.parent.add_class("-current")
+
+    def _focus_panel(self, panel: str) -> None:
+        self.current_panel = panel
+        target: Widget = self.query_one(f"#{panel}")
+        if isinstance(target, LogPanel):
+            target = target.log_view
+        self.call_after_refresh(target.focus)
+
+    def action_next_panel(self) -> None:
+        self._focus_panel(PANELS[(PANELS.index(self.current_panel) + 1) % len(PANELS)])
+
+    def action_previous_panel(self) -> None:
+        self._focus_panel(PANELS[(PANELS.index(self.current_panel) - 1) % len(PANELS)])
+
+    def on_descendant_focus(self, event: object) -> None:
+        focused = self.focused
+        for panel in PANELS:
+            widget = self.query_one(f"#{panel}")
+            if focused is widget or (focused is not None and widget in focused.ancestors):
+                if self.current_panel != panel:
+                    self.current_panel = panel
+                return
+
+    # -- commands --------------------------------------------------------------------------
+
+    def run_command(self, action: str, call: Callable[[], Awaitable[CommandResult]]) -> None:
+        """Send a command to the engine without waiting for it here."""
+        self.run_worker(
+            self._command(action, call), name=action, group="engine-commands", exit_on_error=False
+        )
+
+    async def _command(self, action: str, call: Callable[[], Awaitable[CommandResult]]) -> None:
+        try:
+            result = await call()
+        except Exception as exc:
+            logger.opt(exception=exc).error("command {} failed", action)
+            self.post_message(CommandFailed(action, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(CommandFinished(action, result))
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_worker_failure(self, event)
+
+    @on(CommandFinished)
+    def _command_finished(self, message: CommandFinished) -> None:
+        result = message.result
+        self.notify(
+            result.message,
+            title=message.action if result.ok else f"{message.action} refused",
+            severity="information" if result.ok else "error",
+        )
+        self.refresh_from_engine()
+
+    @on(CommandFailed)
+    def _command_failed(self, message: CommandFailed) -> None:
+        self.notify(message.error, title=f"{message.action} failed", severity="error", timeout=10)
+
+    @on(SymbolSelected)
+    def _symbol_selected(self, message: SymbolSelected) -> None:
+        self.symbol = message.symbol
+        self.refresh_from_engine()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_toggle_strategy(self) -> None:
+        snap = self.snapshot
+        name = self.query_one(StrategiesTable).selected_key
+        strategy = next((s for s in snap.strategies if s.name == name), None) if snap else None
+        if strategy is None:
+            self.notify("No strategy selected", severity="warning")
+            return
+        if strategy.state is StrategyState.PAUSED:
+            self.run_command(f"Resume {name}", lambda: self.engine.resume(strategy.name))
+        else:
+            self.run_command(f"Pause {name}", lambda: self.engine.pause(strategy.name))
+
+    def action_toggle_all(self) -> None:
+        snap = self.snapshot
+        if snap is not None and any(s.state is StrategyState.RUNNING for s in snap.strategies):
+            self.run_command("Pause all", self.engine.pause_all)
+        else:
+            self.run_command("Resume all", self.engine.resume_all)
+
+    def action_kill_switch(self) -> None:
+        snap = self.snapshot
+        if snap is not None and snap.risk.trading_state is TradingState.HALTED:
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Reset the kill switch?",
+                    f"Trading is HALTED ({snap.risk.reason or 'no reason given'}).\n"
+                    "Reset allows strategies and manual orders to trade again.",
+                    "Reset",
+                ),
+                self._reset_confirmed,
+            )
+            return
+        open_orders = len(snap.open_orders) if snap else 0
+        self.app.push_screen(
+            ConfirmScreen(
+                "KILL SWITCH",
+                f"Halt all trading and cancel {open_orders} open orders?\n"
+                "Only cancels are allowed until the switch is reset (k).",
+                "Kill",
+            ),
+            self._kill_confirmed,
+        )
+
+    def _kill_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.run_command("Kill switch", lambda: self.engine.kill_switch("manual (console)"))
+        else:
+            self.notify("Kill switch not fired")
+
+    def _reset_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.run_command("Reset kill switch", self.engine.reset_kill_switch)
+
+    def action_order_ticket(self) -> None:
+        self.app.push_screen(OrderTicket(self.engine, self.symbol), self._ticket_closed)
+
+    def _ticket_closed(self, result: CommandResult | None) -> None:
+        if result is not None:
+            self.post_message(CommandFinished("Order", result))
+
+    def action_cancel_order(self) -> None:
+        cl_ord_id = self.query_one(OrdersTable).selected_key
+        if cl_ord_id is None:
+            self.notify("No open order selected", severity="warning")
+            return
+        self.run_command(f"Cancel {cl_ord_id}", lambda: self.engine.cancel_order(cl_ord_id))
+
+    def action_cancel_all(self) -> None:
+        count = len(self.snapshot.open_orders) if self.snapshot else 0
+        if count == 0:
+            self.notify("No open orders", severity="warning")
+            return
+        self.app.push_screen(
+            ConfirmScreen("Cancel all orders?", f"Cancel all {count} open orders?", "Cancel all"),
+            self._cancel_all_confirmed,
+        )
+
+    def _cancel_all_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.run_command("Cancel all", self.engine.cancel_all)
+
+    def action_switch_symbol(self) -> None:
+        symbols = self.snapshot.symbols if self.snapshot else ()
+        self.app.push_screen(SymbolPicker(symbols, self.symbol), self._symbol_picked)
+
+    def _symbol_picked(self, symbol: str | None) -> None:
+        if symbol is not None:
+            self.post_message(SymbolSelected(symbol))
+
+    def action_search_log(self) -> None:
+        self.current_panel = "log"
+        self.call_after_refresh(self.query_one(LogPanel).start_search)
+
+    def action_cycle_log_level(self) -> None:
+        level = self.query_one(LogPanel).cycle_level()
+        self.notify(f"Log shows {level} and above", timeout=2)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.HELP))
+
+    def action_quit(self) -> None:
+        snap = self.snapshot
+        if self.mode is Mode.LIVE and snap is not None and snap.open_orders:
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Quit while orders are open?",
+                    f"{len(snap.open_orders)} LIVE orders stay on the exchange after you quit.",
+                    "Quit",
+                ),
+                self._quit_confirmed,
+            )
+            return
+        self.app.exit()
+
+    def _quit_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.app.exit()

@@ -1,0 +1,232 @@
+"""The order ticket: a modal that checks the order as it is typed (tick size, minimums,
+balance), shows its notional and the risk engine's verdict, and sends it only when both pass.
+
+A refusal (by risk or by the exchange) is shown inside the ticket, which stays open so the
+trader can fix the field; an accepted order closes the ticket with the engine's message.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import Worker
+
+from kraken_tui.domain import OrderType, Side, TimeInForce
+from kraken_tui.engine.api import CommandResult, EngineApi
+from kraken_tui.ui.errors import report_worker_failure
+from kraken_tui.ui.formatting import fmt_price
+from kraken_tui.ui.order_form import FormCheck, OrderForm, check_order_form
+
+SUPPORTED_TYPES = (OrderType.LIMIT, OrderType.MARKET)
+
+
+class OrderTicket(ModalScreen[CommandResult | None]):
+    DEFAULT_CSS = """
+    OrderTicket {
+        align: center middle;
+    }
+    OrderTicket > Vertical {
+        width: 64;
+        height: auto;
+        max-height: 100%;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    OrderTicket Grid {
+        grid-size: 2;
+        grid-columns: 10 1fr;
+        grid-rows: 3;
+        height: auto;
+    }
+    OrderTicket Label {
+        height: 3;
+        content-align: left middle;
+    }
+    OrderTicket #ticket-notional {
+        height: 1;
+    }
+    OrderTicket #ticket-errors {
+        color: $error;
+        height: auto;
+    }
+    OrderTicket #ticket-risk {
+        height: auto;
+    }
+    OrderTicket #ticket-risk.-denied {
+        color: $error;
+        text-style: bold;
+    }
+    OrderTicket #ticket-risk.-allowed {
+        color: $success;
+    }
+    OrderTicket Horizontal {
+        height: auto;
+        align-horizontal: right;
+    }
+    OrderTicket Button {
+        margin-left: 2;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Close"),
+        Binding("ctrl+s", "send", "Send order"),
+    ]
+
+    def __init__(self, engine: EngineApi, symbol: str | None) -> None:
+        super().__init__()
+        self._engine = engine
+        snapshot = engine.snapshot()
+        self._symbols = snapshot.symbols
+        self._symbol = symbol if symbol in snapshot.symbols else (snapshot.symbols or ("",))[0]
+        self._check: FormCheck | None = None
+        self._sending = False
+
+    def compose(self) -> ComposeResult:
+        snapshot = self._engine.snapshot()
+        book = snapshot.books.get(self._symbol)
+        instrument = snapshot.instruments.get(self._symbol)
+        price = ""
+        if book is not None and book.best_bid is not None and instrument is not None:
+            price = fmt_price(book.best_bid.price, instrument.price_decimals).replace(",", "")
+        with Vertical():
+            yield Static("[b]New order[/b]  (ctrl+s sends, esc closes)")
+            with Grid():
+                yield Label("Symbol")
+                yield Select(
+                    [(s, s) for s in self._symbols],
+                    value=self._symbol,
+                    allow_blank=False,
+                    id="ticket-symbol",
+                )
+                yield Label("Side")
+                yield Select(
+                    [("BUY", Side.BUY), ("SELL", Side.SELL)],
+                    value=Side.BUY,
+                    allow_blank=False,
+                    id="ticket-side",
+                )
+                yield Label("Type")
+                yield Select(
+                    [(t.value, t) for t in SUPPORTED_TYPES],
+                    value=OrderType.LIMIT,
+                    allow_blank=False,
+                    id="ticket-type",
+                )
+                yield Label("Price")
+                yield Input(price, placeholder="limit price", id="ticket-price")
+                yield Label("Volume")
+                yield Input(placeholder="base currency amount", id="ticket-volume")
+                yield Label("TIF")
+                yield Select(
+                    [(t.value.upper(), t) for t in TimeInForce],
+                    value=TimeInForce.GTC,
+                    allow_blank=False,
+                    id="ticket-tif",
+                )
+            yield Static("", id="ticket-notional")
+            yield Static("", id="ticket-errors")
+            yield Static("", id="ticket-risk")
+            with Horizontal():
+                yield Button("Close [esc]", id="ticket-close")
+                yield Button("Send [ctrl+s]", variant="primary", id="ticket-send")
+
+    def on_mount(self) -> None:
+        self.query_one("#ticket-volume", Input).focus()
+        self._validate()
+
+    def form(self) -> OrderForm:
+        return OrderForm(
+            symbol=str(self.query_one("#ticket-symbol", Select).value),
+            side=Side(self.query_one("#ticket-side", Select).value),
+            order_type=OrderType(self.query_one("#ticket-type", Select).value),
+            price=self.query_one("#ticket-price", Input).value,
+            volume=self.query_one("#ticket-volume", Input).value,
+            time_in_force=TimeInForce(self.query_one("#ticket-tif", Select).value),
+        )
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _field_changed(self) -> None:
+        self._validate()
+
+    @on(Input.Submitted)
+    def _enter_pressed(self) -> None:
+        self.action_send()
+
+    @on(Button.Pressed, "#ticket-close")
+    def _close_pressed(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#ticket-send")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_worker_failure(self, event)
+
+    def _validate(self) -> None:
+        snapshot = self._engine.snapshot()
+        form = self.form()
+        self.query_one("#ticket-price", Input).disabled = form.order_type is OrderType.MARKET
+        check = check_order_form(
+            form,
+            snapshot.instruments.get(form.symbol),
+            snapshot.books.get(form.symbol),
+            snapshot.portfolio.balances,
+        )
+        self._check = check
+        quote = (
+            snapshot.instruments[form.symbol].quote if form.symbol in snapshot.instruments else ""
+        )
+        estimate = "≈" if form.order_type is OrderType.MARKET else ""
+        notional = "-" if check.notional is None else f"{estimate}{check.notional:,.2f} {quote}"
+        self.query_one("#ticket-notional", Static).update(f"Notional: {notional}")
+        self.query_one("#ticket-errors", Static).update("\n".join(f"✗ {e}" for e in check.errors))
+        risk = self.query_one("#ticket-risk", Static)
+        if check.order is None or check.errors:
+            risk.update("")
+            risk.set_classes("")
+            return
+        decision = self._engine.preview_order(check.order)
+        if decision.allowed:
+            risk.update("Risk: allowed")
+            risk.set_classes("-allowed")
+        else:
+            risk.update(f"Risk: DENIED by {decision.rule}: {decision.reason}")
+            risk.set_classes("-denied")
+
+    def action_send(self) -> None:
+        check = self._check
+        if check is None or not check.ok or check.order is None:
+            self.app.bell()
+            self.notify("Fix the order first", severity="warning")
+            return
+        if not self._sending:
+            self._sending = True
+            self._send(check)
+
+    @work(exclusive=True, group="order-ticket", exit_on_error=False)
+    async def _send(self, check: FormCheck) -> None:
+        assert check.order is not None
+        try:
+            result = await self._engine.submit_manual_order(check.order)
+        except Exception as exc:
+            result = CommandResult(False, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._sending = False
+        if result.ok:
+            self.dismiss(result)
+            return
+        risk = self.query_one("#ticket-risk", Static)
+        risk.update(f"Refused: {result.message}")
+        risk.set_classes("-denied")
+        self.notify(result.message, title="Order refused", severity="error")

@@ -1,0 +1,63 @@
+"""A DataTable kept in step with a snapshot by row key, as dolphie does it.
+
+When the set or order of keys is unchanged (the common case: a price or a PnL moved) only the
+cells that differ get `update_cell`; when rows come or go the table is rebuilt and the cursor
+stays on the same key, so a selection survives every refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+Cell = str | Text
+Row = tuple[str, tuple[Cell, ...]]
+
+
+class KeyedTable(DataTable[Cell]):
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+    """(key, label) per column; the key names the column for `update_cell`."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label in self.COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor, or None for an empty table."""
+        if not self._order or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def sync(self, rows: Sequence[Row]) -> None:
+        keys = [key for key, _ in rows]
+        if keys != self._order:
+            self._rebuild(rows)
+            return
+        column_keys = [key for key, _ in self.COLUMNS]
+        for key, cells in rows:
+            old = self._cells[key]
+            for column, (before, after) in enumerate(zip(old, cells, strict=True)):
+                if before != after:
+                    self.update_cell(key, column_keys[column], after)
+            self._cells[key] = cells
+
+    def _rebuild(self, rows: Sequence[Row]) -> None:
+        selected = self.selected_key
+        cursor = self.cursor_row
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        self._cells = dict(rows)
+        self._order = [key for key, _ in rows]
+        if selected in self._cells:
+            self.move_cursor(row=self._order.index(selected), animate=False)
+        elif self._order:
+            self.move_cursor(row=min(cursor, len(self._order) - 1), animate=False)

@@ -1,0 +1,103 @@
+"""One line that says where the trader is: mode, feed, rate limits, risk state, equity,
+drawdown and UTC time. In LIVE mode the whole bar turns red so it cannot be mistaken for the
+sandbox; the bar repaints only when its text changes (once a second for the clock)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widget import Widget
+
+from kraken_tui.domain import ConnectionState, Mode, TradingState
+from kraken_tui.engine.api import EngineSnapshot
+
+MODE_STYLES = {
+    Mode.SANDBOX: "bold #0d1117 on #58a6ff",
+    Mode.PAPER: "bold #0d1117 on #d2a8ff",
+    Mode.LIVE: "bold #ffffff on #b62324",
+}
+RISK_STYLES = {
+    TradingState.ACTIVE: "#3fb950",
+    TradingState.REDUCING: "bold #0d1117 on #e3b341",
+    TradingState.HALTED: "bold #ffffff on #da3633",
+}
+CONNECTION_STYLES = {
+    ConnectionState.CONNECTED: "#3fb950",
+    ConnectionState.CONNECTING: "#e3b341",
+    ConnectionState.DEGRADED: "#e3b341",
+    ConnectionState.STALE: "bold #0d1117 on #e3b341",
+    ConnectionState.RECONNECTING: "bold #0d1117 on #e3b341",
+    ConnectionState.DISCONNECTED: "bold #ffffff on #da3633",
+}
+SEPARATOR = Text(" │ ", style="#6e7681")
+
+
+def status_text(snapshot: EngineSnapshot | None, mode: Mode, now: datetime) -> Text:
+    shown_mode = snapshot.mode if snapshot is not None else mode
+    label = " ■ LIVE TRADING ■ " if shown_mode is Mode.LIVE else f" {shown_mode.value.upper()} "
+    parts: list[Text] = [Text(label, style=MODE_STYLES[shown_mode])]
+    if snapshot is None:
+        parts.append(Text(" waiting for engine…", style="#e3b341"))
+    else:
+        parts.append(Text(" "))
+        conn = snapshot.connection
+        if conn is None:
+            parts.append(Text("● NO FEED", style=CONNECTION_STYLES[ConnectionState.DISCONNECTED]))
+        else:
+            latency = "" if conn.latency_ms is None else f" {conn.latency_ms:.0f}ms"
+            parts.append(
+                Text(f"● {conn.state.value.upper()}{latency}", style=CONNECTION_STYLES[conn.state])
+            )
+        limits = snapshot.rate_limits
+        parts += [SEPARATOR, Text(f"REST {limits.rest_counter:.0f}/{limits.rest_max:.0f}")]
+        risk = snapshot.risk
+        parts += [
+            SEPARATOR,
+            Text("Risk "),
+            Text(f" {risk.trading_state.value} ", style=RISK_STYLES[risk.trading_state]),
+        ]
+        portfolio = snapshot.portfolio
+        parts += [
+            SEPARATOR,
+            Text(f"Eq {portfolio.equity:,.2f} {portfolio.quote_ccy}"),
+            SEPARATOR,
+            Text(
+                f"DD {portfolio.drawdown_pct:.2f}%",
+                style="#f85149" if portfolio.drawdown_pct > 0 else "",
+            ),
+        ]
+    parts += [SEPARATOR, Text(f"{now:%H:%M:%S} UTC", style="bold")]
+    return Text.assemble(*parts)
+
+
+class StatusBar(Widget):
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        background: $panel;
+    }
+    StatusBar.-live {
+        background: #5c1010;
+    }
+    """
+
+    def __init__(self, mode: Mode, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._mode = mode
+        self._text = status_text(None, mode, datetime.min)
+
+    def show(self, snapshot: EngineSnapshot | None, now: datetime) -> None:
+        text = status_text(snapshot, self._mode, now)
+        live = (snapshot.mode if snapshot is not None else self._mode) is Mode.LIVE
+        self.set_class(live, "-live")
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+    @property
+    def plain(self) -> str:
+        return self._text.plain
