@@ -1,2 +1,221 @@
+"""Command line: ``kraken-tui`` (console), ``--no-ui`` (headless) and subcommands.
+
+Shared options live on the root callback and are stored in ``ctx.obj`` as ``CliOptions``;
+a subcommand reads them with ``options_from(ctx)`` and calls ``options.load_settings()``,
+which turns any configuration problem into exit code 2 with a one-paragraph message.
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kraken_tui import __version__
+from kraken_tui.settings import ConfigError, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_RUNTIME_FAILURE = 1
+EXIT_CONFIG_ERROR = 2
+
+app = typer.Typer(
+    name="kraken-tui",
+    help="Terminal trading console for Kraken spot (sandbox by default).",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@dataclass(frozen=True)
+class CliOptions:
+    """The shared flags; flags given on the command line override file and environment."""
+
+    config: Path | None
+    secrets: Path | None
+    mode: str | None
+    db: Path | None
+    log_level: str | None
+    duration: float | None
+    no_ui: bool
+
+    def overrides(self) -> dict[str, Any]:
+        """Flags as a nested settings mapping, holding only flags that were given."""
+        overrides: dict[str, Any] = {}
+        if self.mode is not None:
+            overrides["mode"] = self.mode
+        if self.db is not None:
+            overrides["storage"] = {"db_path": self.db}
+        if self.log_level is not None:
+            overrides["logging"] = {"level": self.log_level}
+        return overrides
+
+    def load_settings(self) -> Settings:
+        """Effective settings, or exit 2 with the configuration error on stderr."""
+        try:
+            return load_settings(self.config, self.overrides(), self.secrets)
+        except ConfigError as error:
+            typer.echo(f"kraken-tui: {error}", err=True)
+            raise typer.Exit(EXIT_CONFIG_ERROR) from None
+
+
+def options_from(ctx: typer.Context) -> CliOptions:
+    """The root callback's options, from any subcommand's context."""
+    options = ctx.find_root().obj
+    assert isinstance(options, CliOptions)
+    return options
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"kraken-tui {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    no_ui: Annotated[
+        bool, typer.Option("--no-ui", help="Run headless: engine, console logs, no TUI.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML config file (default: config/kraken_tui.toml if present)."),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="sandbox, paper or live (live needs explicit opt-in).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite database file.")] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Run this many seconds, then shut down cleanly and exit 0."),
+    ] = None,
+    secrets: Annotated[
+        Path | None, typer.Option(help="Secrets file with api_key/api_secret (chmod 600).")
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Open the trading console (or run headless with --no-ui)."""
+    options = CliOptions(
+        config=config,
+        secrets=secrets,
+        mode=mode,
+        db=db,
+        log_level=log_level,
+        duration=duration,
+        no_ui=no_ui,
+    )
+    ctx.obj = options
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = options.load_settings()
+    raise typer.Exit(_run_app(settings, headless=no_ui, duration=duration))
+
+
+def _run_app(settings: Settings, headless: bool, duration: float | None) -> int:
+    # Imported here so `config check` and `--help` stay fast and never start sinks.
+    from loguru import logger
+
+    from kraken_tui import runtime
+    from kraken_tui.logging import configure_logging
+
+    logs = configure_logging(settings.logging, headless=headless, secrets=settings.secret_values())
+    try:
+        return runtime.run(settings, headless=headless, duration=duration, logs=logs)
+    except Exception:
+        logger.exception("kraken-tui stopped on an unexpected error")
+        return EXIT_RUNTIME_FAILURE
+    finally:
+        logs.close()
+
+
+class OutputFormat(StrEnum):
+    toml = "toml"
+    json = "json"
+
+
+@config_app.command("check")
+def config_check(
+    ctx: typer.Context,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="Format of the printed configuration.")
+    ] = OutputFormat.toml,
+) -> None:
+    """Validate the configuration and print the effective values, secrets masked."""
+    settings = options_from(ctx).load_settings()
+    effective = settings.model_dump(mode="json", by_alias=True)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(effective, indent=2))
+    else:
+        typer.echo(dump_toml(effective), nl=False)
+    typer.echo("configuration is valid", err=True)
+
+
+def dump_toml(values: dict[str, Any]) -> str:
+    """TOML text for the settings tree (tables, arrays of tables, scalars; nulls omitted)."""
+    lines: list[str] = []
+    _dump_table(values, [], lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _dump_table(table: dict[str, Any], path: list[str], lines: list[str]) -> None:
+    nested: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(item, dict) for item in value)
+        ):
+            nested.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in nested:
+        child = [*path, _toml_key(key)]
+        if isinstance(value, dict):
+            lines += ["", f"[{'.'.join(child)}]"]
+            _dump_table(value, child, lines)
+        else:
+            for item in value:
+                lines += ["", f"[[{'.'.join(child)}]]"]
+                _dump_table(item, child, lines)
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    return json.dumps(str(value))
+
+
 def main() -> None:
-    raise SystemExit(0)
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_OK)

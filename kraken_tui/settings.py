@@ -1,0 +1,527 @@
+"""Configuration: defaults < TOML file < ``KRAKEN_TUI_*`` environment < command-line flags.
+
+Every section forbids unknown keys, so a typo in a risk limit is a startup error instead of
+a silently ignored safety setting. Anything wrong surfaces as one ``ConfigError`` whose
+message names the source (file, environment variable or flag), the field path and the
+problem, and never contains a secret value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "KRAKEN_TUI_"
+ENV_NESTED_DELIMITER = "__"
+DEFAULT_CONFIG_PATH = Path("config/kraken_tui.toml")
+API_KEY_ENV = "KRAKEN_API_KEY"
+API_SECRET_ENV = "KRAKEN_API_SECRET"
+
+KRAKEN_REST_URL = "https://api.kraken.com"
+KRAKEN_WS_URL = "wss://ws.kraken.com"
+KRAKEN_WS_AUTH_URL = "wss://ws-auth.kraken.com"
+
+# Registry names the strategies package registers its built-ins under. Kept here as plain
+# names so validating a config never has to import strategy code.
+BUILTIN_STRATEGY_NAMES = frozenset({"sma_cross", "rsi_reversion", "market_maker", "ml_signal"})
+_IMPORTABLE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_FILE_CLASS = re.compile(r"^[^:]+\.py:[A-Za-z_]\w*$")
+
+Mode = Literal["sandbox", "paper", "live"]
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message is a single paragraph fit to show an operator."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
+
+
+class ExchangeSettings(_Section):
+    rest_url: str = ""
+    """Base REST URL. Empty: the built-in sandbox in sandbox/paper mode, Kraken in live mode."""
+    ws_url: str = ""
+    """Public WebSocket URL as the SDK takes it, without the ``/v2`` it appends."""
+    ws_auth_url: str = ""
+    """Authenticated WebSocket URL as the SDK takes it, without ``/v2``."""
+    api_tier: Literal["starter", "intermediate", "pro"] = "starter"
+    """Kraken verification tier; sets the REST call-counter ceiling and decay rate."""
+    dead_man_switch_timeout_s: int = Field(default=60, ge=0)
+    """CancelAllOrdersAfter timeout re-armed while running (0 disables the switch)."""
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    """Timeout of one REST request, in seconds."""
+
+    @property
+    def uses_external_exchange(self) -> bool:
+        """True when a URL is configured, so the app must not start its own sandbox."""
+        return bool(self.rest_url or self.ws_url or self.ws_auth_url)
+
+
+class SandboxSettings(_Section):
+    seed: int = 7
+    """Seed of the synthetic market, so runs are reproducible."""
+    rate: float = Field(default=500.0, ge=0)
+    """Book update messages per second the synthetic market produces."""
+    state_path: Path = Path("data/sandbox.sqlite3")
+    """SQLite file where the sandbox keeps accounts, orders and fills across restarts."""
+
+
+class StrategyConfig(_Section):
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    """Unique name shown in the UI and used by ``ctl pause NAME``."""
+    class_name: str = Field(alias="class")
+    """Built-in registry name (sma_cross, rsi_reversion, market_maker, ml_signal),
+    ``package.module:Class`` or ``file.py:Class`` inside ``strategy_dir``."""
+    symbol: str = Field(min_length=1)
+    """Symbol the strategy trades, e.g. ``BTC/USD``."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Parameters, validated later by the strategy's own parameter model."""
+    enabled: bool = True
+    """Disabled strategies are loaded and shown but never started."""
+
+    @field_validator("class_name")
+    @classmethod
+    def _known_strategy_class(cls, value: str) -> str:
+        if value in BUILTIN_STRATEGY_NAMES or _IMPORTABLE_CLASS.match(value):
+            return value
+        if _FILE_CLASS.match(value):
+            return value
+        known = ", ".join(sorted(BUILTIN_STRATEGY_NAMES))
+        raise ValueError(
+            f"unknown strategy class {value!r}; use a built-in ({known}), "
+            "'package.module:Class' or 'file.py:Class'"
+        )
+
+
+def _default_strategies() -> list[StrategyConfig]:
+    return [
+        StrategyConfig(name="sma_cross_btc", class_name="sma_cross", symbol="BTC/USD"),
+        StrategyConfig(name="market_maker_eth", class_name="market_maker", symbol="ETH/USD"),
+    ]
+
+
+class RiskSettings(_Section):
+    max_order_notional: Decimal = Field(default=Decimal("10000"), ge=0)
+    """Largest notional (quote currency) of a single order."""
+    max_position_per_symbol: Decimal = Field(default=Decimal("50000"), ge=0)
+    """Largest absolute position value (quote currency) per symbol, all strategies."""
+    max_position_per_strategy: Decimal = Field(default=Decimal("25000"), ge=0)
+    """Largest absolute position value (quote currency) one strategy may hold."""
+    max_open_orders: int = Field(default=50, ge=0)
+    """Most orders open at once, all strategies together."""
+    price_band_pct: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    """Fat-finger guard: limit prices further than this % from mid are denied."""
+    daily_loss_limit: Decimal = Field(default=Decimal("5000"), ge=0)
+    """Loss (quote currency) since the UTC day start that fires the kill switch."""
+    max_drawdown_pct: Decimal = Field(default=Decimal("20"), ge=0, le=100)
+    """Drawdown from peak equity, in %, that fires the kill switch."""
+    max_orders_per_minute: int = Field(default=120, ge=0)
+    """Order-rate throttle over a sliding minute, all strategies together."""
+    cancel_on_pause: bool = False
+    """Pausing a strategy also cancels its open orders."""
+    cancel_on_shutdown: bool = True
+    """Cancel open orders on shutdown; otherwise leave them under the dead man's switch."""
+
+
+class StorageSettings(_Section):
+    db_path: Path = Path("data/kraken_tui.sqlite3")
+    """SQLite database file (created with its directory when missing)."""
+
+
+class RedisSettings(_Section):
+    url: str | None = None
+    """Redis URL (``redis://host:port/db``); unset disables the cache and remote control."""
+    username: str | None = None
+    """Redis ACL user name."""
+    password: SecretStr | None = None
+    """Redis ACL password."""
+    command_secret: SecretStr | None = None
+    """Shared secret signing remote commands; unset means no remote commands are accepted."""
+    engine_id: str = Field(default="default", min_length=1)
+    """Identifies this engine among several sharing one Redis."""
+    key_prefix: str = Field(default="kraken_tui", min_length=1)
+    """Prefix of every Redis key and channel."""
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Lowest level written to every sink."""
+    dir: Path = Path("logs")
+    """Directory of the rotating log files."""
+    rotation: str = Field(default="10 MB", pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB)\s*$")
+    """Size at which the log file rotates, e.g. ``10 MB``."""
+    retention: int = Field(default=10, ge=1)
+    """Number of rotated files kept."""
+    compression: Literal["gz", "bz2", "xz", "zip", "tar.gz", "none"] = "gz"
+    """Compression of rotated files (``none`` keeps them plain)."""
+    console_format: Literal["plain", "json"] = "plain"
+    """Format of the stderr sink in headless mode: plain text or one JSON object per line."""
+    ui_buffer_lines: int = Field(default=5000, ge=100)
+    """Lines kept in memory for the console's log panel."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _uppercase_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class UiSettings(_Section):
+    refresh_hz: int = Field(default=15, ge=10, le=20)
+    """Frame rate at which panels redraw from engine snapshots."""
+    theme: str = "textual-dark"
+    """Textual theme name."""
+    default_symbol: str = "BTC/USD"
+    """Symbol selected at start."""
+
+
+class Credentials(_Section):
+    """Kraken API key pair; only ever read from the environment or a secrets file."""
+
+    api_key: SecretStr
+    """Kraken API key."""
+    api_secret: SecretStr
+    """Kraken API private key (base64)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+    mode: Mode = "sandbox"
+    """sandbox (built-in exchange), paper (live market data, simulated fills) or live."""
+    live_trading_confirmed: bool = False
+    """Explicit opt-in required before live mode sends real orders."""
+    secrets_file: Path | None = None
+    """File holding the API key and secret (TOML or KEY=VALUE lines, mode 600)."""
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    """Exchange endpoints and account tier."""
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    """Built-in sandbox exchange started in sandbox mode."""
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USD", "ETH/USD"], min_length=1)
+    """Symbols subscribed for market data."""
+    book_depth: Literal[10, 25, 100, 500, 1000] = 10
+    """Order book depth subscribed (Kraken WS v2 depths)."""
+    strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
+    """Strategies run by the engine."""
+    strategy_dir: Path = Path("strategies")
+    """Directory searched for user strategies named ``file.py:Class``."""
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    """Pre-trade risk limits."""
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Persistence."""
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    """Optional Redis cache and remote control."""
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    """Log sinks."""
+    ui: UiSettings = Field(default_factory=UiSettings)
+    """Terminal console."""
+    credentials: Credentials | None = None
+    """Kraken API credentials (from KRAKEN_API_KEY/KRAKEN_API_SECRET or the secrets file)."""
+
+    @field_validator("strategies")
+    @classmethod
+    def _unique_strategy_names(cls, value: list[StrategyConfig]) -> list[StrategyConfig]:
+        names = [strategy.name for strategy in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"strategy names must be unique, repeated: {', '.join(duplicates)}")
+        return value
+
+    @model_validator(mode="after")
+    def _live_mode_requirements(self) -> Settings:
+        if self.mode != "live":
+            return self
+        if not self.live_trading_confirmed:
+            raise ValueError(
+                "live mode trades real money and needs the explicit opt-in "
+                "live_trading_confirmed = true"
+            )
+        if self.credentials is None:
+            raise ValueError(
+                f"live mode needs API credentials: set {API_KEY_ENV} and {API_SECRET_ENV} "
+                "or a secrets_file"
+            )
+        if not self.exchange.uses_external_exchange:
+            self.exchange = ExchangeSettings(
+                **self.exchange.model_dump(exclude={"rest_url", "ws_url", "ws_auth_url"}),
+                rest_url=KRAKEN_REST_URL,
+                ws_url=KRAKEN_WS_URL,
+                ws_auth_url=KRAKEN_WS_AUTH_URL,
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _WithoutCredentials(settings_cls, env_settings),
+            _TomlDataSource(settings_cls),
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds, for the log redaction filter."""
+        candidates = [self.redis.password, self.redis.command_secret]
+        if self.credentials is not None:
+            candidates += [self.credentials.api_key, self.credentials.api_secret]
+        return [secret.get_secret_value() for secret in candidates if secret is not None]
+
+
+_toml_data: ContextVar[dict[str, Any]] = ContextVar("kraken_tui_toml_data", default={})  # noqa: B039
+
+
+class _TomlDataSource(PydanticBaseSettingsSource):
+    """The already parsed config file; parsing happens in ``load_settings`` for its errors."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _toml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_toml_data.get())
+
+
+class _WithoutCredentials(PydanticBaseSettingsSource):
+    """Environment source that cannot set credentials: those have their own fixed names."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        values = self._inner()
+        values.pop("credentials", None)
+        return values
+
+
+def load_settings(
+    config_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    secrets_path: Path | None = None,
+) -> Settings:
+    """Build the effective settings; raises ``ConfigError`` for anything invalid.
+
+    ``overrides`` are command-line values as a nested mapping (``{"storage": {"db_path":
+    ...}}``); they win over the environment, which wins over the file.
+    """
+    env = os.environ
+    overrides = dict(overrides or {})
+    config_file = _config_file(config_path)
+    data = _read_toml(config_file) if config_file is not None else {}
+    source_name = str(config_file) if config_file is not None else "the built-in defaults"
+    if "credentials" in data:
+        raise ConfigError(
+            f"Invalid configuration in {config_file}: field 'credentials' is not allowed in "
+            f"the config file; put the API key and secret in {API_KEY_ENV}/{API_SECRET_ENV} "
+            "or in a secrets file readable only by you (chmod 600)."
+        )
+    secrets_file = _secrets_file_location(secrets_path, overrides, env, data)
+    credentials = _read_credentials(secrets_file, env)
+    if secrets_file is not None:
+        overrides.setdefault("secrets_file", secrets_file)
+    if credentials is not None:
+        overrides["credentials"] = credentials
+    token = _toml_data.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        heading = (
+            f"Invalid configuration in {config_file}"
+            if config_file is not None
+            else "Invalid configuration (no config file)"
+        )
+        raise ConfigError(_describe(error, heading, source_name, data, overrides, env)) from None
+    finally:
+        _toml_data.reset(token)
+
+
+def _config_file(config_path: Path | None) -> Path | None:
+    if config_path is not None:
+        return config_path
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot read configuration file {path}: {error.strerror or error}."
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"Invalid TOML in configuration file {path}: {error}.") from None
+
+
+def _secrets_file_location(
+    secrets_path: Path | None,
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+    data: Mapping[str, Any],
+) -> Path | None:
+    for candidate in (
+        secrets_path,
+        overrides.get("secrets_file"),
+        env.get(f"{ENV_PREFIX}SECRETS_FILE"),
+        data.get("secrets_file"),
+    ):
+        if candidate:
+            return Path(candidate)
+    return None
+
+
+def _read_credentials(secrets_file: Path | None, env: Mapping[str, str]) -> Credentials | None:
+    values: dict[str, str] = {}
+    if secrets_file is not None:
+        values.update(_read_secrets_file(secrets_file))
+    if env.get(API_KEY_ENV):
+        values["api_key"] = env[API_KEY_ENV]
+    if env.get(API_SECRET_ENV):
+        values["api_secret"] = env[API_SECRET_ENV]
+    if not values:
+        return None
+    missing = [name for name in ("api_key", "api_secret") if not values.get(name)]
+    if missing:
+        origin = f"secrets file {secrets_file}" if secrets_file else "the environment"
+        raise ConfigError(
+            f"Invalid credentials in {origin}: credentials.{missing[0]} is missing; the API "
+            f"key and secret must be given together ({API_KEY_ENV} and {API_SECRET_ENV})."
+        )
+    return Credentials(
+        api_key=SecretStr(values["api_key"]), api_secret=SecretStr(values["api_secret"])
+    )
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    """Read ``api_key``/``api_secret`` from TOML or KEY=VALUE lines, refusing shared files."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"Cannot read secrets file {path}: {error.strerror or error}.") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"Refusing secrets file {path}: it is accessible by group or others "
+            f"(mode {stat.S_IMODE(mode):o}); restrict it with: chmod 600 {path}"
+        )
+    try:
+        raw: Mapping[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raw = dict(_key_value_lines(text))
+    aliases = {"api_key": "api_key", API_KEY_ENV.lower(): "api_key"}
+    aliases |= {"api_secret": "api_secret", API_SECRET_ENV.lower(): "api_secret"}
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        name = aliases.get(key.lower())
+        if name is None:
+            raise ConfigError(
+                f"Invalid secrets file {path}: unknown key {key!r}; expected api_key and "
+                f"api_secret (or {API_KEY_ENV} and {API_SECRET_ENV})."
+            )
+        values[name] = str(value)
+    return values
+
+
+def _key_value_lines(text: str) -> Iterator[tuple[str, str]]:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, separator, value = stripped.removeprefix("export ").partition("=")
+        if not separator:
+            raise ConfigError("Invalid secrets file: expected KEY=VALUE lines or TOML.")
+        yield key.strip(), value.strip().strip("'\"")
+
+
+def _describe(
+    error: ValidationError,
+    heading: str,
+    file_name: str,
+    data: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+) -> str:
+    """One paragraph: which source, which field, what is wrong; values of secrets omitted."""
+    problems = []
+    for detail in error.errors():
+        # The only model-level check is live mode's; report it against ``mode``.
+        loc = list(detail["loc"]) or ["mode"]
+        field = ".".join(str(part) for part in loc) or "(settings)"
+        source = _source_of(loc, file_name, data, overrides, env)
+        message = detail["msg"].removeprefix("Value error, ")
+        shown_input = ""
+        if detail["type"] != "missing" and loc and not _is_secret_path(field):
+            value = detail.get("input")
+            if not isinstance(value, dict | list):
+                shown_input = f" (got {value!r})"
+        problems.append(f"{field} from {source}: {message}{shown_input}")
+    return f"{heading}: " + "; ".join(problems) + "."
+
+
+def _is_secret_path(field: str) -> bool:
+    return any(word in field for word in ("secret", "password", "api_key", "credentials"))
+
+
+def _source_of(
+    loc: list[Any],
+    file_name: str,
+    data: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+) -> str:
+    if loc and _lookup(overrides, loc):
+        return "the command line"
+    env_name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(part) for part in loc).upper()
+    if loc and any(
+        name.upper() == env_name or name.upper().startswith(env_name + ENV_NESTED_DELIMITER)
+        for name in env
+    ):
+        return f"environment variable {env_name}"
+    if loc and _lookup(data, loc):
+        return file_name
+    return "the effective settings"
+
+
+def _lookup(tree: Any, loc: list[Any]) -> bool:
+    node = tree
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return True
