@@ -1,7 +1,8 @@
 """Incremental technical indicators shared by live strategies, backtests and ML features.
 
 Each indicator is fed one observation at a time in O(1) and returns its current value, or None
-while warming up; see `Indicator` for the common surface.
+while warming up; see `Indicator` for the common surface. `kraken_tui.indicators.bulk` states
+the same indicators as polars expressions that agree with these classes value for value.
 """
 
 from kraken_tui.indicators.atr import ATR
