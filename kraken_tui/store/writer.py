@@ -22,6 +22,7 @@ Queue policy, when `max_pending` rows are waiting (the disk is not keeping up):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections import deque
 from collections.abc import Sequence
@@ -74,6 +75,7 @@ class BatchingWriter:
         self._queue: deque[_Unit] = deque()
         self._pending_rows = 0
         self._wakeup = asyncio.Event()
+        self._close_requested = asyncio.Event()
         self._room = asyncio.Event()
         self._drain_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -130,6 +132,7 @@ class BatchingWriter:
         if self._closed:
             return
         self._closed = True
+        self._close_requested.set()
         self._wakeup.set()
         self._room.set()
         if self._task is not None:
@@ -171,14 +174,18 @@ class BatchingWriter:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 if not self._closed and self._pending_rows < self._max_batch_rows:
-                    # Let more writes arrive so one transaction carries many of them.
-                    await asyncio.sleep(self._flush_interval)
+                    await self._gather_more_writes()
                 await self._drain()
         except Exception:
             logger.opt(exception=True).critical(
                 "store batching writer stopped; queued writes stay in memory"
             )
             raise
+
+    async def _gather_more_writes(self) -> None:
+        """Wait one flush interval so a transaction carries many writes; `close` cuts it short."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._close_requested.wait(), self._flush_interval)
 
     async def _drain(self) -> None:
         async with self._drain_lock:
