@@ -13,7 +13,7 @@ from loguru import logger
 
 from kraken_tui.logging import LogHandles
 from kraken_tui.settings import Settings
-from kraken_tui.store import Store
+from kraken_tui.store import Store, StoreError
 
 EXIT_OK = 0
 EXIT_RUNTIME_FAILURE = 1
@@ -30,25 +30,32 @@ def run(settings: Settings, headless: bool, duration: float | None, logs: LogHan
 
 
 async def _run_headless(settings: Settings, duration: float | None, logs: LogHandles) -> int:
+    stop = _stop_on_signals()
     logger.info(
         "kraken-tui starting headless in {} mode, logging to {}", settings.mode, logs.file_path
     )
-    settings.storage.db_path.parent.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(settings.storage.db_path)
+    try:
+        store = await Store.open(settings.storage.db_path)
+    except StoreError as error:
+        logger.error("cannot open the store {}: {}", settings.storage.db_path, error)
+        return EXIT_RUNTIME_FAILURE
     try:
         logger.warning(
             "engine not wired yet: only the store ({}) and logging are running",
             settings.storage.db_path,
         )
-        await _wait_for_stop(duration)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=duration)
+        except TimeoutError:
+            logger.info("run duration of {}s elapsed, shutting down", duration)
     finally:
         await store.close()
         logger.info("store closed; kraken-tui stopped")
     return EXIT_OK
 
 
-async def _wait_for_stop(duration: float | None) -> None:
-    """Return after ``duration`` seconds, or at the first SIGINT/SIGTERM."""
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by the first SIGINT or SIGTERM, installed before anything is opened."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -58,10 +65,4 @@ async def _wait_for_stop(duration: float | None) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, request_stop, signum)
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=duration)
-    except TimeoutError:
-        logger.info("run duration of {}s elapsed, shutting down", duration)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    return stop

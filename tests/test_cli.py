@@ -1,0 +1,114 @@
+"""The real ``kraken-tui`` command in a subprocess: version, config check, headless lifetime."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kraken_tui import __version__
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+StartCli = Callable[..., subprocess.Popen[str]]
+NOT_WIRED = "engine not wired yet: only the store"
+API_KEY = "AKEY-cli-0b8e4d1f"
+API_SECRET = "Y2xpLXNlY3JldC1uZXZlci1sb2dnZWQ="
+
+
+def test_version_prints_the_package_version(run_cli: RunCli) -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"kraken-tui {__version__}"
+
+
+def test_unknown_option_is_a_usage_error_with_exit_2(run_cli: RunCli) -> None:
+    result = run_cli("--no-such-flag")
+    assert result.returncode == 2
+    assert "No such option" in result.stderr
+
+
+def test_negative_duration_is_a_usage_error_with_exit_2(run_cli: RunCli) -> None:
+    assert run_cli("--no-ui", "--duration", "-1").returncode == 2
+
+
+def test_config_check_prints_the_effective_configuration(run_cli: RunCli) -> None:
+    result = run_cli("--mode", "paper", "config", "check")
+    assert result.returncode == 0, result.stderr
+    assert 'mode = "paper"' in result.stdout
+    assert "[risk]" in result.stdout
+    assert "configuration is valid" in result.stderr
+
+
+def test_headless_run_for_a_duration_exits_0_and_says_the_engine_is_not_wired(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    result = run_cli("--no-ui", "--duration", "2", "--db", "state/run.sqlite3")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert NOT_WIRED in result.stderr
+    assert "run duration of 2.0s elapsed" in result.stderr
+    assert elapsed >= 2.0
+    log_file = tmp_path / "logs" / "kraken_tui.log"
+    assert NOT_WIRED in log_file.read_text()
+    assert (tmp_path / "state" / "run.sqlite3").is_file()
+
+
+def test_headless_logs_never_contain_configured_credentials(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    env = {"KRAKEN_API_KEY": API_KEY, "KRAKEN_API_SECRET": API_SECRET}
+    result = run_cli("--no-ui", "--duration", "0.5", "--log-level", "DEBUG", env=env)
+    assert result.returncode == 0, result.stderr
+    everything = result.stdout + result.stderr
+    everything += "".join(p.read_text() for p in (tmp_path / "logs").iterdir())
+    assert API_KEY not in everything and API_SECRET not in everything
+
+
+def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 30.0) -> str:
+    """Read stderr until a line containing ``text`` appears; returns what was read."""
+    assert process.stderr is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    pytest.fail(f"{text!r} never appeared; stderr so far:\n{''.join(seen)}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_headless_down_cleanly_with_exit_0(
+    start_cli: StartCli, tmp_path: Path, signum: signal.Signals
+) -> None:
+    process = start_cli("--no-ui", "--db", "run.sqlite3")
+    wait_for_line(process, NOT_WIRED)
+
+    process.send_signal(signum)
+    _, rest = process.communicate(timeout=30)
+
+    assert process.returncode == 0, rest
+    assert f"received {signum.name}, shutting down" in rest
+    assert "store closed" in rest
+    with sqlite3.connect(tmp_path / "run.sqlite3") as database:
+        assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not (tmp_path / "run.sqlite3-wal").exists() or (
+        (tmp_path / "run.sqlite3-wal").stat().st_size == 0
+    )
+
+
+def test_configuration_error_at_startup_exits_2_without_starting(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    result = run_cli("--no-ui", "--duration", "1", env={"KRAKEN_TUI_UI__REFRESH_HZ": "fast"})
+    assert result.returncode == 2
+    assert "ui.refresh_hz from environment variable KRAKEN_TUI_UI__REFRESH_HZ" in result.stderr
+    assert not (tmp_path / "logs").exists()
