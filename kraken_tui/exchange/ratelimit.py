@@ -23,6 +23,9 @@ from enum import StrEnum
 from loguru import logger
 
 Clock = Callable[[], float]
+# Decay arithmetic leaves float residue; below this a cost counts as fitting, or a sleep
+# for the residue could fail to advance a coarse clock and spin.
+_EPSILON = 1e-9
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -134,7 +137,7 @@ class DecayingCounter:
     def wait_for(self, cost: float, ceiling: float) -> float:
         """Seconds until `cost` more fits under `ceiling` (0 when it fits now)."""
         excess = self.value() + cost - ceiling
-        return excess / self.limits.decay_per_s if excess > 0 else 0.0
+        return excess / self.limits.decay_per_s if excess > _EPSILON else 0.0
 
 
 @dataclass(frozen=True, slots=True)
