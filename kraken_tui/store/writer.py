@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from kraken_tui.store.database import Database, Params
-from kraken_tui.store.errors import WriterClosedError, WriterOverflowError
+from kraken_tui.store.errors import StoreError, WriterClosedError, WriterOverflowError
 
 DEFAULT_MAX_PENDING_ROWS = 50_000
 DEFAULT_MAX_BATCH_ROWS = 1_000
@@ -75,9 +75,11 @@ class BatchingWriter:
         self._queue: deque[_Unit] = deque()
         self._pending_rows = 0
         self._wakeup = asyncio.Event()
-        self._close_requested = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._progress = asyncio.Event()
         self._room = asyncio.Event()
-        self._drain_lock = asyncio.Lock()
+        self._enqueued_units = 0
+        self._done_units = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._submitted = 0
@@ -86,12 +88,13 @@ class BatchingWriter:
         self._failed = 0
         self._batches = 0
 
-    def start(self) -> None:
-        """Start the background flusher; needs a running event loop."""
+    def start(self) -> asyncio.Task[None]:
+        """Start the background flusher (once); needs a running event loop."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="store-batching-writer"
             )
+        return self._task
 
     @property
     def stats(self) -> WriterStats:
@@ -124,20 +127,26 @@ class BatchingWriter:
         self.submit_many(sql, rows)
 
     async def flush(self) -> None:
-        """Return once everything submitted so far is committed."""
-        await self._drain()
+        """Return once everything submitted before the call is committed (or reported failed).
+        Only the background task writes, so cancelling a flush never interrupts a transaction."""
+        self.start()
+        target = self._enqueued_units
+        self._hurry.set()
+        self._wakeup.set()
+        while self._done_units < target:
+            self._raise_if_stopped()
+            self._progress.clear()
+            await self._progress.wait()
 
     async def close(self) -> None:
         """Stop accepting writes, then write everything still queued."""
         if self._closed:
             return
         self._closed = True
-        self._close_requested.set()
+        self._hurry.set()
         self._wakeup.set()
         self._room.set()
-        if self._task is not None:
-            await self._task
-        await self._drain()
+        await self.start()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -164,41 +173,55 @@ class BatchingWriter:
                 f"{self._max_pending_rows}); the database is not keeping up"
             )
         self._queue.append(unit)
+        self._enqueued_units += 1
         self._pending_rows += size
         self._submitted += size
         self._wakeup.set()
 
+    def _raise_if_stopped(self) -> None:
+        if self._task is not None and self._task.done():
+            error = None if self._task.cancelled() else self._task.exception()
+            raise StoreError(
+                f"the store's batching writer stopped with {self._pending_rows} rows unwritten"
+            ) from error
+
     async def _run(self) -> None:
         try:
-            while not self._closed:
+            while not (self._closed and not self._queue):
                 await self._wakeup.wait()
                 self._wakeup.clear()
-                if not self._closed and self._pending_rows < self._max_batch_rows:
+                if not self._hurry.is_set() and self._pending_rows < self._max_batch_rows:
                     await self._gather_more_writes()
+                if not self._closed:
+                    self._hurry.clear()
                 await self._drain()
         except Exception:
             logger.opt(exception=True).critical(
-                "store batching writer stopped; queued writes stay in memory"
+                "store batching writer stopped; {} queued rows are not written", self._pending_rows
             )
             raise
+        finally:
+            self._progress.set()
+            self._room.set()
 
     async def _gather_more_writes(self) -> None:
-        """Wait one flush interval so a transaction carries many writes; `close` cuts it short."""
+        """Wait one flush interval so that one transaction carries many writes; `flush` and
+        `close` cut the wait short."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._close_requested.wait(), self._flush_interval)
+            await asyncio.wait_for(self._hurry.wait(), self._flush_interval)
 
     async def _drain(self) -> None:
-        async with self._drain_lock:
-            while self._queue:
-                batch = self._take_batch()
-                try:
-                    await self._write_batch(batch)
-                except BaseException:
-                    self._queue.extendleft(reversed(batch))
-                    raise
-                size = sum(len(unit.rows) for unit in batch)
-                self._pending_rows -= size
-                self._room.set()
+        while self._queue:
+            batch = self._take_batch()
+            try:
+                await self._write_batch(batch)
+            except Exception:
+                self._queue.extendleft(reversed(batch))
+                raise
+            self._pending_rows -= sum(len(unit.rows) for unit in batch)
+            self._done_units += len(batch)
+            self._progress.set()
+            self._room.set()
 
     def _take_batch(self) -> list[_Unit]:
         batch = [self._queue.popleft()]

@@ -139,3 +139,17 @@ async def test_submit_after_close_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(WriterClosedError):
         store.writer.submit(INSERT_EVENT, ("2026", "src", "late"))
+
+
+async def test_cancelled_flush_neither_loses_nor_repeats_writes(tmp_path: Path) -> None:
+    store = await _open(tmp_path, max_batch_rows=10)
+    for index in range(200):
+        store.writer.submit(INSERT_EVENT, ("2026", "src", str(index)))
+
+    impatient = asyncio.create_task(store.writer.flush())
+    await asyncio.sleep(0.001)
+    impatient.cancel()
+    await store.writer.flush()
+
+    assert [int(message) for _, message in _rows_on_disk(store.path)] == list(range(200))
+    await store.close()
