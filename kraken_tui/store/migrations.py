@@ -52,15 +52,16 @@ class Migration:
         return split_statements(self.sql)
 
 
-def default_migrations_dir() -> Path:
+def default_migrations_dir(package_dir: Path | None = None) -> Path:
     """A wheel carries the migrations as `kraken_tui/_db` (hatch force-include); a checkout has
     them in `<repo>/db`. The packaged copy wins so an installed app never reads a stray tree."""
-    package_dir = Path(kraken_tui.__file__).resolve().parent
-    for candidate in (package_dir / "_db", package_dir.parent / "db"):
+    package_dir = package_dir or Path(kraken_tui.__file__).resolve().parent
+    candidates = (package_dir / "_db", package_dir.parent / "db")
+    for candidate in candidates:
         if candidate.is_dir():
             return candidate
     raise MigrationError(
-        f"no migrations directory: looked for {package_dir / '_db'} and {package_dir.parent / 'db'}"
+        "no migrations directory: looked for " + " and ".join(str(path) for path in candidates)
     )
 
 

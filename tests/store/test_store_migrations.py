@@ -160,3 +160,22 @@ def test_badly_named_migration_file_is_refused(migrations_dir: Path) -> None:
 
 def test_checkout_finds_the_repository_db_directory() -> None:
     assert default_migrations_dir() == REPO_DB_DIR
+
+
+def test_packaged_migrations_win_over_a_checkout_directory(tmp_path: Path) -> None:
+    package_dir = tmp_path / "kraken_tui"
+    (package_dir / "_db").mkdir(parents=True)
+    (tmp_path / "db").mkdir()
+
+    assert default_migrations_dir(package_dir) == package_dir / "_db"
+
+
+def test_missing_migrations_directory_names_where_it_looked(tmp_path: Path) -> None:
+    package_dir = tmp_path / "kraken_tui"
+    package_dir.mkdir()
+
+    with pytest.raises(MigrationError, match="no migrations directory") as raised:
+        default_migrations_dir(package_dir)
+
+    assert str(package_dir / "_db") in str(raised.value)
+    assert str(tmp_path / "db") in str(raised.value)
