@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kraken_tui.domain import Mode
+
 ENV_PREFIX = "KRAKEN_TUI_"
 ENV_NESTED_DELIMITER = "__"
 DEFAULT_CONFIG_PATH = Path("config/kraken_tui.toml")
@@ -44,9 +46,6 @@ KRAKEN_WS_AUTH_URL = "wss://ws-auth.kraken.com"
 BUILTIN_STRATEGY_NAMES = frozenset({"sma_cross", "rsi_reversion", "market_maker", "ml_signal"})
 _IMPORTABLE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _FILE_CLASS = re.compile(r"^[^:]+\.py:[A-Za-z_]\w*$")
-
-Mode = Literal["sandbox", "paper", "live"]
-
 
 class ConfigError(Exception):
     """Invalid configuration; the message is a single paragraph fit to show an operator."""
@@ -213,7 +212,7 @@ class Settings(BaseSettings):
         use_attribute_docstrings=True,
     )
 
-    mode: Mode = "sandbox"
+    mode: Mode = Mode.SANDBOX
     """sandbox (built-in exchange), paper (live market data, simulated fills) or live."""
     live_trading_confirmed: bool = False
     """Explicit opt-in required before live mode sends real orders."""
@@ -255,7 +254,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _live_mode_requirements(self) -> Settings:
-        if self.mode != "live":
+        if self.mode is not Mode.LIVE:
             return self
         if not self.live_trading_confirmed:
             raise ValueError(

@@ -304,3 +304,15 @@ def test_example_config_documents_every_field() -> None:
             missing.append(path)
     assert missing == []
     assert len(_field_paths(Settings)) > 40
+
+
+def test_configuration_doc_lists_every_option_with_its_environment_name() -> None:
+    text = (REPO_ROOT / "docs" / "configuration.md").read_text()
+    missing = [
+        path
+        for path in _field_paths(Settings)
+        if path != "credentials"
+        and not path.startswith("strategies")
+        and f"KRAKEN_TUI_{path.replace('.', '__').upper()}" not in text
+    ]
+    assert missing == []
