@@ -17,6 +17,11 @@ Queue policy, when `max_pending` rows are waiting (the disk is not keeping up):
   learns at once that persistence is failing;
 - `await submit_wait(...)` applies backpressure instead: it waits until the queue has room.
 `submit` itself is synchronous and O(1): it appends to a deque and sets an event.
+
+A unit SQLite rejects (a constraint violation, a failing disk) is retried alone after its batch
+failed, then logged at ERROR, counted in `stats.failed` and discarded: retrying it forever would
+wedge every later write behind it. Only the background task writes, so a cancelled `flush()`
+never interrupts a transaction half-way.
 """
 
 from __future__ import annotations
