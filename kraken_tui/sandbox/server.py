@@ -53,9 +53,10 @@ MAX_IDLE_FLUSH_S = 0.005
 
 
 class MarketDriver(Protocol):
-    """What the pacer needs from a market simulation: advance it by `events` book events."""
+    """What the pacer needs from a market simulation: produce the events owed up to `now`
+    (monotonic seconds) at its own configured rate; returns how many book events it made."""
 
-    def advance(self, events: int) -> None: ...
+    def step(self, now: float) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -183,28 +184,20 @@ class SandboxServer:
 
     # ---- pacing --------------------------------------------------------------------------
     async def _pace(self) -> None:
-        rate = max(self.config.rate, 0.0)
-        interval = 1.0 / rate if rate > 0 else None
-        next_due = time.monotonic()
+        """Step the market about once per due book event (yielding, not sleeping, when that
+        is under the loop's timer resolution), then flush what changed; everything the
+        market produced within one iteration goes out as one message per group."""
+        rate = self.config.rate
+        interval = min(1.0 / rate, MAX_IDLE_FLUSH_S) if rate > 0 else MAX_IDLE_FLUSH_S
         while True:
-            now = time.monotonic()
-            if self.market is not None and interval is not None and now >= next_due:
-                due = int((now - next_due) / interval) + 1
+            if self.market is not None:
                 try:
-                    self.market.advance(due)
+                    self.market.step(time.monotonic())
                 except Exception:
                     logger.exception("sandbox market step failed")
-                next_due += due * interval
-                if now - next_due > 1.0:
-                    next_due = now  # fell far behind (stall, slow host): don't burst to catch up
             self.venue.tick()
             self.public_ws.flush()
-            wait = (
-                MAX_IDLE_FLUSH_S
-                if interval is None
-                else min(next_due - time.monotonic(), MAX_IDLE_FLUSH_S)
-            )
-            await asyncio.sleep(wait if wait >= MIN_SLEEP_S else 0)
+            await asyncio.sleep(interval if interval >= MIN_SLEEP_S else 0)
 
     async def _heartbeat(self) -> None:
         message = dumps({"channel": "heartbeat"})

@@ -7,9 +7,10 @@ Two shapes, because clients differ in how they block:
   message handler and would otherwise freeze a server sharing its loop.
 - `running_sandbox()` runs it on the caller's loop, for purely async clients.
 
-Both yield a `SandboxServer` (rest_url, ws_url, ws_auth_url, port, venue, faults) plus the
-dev credentials in `DEV_API_KEY`/`DEV_API_SECRET`. `sandbox` and `sandbox_async` are
-ready-made pytest fixtures: `from kraken_tui.sandbox.testing import sandbox` in a conftest.
+Both give a `SandboxServer` (rest_url, ws_url, ws_auth_url, port, venue, faults); the dev
+credentials are `DEV_API_KEY`/`DEV_API_SECRET`. Ready-made pytest fixtures: `sandbox`
+(live market), `quiet_sandbox` (no market simulation) and `sandbox_async`; import them in
+a conftest: `from kraken_tui.sandbox.testing import sandbox`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "DEV_API_KEY",
     "DEV_API_SECRET",
     "SandboxThread",
+    "quiet_sandbox",
     "running_sandbox",
     "sandbox",
     "sandbox_async",
@@ -144,8 +146,15 @@ def sandbox_in_thread(**options: Any) -> Iterator[SandboxThread]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[SandboxThread]:
-    """A threaded sandbox with its state in the test's tmp dir."""
+    """A threaded sandbox with a live synthetic market, its state in the test's tmp dir."""
     with sandbox_in_thread(state_path=tmp_path / "sandbox.sqlite") as box:
+        yield box
+
+
+@pytest.fixture
+def quiet_sandbox(tmp_path: Path) -> Iterator[SandboxThread]:
+    """A threaded sandbox without market simulation: books hold only what the test puts."""
+    with sandbox_in_thread(state_path=tmp_path / "sandbox.sqlite", rate=0) as box:
         yield box
 
 

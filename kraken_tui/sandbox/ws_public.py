@@ -250,6 +250,7 @@ class PublicChannels:
         if channel == "instrument":
             conn.send(ws_ack("subscribe", time_in, req_id, result=self._instrument_result(params)))
             self._instrument.add(conn)
+            conn.has_subscription = True
             if params.get("snapshot", True):
                 conn.send(self._instrument_snapshot())
             return

@@ -40,21 +40,21 @@ def _market(box: SandboxThread) -> Market:
 
 
 def test_asset_pairs_by_ws_name_is_keyed_by_that_name_with_checksum_precisions(
-    sandbox: SandboxThread,
+    quiet_sandbox: SandboxThread,
 ) -> None:
-    pairs = _market(sandbox).get_asset_pairs(pair="BTC/USD")
+    pairs = _market(quiet_sandbox).get_asset_pairs(pair="BTC/USD")
     assert list(pairs) == ["BTC/USD"]
     assert pairs["BTC/USD"]["pair_decimals"] == 1
     assert pairs["BTC/USD"]["lot_decimals"] == 8
-    assert _market(sandbox).get_asset_pairs(pair="XBTUSD").keys() == {"XXBTZUSD"}
+    assert _market(quiet_sandbox).get_asset_pairs(pair="XBTUSD").keys() == {"XXBTZUSD"}
 
 
-def test_public_endpoints_answer_with_krakens_shapes(sandbox: SandboxThread) -> None:
-    market = _market(sandbox)
+def test_public_endpoints_answer_with_krakens_shapes(quiet_sandbox: SandboxThread) -> None:
+    market = _market(quiet_sandbox)
     assert market.get_system_status()["status"] == "online"
     assert abs(market.request("GET", "/0/public/Time", auth=False)["unixtime"] - time.time()) < 5
     assert "XXBT" in market.get_assets()
-    _trade(sandbox).create_order(
+    _trade(quiet_sandbox).create_order(
         ordertype="limit", side="buy", pair="XBTUSD", volume="0.01", price="50000.0"
     )
     depth = market.get_order_book(pair="XBTUSD", count=5)["XXBTZUSD"]
@@ -66,8 +66,8 @@ def test_public_endpoints_answer_with_krakens_shapes(sandbox: SandboxThread) -> 
     assert "last" in market.get_recent_spreads(pair="XBTUSD")
 
 
-def test_order_lifecycle_over_rest(sandbox: SandboxThread) -> None:
-    trade, user = _trade(sandbox), _user(sandbox)
+def test_order_lifecycle_over_rest(quiet_sandbox: SandboxThread) -> None:
+    trade, user = _trade(quiet_sandbox), _user(quiet_sandbox)
     placed = trade.create_order(
         ordertype="limit",
         side="buy",
@@ -96,8 +96,8 @@ def test_order_lifecycle_over_rest(sandbox: SandboxThread) -> None:
     assert Decimal(user.get_balances()["ZUSD"]["hold_trade"]) == 0
 
 
-def test_validate_only_order_is_not_placed(sandbox: SandboxThread) -> None:
-    result = _trade(sandbox).create_order(
+def test_validate_only_order_is_not_placed(quiet_sandbox: SandboxThread) -> None:
+    result = _trade(quiet_sandbox).create_order(
         ordertype="limit",
         side="buy",
         pair="XBTUSD",
@@ -106,11 +106,11 @@ def test_validate_only_order_is_not_placed(sandbox: SandboxThread) -> None:
         validate=True,
     )
     assert "txid" not in result
-    assert _user(sandbox).get_open_orders()["open"] == {}
+    assert _user(quiet_sandbox).get_open_orders()["open"] == {}
 
 
-def test_cancel_by_userref_and_by_cl_ord_id_and_cancel_all(sandbox: SandboxThread) -> None:
-    trade, user = _trade(sandbox), _user(sandbox)
+def test_cancel_by_userref_and_by_cl_ord_id_and_cancel_all(quiet_sandbox: SandboxThread) -> None:
+    trade, user = _trade(quiet_sandbox), _user(quiet_sandbox)
     for ref in (7, 7, 8):
         trade.create_order(
             ordertype="limit",
@@ -135,19 +135,19 @@ def test_cancel_by_userref_and_by_cl_ord_id_and_cancel_all(sandbox: SandboxThrea
 
 
 def test_market_buy_fills_against_resting_liquidity_and_shows_in_trade_history(
-    sandbox: SandboxThread,
+    quiet_sandbox: SandboxThread,
 ) -> None:
     from kraken_tui.domain.enums import Side
 
-    assert sandbox.server is not None
-    sandbox.call(
-        sandbox.server.venue.place_synthetic,
+    assert quiet_sandbox.server is not None
+    quiet_sandbox.call(
+        quiet_sandbox.server.venue.place_synthetic,
         "BTC/USD",
         Side.SELL,
         Decimal("60000.0"),
         Decimal("1"),
     )
-    trade, user = _trade(sandbox), _user(sandbox)
+    trade, user = _trade(quiet_sandbox), _user(quiet_sandbox)
     txid = trade.create_order(ordertype="market", side="buy", pair="XBTUSD", volume="0.01")["txid"][
         0
     ]
@@ -163,15 +163,15 @@ def test_market_buy_fills_against_resting_liquidity_and_shows_in_trade_history(
     assert Decimal(user.get_account_balance()["XXBT"]) == Decimal("2.01")
 
 
-def test_dead_man_switch_over_rest(sandbox: SandboxThread) -> None:
-    trade = _trade(sandbox)
+def test_dead_man_switch_over_rest(quiet_sandbox: SandboxThread) -> None:
+    trade = _trade(quiet_sandbox)
     armed = trade.cancel_all_orders_after_x(timeout=60)
     assert armed["triggerTime"] != "0"
     assert trade.cancel_all_orders_after_x(timeout=0)["triggerTime"] == "0"
 
 
-def test_ws_token_and_trade_balance(sandbox: SandboxThread) -> None:
-    user = _user(sandbox)
+def test_ws_token_and_trade_balance(quiet_sandbox: SandboxThread) -> None:
+    user = _user(quiet_sandbox)
     token = user.request("POST", "/0/private/GetWebSocketsToken")
     assert token["expires"] == 900 and token["token"]
     assert Decimal(user.get_trade_balance()["eb"]) > 0
@@ -180,26 +180,26 @@ def test_ws_token_and_trade_balance(sandbox: SandboxThread) -> None:
 # ---- every error case of point 2 -------------------------------------------------------
 
 
-def test_unknown_api_key_is_refused(sandbox: SandboxThread) -> None:
-    assert sandbox.server is not None
-    stranger = User(key="nobody", secret=DEV_API_SECRET, url=sandbox.server.rest_url)
+def test_unknown_api_key_is_refused(quiet_sandbox: SandboxThread) -> None:
+    assert quiet_sandbox.server is not None
+    stranger = User(key="nobody", secret=DEV_API_SECRET, url=quiet_sandbox.server.rest_url)
     with pytest.raises(KrakenInvalidAPIKeyError):
         stranger.get_account_balance()
 
 
-def test_signature_with_wrong_secret_is_refused(sandbox: SandboxThread) -> None:
-    assert sandbox.server is not None
+def test_signature_with_wrong_secret_is_refused(quiet_sandbox: SandboxThread) -> None:
+    assert quiet_sandbox.server is not None
     other_secret = (
         "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
     )
-    forger = User(key=DEV_API_KEY, secret=other_secret, url=sandbox.server.rest_url)
+    forger = User(key=DEV_API_KEY, secret=other_secret, url=quiet_sandbox.server.rest_url)
     with pytest.raises(KrakenInvalidSignatureError):
         forger.get_account_balance()
 
 
-def test_stale_nonce_is_refused(sandbox: SandboxThread) -> None:
-    assert sandbox.server is not None
-    url = sandbox.server.rest_url + "/0/private/Balance"
+def test_stale_nonce_is_refused(quiet_sandbox: SandboxThread) -> None:
+    assert quiet_sandbox.server is not None
+    url = quiet_sandbox.server.rest_url + "/0/private/Balance"
 
     def post(nonce: str) -> dict[str, object]:
         body = f"nonce={nonce}"
@@ -213,60 +213,62 @@ def test_stale_nonce_is_refused(sandbox: SandboxThread) -> None:
     assert post("1000")["error"] == []
     assert post("1000")["error"] == ["EAPI:Invalid nonce"]
     with pytest.raises(KrakenInvalidNonceError):
-        client = SpotClient(key=DEV_API_KEY, secret=DEV_API_SECRET, url=sandbox.server.rest_url)
+        client = SpotClient(
+            key=DEV_API_KEY, secret=DEV_API_SECRET, url=quiet_sandbox.server.rest_url
+        )
         client.get_nonce = lambda: "999"  # type: ignore[method-assign]
         client.request("POST", "/0/private/Balance")
 
 
-def test_unknown_pair_is_refused(sandbox: SandboxThread) -> None:
+def test_unknown_pair_is_refused(quiet_sandbox: SandboxThread) -> None:
     # The SDK matches error prefixes, so it raises its "unknown asset" class for this string.
     unknown = (KrakenUnknownAssetError, KrakenUnknownAssetPairError)
     with pytest.raises(unknown, match="EQuery:Unknown asset pair"):
-        _market(sandbox).get_ticker(pair="DOGEXYZ")
+        _market(quiet_sandbox).get_ticker(pair="DOGEXYZ")
     with pytest.raises(unknown, match="EQuery:Unknown asset pair"):
-        _trade(sandbox).create_order(
+        _trade(quiet_sandbox).create_order(
             ordertype="limit", side="buy", pair="DOGEXYZ", volume="1", price="1"
         )
 
 
-def test_price_off_tick_size_is_refused(sandbox: SandboxThread) -> None:
+def test_price_off_tick_size_is_refused(quiet_sandbox: SandboxThread) -> None:
     with pytest.raises(KrakenTickSizeInvalidCheckError):
-        _trade(sandbox).create_order(
+        _trade(quiet_sandbox).create_order(
             ordertype="limit", side="buy", pair="XBTUSD", volume="0.01", price="40000.05"
         )
 
 
-def test_volume_below_ordermin_is_refused(sandbox: SandboxThread) -> None:
+def test_volume_below_ordermin_is_refused(quiet_sandbox: SandboxThread) -> None:
     with pytest.raises(KrakenOrderMinimumNotMetError):
-        _trade(sandbox).create_order(
+        _trade(quiet_sandbox).create_order(
             ordertype="limit", side="buy", pair="XBTUSD", volume="0.00001", price="40000.0"
         )
 
 
-def test_insufficient_funds_is_refused(sandbox: SandboxThread) -> None:
+def test_insufficient_funds_is_refused(quiet_sandbox: SandboxThread) -> None:
     with pytest.raises(KrakenInsufficientFundsError):
-        _trade(sandbox).create_order(
+        _trade(quiet_sandbox).create_order(
             ordertype="limit", side="buy", pair="XBTUSD", volume="10", price="40000.0"
         )
 
 
-def test_unknown_order_is_refused(sandbox: SandboxThread) -> None:
+def test_unknown_order_is_refused(quiet_sandbox: SandboxThread) -> None:
     with pytest.raises(KrakenUnknownOrderError):
-        _trade(sandbox).cancel_order(txid="OAAAAA-BBBBB-CCCCCC")
+        _trade(quiet_sandbox).cancel_order(txid="OAAAAA-BBBBB-CCCCCC")
 
 
-def test_post_only_order_that_would_cross_is_refused(sandbox: SandboxThread) -> None:
+def test_post_only_order_that_would_cross_is_refused(quiet_sandbox: SandboxThread) -> None:
     from kraken_tui.domain.enums import Side
 
-    assert sandbox.server is not None
-    sandbox.call(
-        sandbox.server.venue.place_synthetic,
+    assert quiet_sandbox.server is not None
+    quiet_sandbox.call(
+        quiet_sandbox.server.venue.place_synthetic,
         "BTC/USD",
         Side.SELL,
         Decimal("60000.0"),
         Decimal("1"),
     )
-    result = _trade(sandbox).create_order(
+    result = _trade(quiet_sandbox).create_order(
         ordertype="limit",
         side="buy",
         pair="XBTUSD",
@@ -277,8 +279,8 @@ def test_post_only_order_that_would_cross_is_refused(sandbox: SandboxThread) -> 
     assert result == {"error": ["EOrder:Post only order"]}
 
 
-def test_duplicate_cl_ord_id_is_refused(sandbox: SandboxThread) -> None:
-    trade = _trade(sandbox)
+def test_duplicate_cl_ord_id_is_refused(quiet_sandbox: SandboxThread) -> None:
+    trade = _trade(quiet_sandbox)
     trade.create_order(
         ordertype="limit",
         side="buy",
