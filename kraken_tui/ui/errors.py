@@ -6,9 +6,15 @@ here; keeping the reporting in one function keeps the message format the same ev
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
+
 from loguru import logger
 from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
+
+P = ParamSpec("P")
 
 
 def report_worker_failure(node: DOMNode, event: Worker.StateChanged) -> None:
@@ -20,3 +26,26 @@ def report_worker_failure(node: DOMNode, event: Worker.StateChanged) -> None:
     node.notify(
         f"{type(error).__name__}: {error}", title=f"{name} failed", severity="error", timeout=10
     )
+
+
+def guarded(action: Callable[P, None]) -> Callable[P, None]:
+    """Wrap a key action or message handler of a DOM node so that an exception in it becomes a
+    notification and a log entry instead of ending the app (Textual exits on an unhandled
+    exception in a handler)."""
+
+    @functools.wraps(action)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            action(*args, **kwargs)
+        except Exception as exc:
+            node = args[0]
+            assert isinstance(node, DOMNode)
+            logger.opt(exception=exc).error("{} failed", action.__name__)
+            node.notify(
+                f"{type(exc).__name__}: {exc}",
+                title=f"{action.__name__.removeprefix('action_')} failed",
+                severity="error",
+                timeout=10,
+            )
+
+    return wrapper

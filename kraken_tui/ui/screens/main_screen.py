@@ -39,7 +39,7 @@ from kraken_tui.domain import (
 )
 from kraken_tui.engine.api import CommandResult, EngineApi, EngineSnapshot
 from kraken_tui.exchange.protocol import ConnectionStatus
-from kraken_tui.ui.errors import report_worker_failure
+from kraken_tui.ui.errors import guarded, report_worker_failure
 from kraken_tui.ui.messages import CommandFailed, CommandFinished, SymbolSelected
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
@@ -56,8 +56,9 @@ from kraken_tui.ui.widgets.strategies_table import StrategiesTable
 
 Clock = Callable[[], datetime]
 
-PANELS = ("strategies", "positions", "orders", "fills", "log", "ladder")
-"""Tab order. In the compact layout only the current one of the first five is shown."""
+PANELS = ("strategies", "positions", "orders", "fills", "log")
+"""Tab order. In the compact layout only the current one is shown, under the ladder; the
+ladder and chart take no keys, so they are never current."""
 
 PANEL_TITLES = {
     "strategies": ("Strategies", "p pause · P all"),
@@ -188,7 +189,6 @@ class MainScreen(Screen[None]):
         self._last_error = None
 
     def _draw(self, snap: EngineSnapshot) -> None:
-        self.snapshot = snap
         drawn = self._drawn
         if self.symbol not in snap.symbols:
             self.symbol = snap.symbols[0] if snap.symbols else None
@@ -235,6 +235,7 @@ class MainScreen(Screen[None]):
             drawn.table_fills = snap.recent_fills
         drawn.symbol, drawn.book, drawn.instrument = symbol, book, instrument
         drawn.connection, drawn.open_orders = snap.connection, snap.open_orders
+        self.snapshot = snap
 
     # -- panels ----------------------------------------------------------------------------
 
@@ -256,9 +257,11 @@ class MainScreen(Screen[None]):
             target = target.log_view
         self.call_after_refresh(target.focus)
 
+    @guarded
     def action_next_panel(self) -> None:
         self._focus_panel(PANELS[(PANELS.index(self.current_panel) + 1) % len(PANELS)])
 
+    @guarded
     def action_previous_panel(self) -> None:
         self._focus_panel(PANELS[(PANELS.index(self.current_panel) - 1) % len(PANELS)])
 
@@ -313,6 +316,7 @@ class MainScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------
 
+    @guarded
     def action_toggle_strategy(self) -> None:
         snap = self.snapshot
         name = self.query_one(StrategiesTable).selected_key
@@ -325,6 +329,7 @@ class MainScreen(Screen[None]):
         else:
             self.run_command(f"Pause {name}", lambda: self.engine.pause(strategy.name))
 
+    @guarded
     def action_toggle_all(self) -> None:
         snap = self.snapshot
         if snap is not None and any(s.state is StrategyState.RUNNING for s in snap.strategies):
@@ -332,6 +337,7 @@ class MainScreen(Screen[None]):
         else:
             self.run_command("Resume all", self.engine.resume_all)
 
+    @guarded
     def action_kill_switch(self) -> None:
         snap = self.snapshot
         if snap is not None and snap.risk.trading_state is TradingState.HALTED:
@@ -356,23 +362,28 @@ class MainScreen(Screen[None]):
             self._kill_confirmed,
         )
 
+    @guarded
     def _kill_confirmed(self, confirmed: bool | None) -> None:
         if confirmed:
             self.run_command("Kill switch", lambda: self.engine.kill_switch("manual (console)"))
         else:
             self.notify("Kill switch not fired")
 
+    @guarded
     def _reset_confirmed(self, confirmed: bool | None) -> None:
         if confirmed:
             self.run_command("Reset kill switch", self.engine.reset_kill_switch)
 
+    @guarded
     def action_order_ticket(self) -> None:
         self.app.push_screen(OrderTicket(self.engine, self.symbol), self._ticket_closed)
 
+    @guarded
     def _ticket_closed(self, result: CommandResult | None) -> None:
         if result is not None:
             self.post_message(CommandFinished("Order", result))
 
+    @guarded
     def action_cancel_order(self) -> None:
         cl_ord_id = self.query_one(OrdersTable).selected_key
         if cl_ord_id is None:
@@ -380,6 +391,7 @@ class MainScreen(Screen[None]):
             return
         self.run_command(f"Cancel {cl_ord_id}", lambda: self.engine.cancel_order(cl_ord_id))
 
+    @guarded
     def action_cancel_all(self) -> None:
         count = len(self.snapshot.open_orders) if self.snapshot else 0
         if count == 0:
@@ -390,29 +402,36 @@ class MainScreen(Screen[None]):
             self._cancel_all_confirmed,
         )
 
+    @guarded
     def _cancel_all_confirmed(self, confirmed: bool | None) -> None:
         if confirmed:
             self.run_command("Cancel all", self.engine.cancel_all)
 
+    @guarded
     def action_switch_symbol(self) -> None:
         symbols = self.snapshot.symbols if self.snapshot else ()
         self.app.push_screen(SymbolPicker(symbols, self.symbol), self._symbol_picked)
 
+    @guarded
     def _symbol_picked(self, symbol: str | None) -> None:
         if symbol is not None:
             self.post_message(SymbolSelected(symbol))
 
+    @guarded
     def action_search_log(self) -> None:
         self.current_panel = "log"
         self.call_after_refresh(self.query_one(LogPanel).start_search)
 
+    @guarded
     def action_cycle_log_level(self) -> None:
         level = self.query_one(LogPanel).cycle_level()
         self.notify(f"Log shows {level} and above", timeout=2)
 
+    @guarded
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.HELP))
 
+    @guarded
     def action_quit(self) -> None:
         snap = self.snapshot
         if self.mode is Mode.LIVE and snap is not None and snap.open_orders:
@@ -427,6 +446,7 @@ class MainScreen(Screen[None]):
             return
         self.app.exit()
 
+    @guarded
     def _quit_confirmed(self, confirmed: bool | None) -> None:
         if confirmed:
             self.app.exit()

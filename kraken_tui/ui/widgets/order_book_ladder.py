@@ -51,7 +51,7 @@ class _Row:
     note: str = ""
 
 
-class OrderBookLadder(Widget, can_focus=True):
+class OrderBookLadder(Widget):
     DEFAULT_CSS = """
     OrderBookLadder {
         height: 1fr;

@@ -33,9 +33,14 @@ CONNECTION_STYLES = {
 SEPARATOR = Text(" │ ", style="#6e7681")
 
 
-def status_text(snapshot: EngineSnapshot | None, mode: Mode, now: datetime) -> Text:
+def status_text(
+    snapshot: EngineSnapshot | None, mode: Mode, now: datetime, *, compact: bool = False
+) -> Text:
+    """The bar's text; `compact` drops labels and cents so it fits 80 columns."""
     shown_mode = snapshot.mode if snapshot is not None else mode
     label = " ■ LIVE TRADING ■ " if shown_mode is Mode.LIVE else f" {shown_mode.value.upper()} "
+    if compact and shown_mode is Mode.LIVE:
+        label = " ■ LIVE ■ "
     parts: list[Text] = [Text(label, style=MODE_STYLES[shown_mode])]
     if snapshot is None:
         parts.append(Text(" waiting for engine…", style="#e3b341"))
@@ -46,28 +51,37 @@ def status_text(snapshot: EngineSnapshot | None, mode: Mode, now: datetime) -> T
             parts.append(Text("● NO FEED", style=CONNECTION_STYLES[ConnectionState.DISCONNECTED]))
         else:
             latency = "" if conn.latency_ms is None else f" {conn.latency_ms:.0f}ms"
-            parts.append(
-                Text(f"● {conn.state.value.upper()}{latency}", style=CONNECTION_STYLES[conn.state])
-            )
+            state = conn.state.value.upper()
+            if compact and conn.state is ConnectionState.CONNECTED:
+                state = "OK"
+            parts.append(Text(f"● {state}{latency}", style=CONNECTION_STYLES[conn.state]))
         limits = snapshot.rate_limits
         parts += [SEPARATOR, Text(f"REST {limits.rest_counter:.0f}/{limits.rest_max:.0f}")]
         risk = snapshot.risk
         parts += [
             SEPARATOR,
-            Text("Risk "),
+            Text("" if compact else "Risk "),
             Text(f" {risk.trading_state.value} ", style=RISK_STYLES[risk.trading_state]),
         ]
         portfolio = snapshot.portfolio
+        equity = (
+            f"Eq {portfolio.equity:,.0f}"
+            if compact
+            else f"Eq {portfolio.equity:,.2f} {portfolio.quote_ccy}"
+        )
         parts += [
             SEPARATOR,
-            Text(f"Eq {portfolio.equity:,.2f} {portfolio.quote_ccy}"),
+            Text(equity),
             SEPARATOR,
             Text(
                 f"DD {portfolio.drawdown_pct:.2f}%",
                 style="#f85149" if portfolio.drawdown_pct > 0 else "",
             ),
         ]
-    parts += [SEPARATOR, Text(f"{now:%H:%M:%S} UTC", style="bold")]
+    parts += [
+        SEPARATOR,
+        Text(f"{now:%H:%M:%S}" if compact else f"{now:%H:%M:%S} UTC", style="bold"),
+    ]
     return Text.assemble(*parts)
 
 
@@ -89,6 +103,8 @@ class StatusBar(Widget):
 
     def show(self, snapshot: EngineSnapshot | None, now: datetime) -> None:
         text = status_text(snapshot, self._mode, now)
+        if text.cell_len > self.size.width:
+            text = status_text(snapshot, self._mode, now, compact=True)
         live = (snapshot.mode if snapshot is not None else self._mode) is Mode.LIVE
         self.set_class(live, "-live")
         if text != self._text:

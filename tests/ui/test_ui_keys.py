@@ -1,0 +1,387 @@
+"""Every key of the console, driven through Textual's Pilot, asserted on the engine's state
+(the `StaticEngine` fixture changes its snapshot as the engine would), not on pixels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from textual.widgets import DataTable, Input
+
+from kraken_tui.domain import BookLevel, ConnectionState, Mode, StrategyState, TradingState
+from kraken_tui.engine.api import CommandResult
+from kraken_tui.exchange.protocol import ConnectionStatus
+from kraken_tui.ui.app import KrakenTuiApp
+from kraken_tui.ui.commands import ACTIONS
+from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
+from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
+from kraken_tui.ui.screens.help_screen import HelpScreen
+from kraken_tui.ui.screens.main_screen import MainScreen
+from kraken_tui.ui.screens.order_ticket import OrderTicket
+from kraken_tui.ui.widgets.log_panel import LogPanel
+from kraken_tui.ui.widgets.order_book_ladder import OrderBookLadder
+from kraken_tui.ui.widgets.status_bar import StatusBar
+
+SIZE = (120, 40)
+
+
+def make_app(engine: StaticEngine, mode: Mode = Mode.SANDBOX) -> KrakenTuiApp:
+    return KrakenTuiApp(engine, mode=mode, clock=lambda: FIXED_NOW)
+
+
+def strategy_state(engine: StaticEngine, name: str) -> StrategyState:
+    return next(s.state for s in engine.snapshot().strategies if s.name == name)
+
+
+def open_order_ids(engine: StaticEngine) -> list[str]:
+    return [o.cl_ord_id for o in engine.snapshot().open_orders]
+
+
+def notifications(app: KrakenTuiApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_p_pauses_the_selected_running_strategy_and_shows_it() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        assert strategy_state(engine, "sma_cross") is StrategyState.PAUSED
+        table = app.screen.query_one("#strategies", DataTable)
+        assert "PAUSED" in str(table.get_cell("sma_cross", "state"))
+        assert any("sma_cross paused" in m for m in notifications(app))
+
+
+async def test_p_resumes_the_selected_paused_strategy() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "p")
+        await pilot.pause()
+        assert strategy_state(engine, "rsi_revert") is StrategyState.RUNNING
+        assert engine.commands == ["resume:rsi_revert"]
+
+
+async def test_shift_p_pauses_all_then_resumes_all_when_none_is_running() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P")
+        await pilot.pause()
+        assert {s.state for s in engine.snapshot().strategies} == {StrategyState.PAUSED}
+        await pilot.press("P")
+        await pilot.pause()
+        assert {s.state for s in engine.snapshot().strategies} == {StrategyState.RUNNING}
+        assert engine.commands == ["pause_all", "resume_all"]
+
+
+async def test_k_asks_first_and_y_halts_trading_and_cancels_orders() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert engine.commands == []
+        await pilot.press("y")
+        await pilot.pause()
+        assert engine.snapshot().risk.trading_state is TradingState.HALTED
+        assert engine.snapshot().open_orders == ()
+        assert "HALTED" in app.screen.query_one(StatusBar).plain
+
+
+async def test_k_then_n_leaves_trading_active() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("k", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert engine.snapshot().risk.trading_state is TradingState.ACTIVE
+        assert engine.commands == []
+
+
+async def test_k_when_halted_offers_a_reset_that_reactivates_trading() -> None:
+    engine = StaticEngine()
+    engine.set_trading_state(TradingState.HALTED, "kill switch: manual")
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Reset" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("y")
+        await pilot.pause()
+        assert engine.commands == ["reset_kill_switch"]
+        assert engine.snapshot().risk.trading_state is TradingState.ACTIVE
+
+
+async def test_c_cancels_the_order_under_the_cursor() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#orders", DataTable).focus()
+        await pilot.press("down", "c")
+        await pilot.pause()
+        assert engine.commands == ["cancel:grid-0007"]
+        assert open_order_ids(engine) == ["sma-0001", "manual-0003"]
+        table = app.screen.query_one("#orders", DataTable)
+        assert table.row_count == 2
+
+
+async def test_shift_c_asks_then_cancels_every_open_order() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("C")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert open_order_ids(engine) == []
+        assert app.screen.query_one("#orders", DataTable).row_count == 0
+
+
+async def test_c_with_no_open_orders_says_so_instead_of_sending() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("C", "y")
+        await pilot.pause()
+        engine.commands.clear()
+        await pilot.press("c")
+        await pilot.pause()
+        assert engine.commands == []
+        assert "No open order selected" in notifications(app)
+
+
+async def test_o_opens_a_ticket_that_sends_a_valid_limit_order() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        assert isinstance(app.screen, OrderTicket)
+        await pilot.press(*"0.01")
+        await pilot.pause()
+        assert "Risk: allowed" in str(app.screen.query_one("#ticket-risk").render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        placed = engine.snapshot().open_orders[-1]
+        assert (placed.symbol, placed.side, placed.volume) == ("BTC/USD", "buy", Decimal("0.01"))
+        assert placed.price == Decimal("64249.5")
+
+
+async def test_ticket_shows_the_minimum_error_as_the_user_types_and_refuses_to_send() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", *"0.00001")
+        await pilot.pause()
+        errors = str(app.screen.query_one("#ticket-errors").render())
+        assert "EOrder:Order minimum not met" in errors
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderTicket)
+        assert engine.commands == []
+
+
+async def test_ticket_shows_the_risk_denial_before_sending() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", *"0.5")
+        await pilot.pause()
+        risk = str(app.screen.query_one("#ticket-risk").render())
+        assert "DENIED by max_order_notional" in risk
+        assert "32,124.75" in str(app.screen.query_one("#ticket-notional").render())
+
+
+async def test_ticket_shows_the_engines_refusal_and_stays_open() -> None:
+    class RefusingEngine(StaticEngine):
+        async def submit_manual_order(self, order: object) -> CommandResult:
+            return CommandResult(False, "EOrder:Insufficient funds")
+
+    engine = RefusingEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", *"0.01", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderTicket)
+        risk = str(app.screen.query_one("#ticket-risk").render())
+        assert "Refused: EOrder:Insufficient funds" in risk
+
+
+async def test_s_switches_the_symbol_of_the_ladder() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "down", "enter")
+        await pilot.pause()
+        ladder = app.screen.query_one(OrderBookLadder)
+        assert ladder.border_title == "Book ETH/USD"
+        assert ladder.book is engine.snapshot().books["ETH/USD"]
+
+
+async def test_tab_and_shift_tab_move_focus_between_panels() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.focused is not None and app.focused.id == "strategies"
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "positions"
+        await pilot.press("shift+tab", "shift+tab")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "log-view"
+
+
+async def test_tab_in_a_small_terminal_shows_the_next_panel_in_place_of_the_current() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert screen.query_one("#strategies").display
+        assert not screen.query_one("#orders").display
+        await pilot.press("tab", "tab")
+        await pilot.pause()
+        assert screen.query_one("#orders").display
+        assert not screen.query_one("#strategies").display
+        assert app.focused is screen.query_one("#orders")
+
+
+async def test_slash_searches_the_log() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"timed")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        lines = app.screen.query_one(LogPanel).visible_lines()
+        assert len(lines) == 1 and "REST AddOrder timed out" in lines[0]
+        await pilot.press("escape")
+        assert len(app.screen.query_one(LogPanel).visible_lines()) > 1
+
+
+async def test_l_raises_the_log_level_and_hides_debug_lines() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LogPanel)
+        assert any(" DEBUG " in line for line in panel.visible_lines())
+        await pilot.press("l")
+        assert panel.min_level == "INFO"
+        assert not any(" DEBUG " in line for line in panel.visible_lines())
+        await pilot.press("l", "l")
+        assert all(" ERROR " in line for line in panel.visible_lines())
+
+
+async def test_new_engine_log_lines_appear_on_the_next_tick() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause(0.2)
+        assert "sma_cross paused" in app.screen.query_one(LogPanel).visible_lines()[-1]
+
+
+async def test_question_mark_opens_help_listing_every_key() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_q_quits_at_once_in_sandbox() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_q_in_live_mode_with_open_orders_asks_before_quitting() -> None:
+    app = make_app(StaticEngine(Mode.LIVE), mode=Mode.LIVE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, MainScreen) and not app._exit
+        await pilot.press("q", "y")
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_every_key_action_is_in_the_command_palette() -> None:
+    bound = {b.action for b in MainScreen.BINDINGS if hasattr(b, "action")}
+    assert bound == {action for _, action, _ in ACTIONS}
+
+
+async def test_command_palette_runs_an_action_by_name() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"pause all")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert engine.commands == ["pause_all"]
+
+
+async def test_an_engine_command_that_raises_is_shown_and_the_app_keeps_running() -> None:
+    class BrokenEngine(StaticEngine):
+        async def pause(self, strategy: str) -> CommandResult:
+            raise ConnectionError("engine unreachable")
+
+    engine = BrokenEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        assert "ConnectionError: engine unreachable" in notifications(app)
+        await pilot.press("P")
+        await pilot.pause()
+        assert engine.commands == ["pause_all"]
+
+
+async def test_a_snapshot_that_fails_to_draw_is_reported_once_and_drawing_resumes() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        good = engine.snapshot()
+        engine._snapshot = replace(good, strategies=(None,))  # type: ignore[arg-type]
+        await pilot.pause(0.3)
+        assert sum("AttributeError" in m for m in notifications(app)) == 1
+        engine._snapshot = good
+        await pilot.press("p")
+        await pilot.pause()
+        assert strategy_state(engine, "sma_cross") is StrategyState.PAUSED
+
+
+async def test_a_lost_connection_shows_in_the_status_bar_and_the_ladder() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        engine.set_connection(ConnectionStatus(ConnectionState.RECONNECTING, "socket closed"))
+        await pilot.pause(0.2)
+        assert "RECONNECTING" in app.screen.query_one(StatusBar).plain
+        ladder = app.screen.query_one(OrderBookLadder)
+        assert ladder.border_subtitle == "FEED RECONNECTING"
+
+
+async def test_a_book_change_repaints_only_the_rows_that_changed() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        ladder = app.screen.query_one(OrderBookLadder)
+        before = list(ladder._strips)
+        book = engine.snapshot().books["BTC/USD"]
+        second = book.asks[1]
+        asks = (book.asks[0], BookLevel(second.price, second.qty / 2), *book.asks[2:])
+        engine._snapshot = replace(
+            engine.snapshot(),
+            books={**engine.snapshot().books, "BTC/USD": replace(book, asks=asks)},
+        )
+        await pilot.pause(0.2)
+        changed = {
+            y for y, (a, b) in enumerate(zip(before, ladder._strips, strict=True)) if a is not b
+        }
+        best_ask_row = next(y for y, row in enumerate(ladder._rows) if row.kind == "mid") - 1
+        # The second ask and every ask behind it (their cumulative size fell); nothing else.
+        assert changed == set(range(1, best_ask_row))
