@@ -232,7 +232,8 @@ def configure_logging(
             diagnose=False,
         )
     )
-    stdlib_logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+    # The root level matches ours so libraries do not build records loguru would drop.
+    stdlib_logging.basicConfig(handlers=[_InterceptHandler()], level=settings.level, force=True)
     return handles
 
 

@@ -47,6 +47,7 @@ BUILTIN_STRATEGY_NAMES = frozenset({"sma_cross", "rsi_reversion", "market_maker"
 _IMPORTABLE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _FILE_CLASS = re.compile(r"^[^:]+\.py:[A-Za-z_]\w*$")
 
+
 class ConfigError(Exception):
     """Invalid configuration; the message is a single paragraph fit to show an operator."""
 
@@ -204,6 +205,9 @@ class Credentials(_Section):
 
 
 class Settings(BaseSettings):
+    """The whole configuration. Build it with ``load_settings``: constructing ``Settings()``
+    directly reads only defaults and the environment, not the TOML file or secrets."""
+
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter=ENV_NESTED_DELIMITER,
@@ -363,7 +367,11 @@ def load_settings(
             if config_file is not None
             else "Invalid configuration (no config file)"
         )
-        raise ConfigError(_describe(error, heading, source_name, data, overrides, env)) from None
+        message = _describe(error, heading, source_name, data, overrides, env)
+        if credentials is not None:
+            for secret in (credentials.api_key, credentials.api_secret):
+                message = message.replace(secret.get_secret_value(), "**********")
+        raise ConfigError(message) from None
     finally:
         _toml_data.reset(token)
 
@@ -441,7 +449,7 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     try:
         raw: Mapping[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        raw = dict(_key_value_lines(text))
+        raw = dict(_key_value_lines(text, path))
     aliases = {"api_key": "api_key", API_KEY_ENV.lower(): "api_key"}
     aliases |= {"api_secret": "api_secret", API_SECRET_ENV.lower(): "api_secret"}
     values: dict[str, str] = {}
@@ -456,14 +464,14 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _key_value_lines(text: str) -> Iterator[tuple[str, str]]:
+def _key_value_lines(text: str, path: Path) -> Iterator[tuple[str, str]]:
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         key, separator, value = stripped.removeprefix("export ").partition("=")
         if not separator:
-            raise ConfigError("Invalid secrets file: expected KEY=VALUE lines or TOML.")
+            raise ConfigError(f"Invalid secrets file {path}: expected TOML or KEY=VALUE lines.")
         yield key.strip(), value.strip().strip("'\"")
 
 

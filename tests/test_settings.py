@@ -316,3 +316,21 @@ def test_configuration_doc_lists_every_option_with_its_environment_name() -> Non
         and f"KRAKEN_TUI_{path.replace('.', '__').upper()}" not in text
     ]
     assert missing == []
+
+
+def test_malformed_secrets_file_is_refused_naming_the_file(clean_env: Path) -> None:
+    secrets = write(clean_env / "secrets", f"just the key {API_KEY}\n", 0o600)
+    with pytest.raises(ConfigError, match=f"Invalid secrets file {secrets}") as caught:
+        load_settings(secrets_path=secrets)
+    assert API_KEY not in str(caught.value)
+
+
+def test_a_key_pasted_into_another_field_is_masked_in_the_error(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KRAKEN_API_KEY", API_KEY)
+    monkeypatch.setenv("KRAKEN_API_SECRET", API_SECRET)
+    monkeypatch.setenv("KRAKEN_TUI_BOOK_DEPTH", API_KEY)
+    with pytest.raises(ConfigError, match="book_depth from environment variable") as caught:
+        load_settings()
+    assert API_KEY not in str(caught.value)
