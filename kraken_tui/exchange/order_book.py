@@ -26,6 +26,7 @@ from kraken_tui.domain import BookLevel, BookSnapshot, Instrument, Side
 CHECKSUM_LEVELS = 10
 SUPPORTED_DEPTHS = (10, 25, 100, 500, 1000)
 AWAITING_SNAPSHOT = "awaiting snapshot"
+_MAX_CRC32 = 0xFFFFFFFF
 
 
 def kraken_checksum(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
@@ -147,15 +148,19 @@ class OrderBook:
         """Apply one `data` entry of a `snapshot` or `update` message and verify its checksum.
         A malformed entry changes nothing but marks the book stale, since skipping an update
         means the book no longer matches the exchange's."""
-        if not snapshot and self._stale_reason is not None:
+        if self._stale_reason is not None and not snapshot:
             return BookOutcome.IGNORED_STALE
         try:
             if entry["symbol"] != self.symbol:
                 raise ValueError(f"entry for {entry['symbol']!r} sent to the {self.symbol} book")
-            asks = self._parse_levels(entry["asks"])
-            bids = self._parse_levels(entry["bids"])
+            raw_asks = entry["asks"]
+            raw_bids = entry["bids"]
+            if type(raw_asks) is not list or type(raw_bids) is not list:
+                raise TypeError("asks and bids must be lists")
+            asks = self._parse_levels(raw_asks) if raw_asks else None
+            bids = self._parse_levels(raw_bids) if raw_bids else None
             expected = entry["checksum"]
-            if type(expected) is not int or not 0 <= expected < 1 << 32:
+            if type(expected) is not int or not 0 <= expected <= _MAX_CRC32:
                 raise ValueError(f"checksum {expected!r} is not an unsigned 32-bit integer")
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             reason = f"malformed book message: {exc}"
@@ -166,26 +171,31 @@ class OrderBook:
             self._clear()
         ask_keys = self._ask_keys
         bid_keys = self._bid_keys
-        depth = self.depth
-        asks_dirty = bool(asks) and self._apply_side(
-            asks, 1, ask_keys, self._ask_qtys, self._ask_frags, depth
-        )
-        bids_dirty = bool(bids) and self._apply_side(
-            bids, -1, bid_keys, self._bid_qtys, self._bid_frags, depth
-        )
-        if asks_dirty or snapshot:
+        asks_changed = snapshot
+        bids_changed = snapshot
+        if asks is not None:
+            asks_changed = (
+                self._apply_side(asks, 1, ask_keys, self._ask_qtys, self._ask_frags) or snapshot
+            )
+        if bids is not None:
+            bids_changed = (
+                self._apply_side(bids, -1, bid_keys, self._bid_qtys, self._bid_frags) or snapshot
+            )
+        if asks_changed:
             frags = self._ask_frags
             self._ask_crc = crc32("".join([frags[k] for k in ask_keys[:CHECKSUM_LEVELS]]).encode())
-        if bids_dirty or snapshot:
+        if bids_changed:
             frags = self._bid_frags
             self._bid_bytes = "".join([frags[k] for k in bid_keys[:CHECKSUM_LEVELS]]).encode()
-        if asks_dirty or bids_dirty or snapshot:
-            self._crc = crc32(self._bid_bytes, self._ask_crc)
+        if asks_changed or bids_changed:
+            crc = self._crc = crc32(self._bid_bytes, self._ask_crc)
+        else:
+            crc = self._crc
         self._timestamp = entry.get("timestamp")
         self._version += 1
         self._snapshot = None
-        if self._crc != expected:
-            reason = f"checksum mismatch: exchange {expected}, local {self._crc}"
+        if crc != expected:
+            reason = f"checksum mismatch: exchange {expected}, local {crc}"
             logger.warning("{}: {}", self.symbol, reason)
             self.mark_stale(reason)
             return BookOutcome.CHECKSUM_MISMATCH
@@ -193,11 +203,9 @@ class OrderBook:
             self._stale_reason = None
         return BookOutcome.APPLIED
 
-    def _parse_levels(self, levels: object) -> list[tuple[int, int]]:
+    def _parse_levels(self, levels: list[Any]) -> list[tuple[int, int]]:
         """Convert a whole side before touching the book, so a bad level rejects the message
         without leaving it half-applied."""
-        if type(levels) is not list:
-            raise TypeError(f"levels must be a list, got {type(levels).__name__}")
         price_scale = self._price_scale
         qty_scale = self._qty_scale
         parsed: list[tuple[int, int]] = []
@@ -221,14 +229,13 @@ class OrderBook:
             parsed.append((ticks, lots))
         return parsed
 
-    @staticmethod
     def _apply_side(
+        self,
         levels: list[tuple[int, int]],
         sign: int,
         keys: list[int],
         qtys: dict[int, int],
         frags: dict[int, str],
-        depth: int,
     ) -> bool:
         """Apply levels in order (a price may repeat), then truncate to depth; return whether
         the top 10, and so the checksum input, may have changed."""
@@ -246,6 +253,7 @@ class OrderBook:
                 del qtys[key]
                 del frags[key]
                 del keys[bisect_left(keys, key)]
+        depth = self.depth
         if len(keys) > depth:
             for key in keys[depth:]:
                 del qtys[key]
@@ -405,7 +413,7 @@ class OrderBooks:
         outcomes: list[tuple[str, BookOutcome]] = []
         snapshot = kind == "snapshot"
         for entry in data:
-            symbol = entry.get("symbol") if isinstance(entry, Mapping) else None
+            symbol = entry.get("symbol") if type(entry) is dict else None
             book = self._books.get(symbol) if isinstance(symbol, str) else None
             if book is None:
                 logger.debug("book entry for unsubscribed symbol {!r} skipped", symbol)
