@@ -162,7 +162,7 @@ class OrderBook:
             expected = entry["checksum"]
             if type(expected) is not int or not 0 <= expected <= _MAX_CRC32:
                 raise ValueError(f"checksum {expected!r} is not an unsigned 32-bit integer")
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             reason = f"malformed book message: {exc}"
             logger.warning("{}: {}", self.symbol, reason)
             self.mark_stale(reason)
@@ -405,6 +405,9 @@ class OrderBooks:
     def apply_message(self, message: Mapping[str, Any]) -> list[tuple[str, BookOutcome]]:
         """Apply a decoded `book` channel message; returns each touched symbol's outcome.
         Entries for symbols without a book are skipped (e.g. after an unsubscribe)."""
+        if not isinstance(message, Mapping):
+            logger.warning("ignoring malformed book message: {!r}", message)
+            return []
         kind = message.get("type")
         data = message.get("data")
         if kind not in ("snapshot", "update") or type(data) is not list:

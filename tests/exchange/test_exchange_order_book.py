@@ -371,3 +371,65 @@ def test_mark_stale_is_reflected_in_the_ui_snapshot() -> None:
 def test_depth_below_the_checksum_window_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 10"):
         OrderBook(BTC_USD, depth=5)
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["45283.5", "1E+999999", "-0", "0.000000001", "NaN"]),
+    st.decimals(allow_nan=True, allow_infinity=True),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(["price", "qty", "symbol", "x"]), inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+junk_levels = st.lists(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries({"price": json_scalars, "qty": json_scalars}),
+    ),
+    max_size=4,
+)
+junk_entries = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {
+            "symbol": st.one_of(st.just("BTC/USD"), json_scalars),
+            "bids": st.one_of(junk_levels, json_values),
+            "asks": st.one_of(junk_levels, json_values),
+            "checksum": st.one_of(st.integers(min_value=-1, max_value=2**33), json_scalars),
+        },
+        optional={"timestamp": json_scalars},
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries=st.lists(junk_entries, min_size=1, max_size=5), snapshot=st.booleans())
+def test_garbage_never_raises_and_never_leaves_a_wrong_book_trusted(
+    entries: list[Any], snapshot: bool
+) -> None:
+    books = OrderBooks(depth=10)
+    book = books.add(BTC_USD)
+    assert books.apply_message(doc_snapshot()) == [("BTC/USD", BookOutcome.APPLIED)]
+    for entry in entries:
+        outcome = book.apply(entry, snapshot=snapshot)
+        assert isinstance(outcome, BookOutcome)
+        if outcome is BookOutcome.APPLIED:
+            # Only a message whose checksum matched the resulting book is ever accepted.
+            assert book.checksum == kraken_checksum(
+                [(f"{level.price:.1f}", f"{level.qty:.8f}") for level in book.levels(Side.SELL)],
+                [(f"{level.price:.1f}", f"{level.qty:.8f}") for level in book.levels(Side.BUY)],
+            )
+        else:
+            assert book.stale
+        books.apply_message({"channel": "book", "type": "update", "data": [entry]})
+        books.apply_message(entry)
+    assert isinstance(book.snapshot().stale, bool)
