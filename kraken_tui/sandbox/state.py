@@ -102,6 +102,7 @@ class VenueStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -111,8 +112,10 @@ class VenueStore:
 
     def load(self) -> StoredState:
         accounts = {
-            api_key: {asset: Decimal(amount) for asset, amount in json.loads(balances).items()}
-            for api_key, balances in self._db.execute("SELECT api_key, balances FROM accounts")
+            row["api_key"]: {
+                asset: Decimal(amount) for asset, amount in json.loads(row["balances"]).items()
+            }
+            for row in self._db.execute("SELECT api_key, balances FROM accounts")
         }
         orders = [
             _order_from_row(row)
@@ -122,7 +125,7 @@ class VenueStore:
             _fill_from_row(row)
             for row in self._db.execute(f"SELECT {_FILL_COLUMNS} FROM fills ORDER BY time, rowid")
         ]
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        meta = {row["key"]: row["value"] for row in self._db.execute("SELECT key, value FROM meta")}
         return StoredState(accounts=accounts, orders=orders, fills=fills, meta=meta)
 
     def save(
@@ -211,56 +214,31 @@ def _order_row(order: LiveOrder) -> tuple[object, ...]:
     )
 
 
-def _order_from_row(row: tuple[object, ...]) -> LiveOrder:
-    (
-        txid,
-        api_key,
-        symbol,
-        rest_pair,
-        side,
-        order_type,
-        volume,
-        vol_exec,
-        price,
-        trigger_price,
-        cost,
-        fee,
-        status,
-        opentm,
-        closetm,
-        time_in_force,
-        post_only,
-        userref,
-        cl_ord_id,
-        reason,
-        triggered,
-        seq,
-        lastupdated,
-    ) = row
+def _order_from_row(row: sqlite3.Row) -> LiveOrder:
     return LiveOrder(
-        txid=str(txid),
-        api_key=str(api_key),
-        symbol=str(symbol),
-        rest_pair=str(rest_pair),
-        side=Side(str(side)),
-        order_type=VenueOrderType(str(order_type)),
-        volume=Decimal(str(volume)),
-        price=_dec(price),  # type: ignore[arg-type]
-        trigger_price=_dec(trigger_price),  # type: ignore[arg-type]
-        opentm=float(opentm),  # type: ignore[arg-type]
-        time_in_force=TimeInForce(str(time_in_force)),
-        post_only=bool(post_only),
-        userref=None if userref is None else int(userref),  # type: ignore[call-overload]
-        cl_ord_id=None if cl_ord_id is None else str(cl_ord_id),
-        vol_exec=Decimal(str(vol_exec)),
-        cost=Decimal(str(cost)),
-        fee=Decimal(str(fee)),
-        status=OrderState(str(status)),
-        closetm=None if closetm is None else float(closetm),  # type: ignore[arg-type]
-        reason=None if reason is None else str(reason),
-        triggered=bool(triggered),
-        seq=int(seq),  # type: ignore[call-overload]
-        lastupdated=float(lastupdated),  # type: ignore[arg-type]
+        txid=row["txid"],
+        api_key=row["api_key"],
+        symbol=row["symbol"],
+        rest_pair=row["rest_pair"],
+        side=Side(row["side"]),
+        order_type=VenueOrderType(row["order_type"]),
+        volume=Decimal(row["volume"]),
+        price=_dec(row["price"]),
+        trigger_price=_dec(row["trigger_price"]),
+        opentm=row["opentm"],
+        time_in_force=TimeInForce(row["time_in_force"]),
+        post_only=bool(row["post_only"]),
+        userref=row["userref"],
+        cl_ord_id=row["cl_ord_id"],
+        vol_exec=Decimal(row["vol_exec"]),
+        cost=Decimal(row["cost"]),
+        fee=Decimal(row["fee"]),
+        status=OrderState(row["status"]),
+        closetm=row["closetm"],
+        reason=row["reason"],
+        triggered=bool(row["triggered"]),
+        seq=row["seq"],
+        lastupdated=row["lastupdated"],
     )
 
 
@@ -287,44 +265,24 @@ def _fill_row(fill: FillView) -> tuple[object, ...]:
     )
 
 
-def _fill_from_row(row: tuple[object, ...]) -> FillView:
-    (
-        trade_id,
-        public_trade_id,
-        order_txid,
-        position_txid,
-        api_key,
-        symbol,
-        rest_pair,
-        time,
-        side,
-        order_type,
-        price,
-        cost,
-        fee,
-        fee_asset,
-        vol,
-        maker,
-        cl_ord_id,
-        userref,
-    ) = row
+def _fill_from_row(row: sqlite3.Row) -> FillView:
     return FillView(
-        trade_id=str(trade_id),
-        public_trade_id=int(public_trade_id),  # type: ignore[call-overload]
-        order_txid=str(order_txid),
-        position_txid=str(position_txid),
-        api_key=str(api_key),
-        symbol=str(symbol),
-        rest_pair=str(rest_pair),
-        time=float(time),  # type: ignore[arg-type]
-        side=Side(str(side)),
-        order_type=VenueOrderType(str(order_type)),
-        price=Decimal(str(price)),
-        cost=Decimal(str(cost)),
-        fee=Decimal(str(fee)),
-        fee_asset=str(fee_asset),
-        vol=Decimal(str(vol)),
-        maker=bool(maker),
-        cl_ord_id=None if cl_ord_id is None else str(cl_ord_id),
-        userref=None if userref is None else int(userref),  # type: ignore[call-overload]
+        trade_id=row["trade_id"],
+        public_trade_id=row["public_trade_id"],
+        order_txid=row["order_txid"],
+        position_txid=row["position_txid"],
+        api_key=row["api_key"],
+        symbol=row["symbol"],
+        rest_pair=row["rest_pair"],
+        time=row["time"],
+        side=Side(row["side"]),
+        order_type=VenueOrderType(row["order_type"]),
+        price=Decimal(row["price"]),
+        cost=Decimal(row["cost"]),
+        fee=Decimal(row["fee"]),
+        fee_asset=row["fee_asset"],
+        vol=Decimal(row["vol"]),
+        maker=bool(row["maker"]),
+        cl_ord_id=row["cl_ord_id"],
+        userref=row["userref"],
     )
