@@ -108,6 +108,8 @@ class OrderEvent:
 
 @dataclass(frozen=True, slots=True)
 class BalancesEvent:
+    """The assets whose balance changed (all of them in a snapshot), by display name."""
+
     balances: Mapping[str, Balance]
 
 

@@ -1,0 +1,314 @@
+"""Kraken wire payloads (REST results, WebSocket v2 messages) to domain types.
+
+Every function here raises `MalformedPayload` for input it cannot trust, so the adapter can log
+the payload and skip it: a malformed exchange message must never be fatal, and must never be
+half-applied either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from kraken_tui.domain import (
+    Balance,
+    Candle,
+    Execution,
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    Ticker,
+    TimeInForce,
+    Trade,
+)
+from kraken_tui.domain.money import ZERO, to_decimal
+from kraken_tui.exchange.protocol import OrderUpdate
+
+SymbolResolver = Callable[[str], str]
+_E = TypeVar("_E", Side, OrderType)
+
+
+class MalformedPayload(ValueError):
+    """An exchange payload that is missing fields or carries values of the wrong type."""
+
+
+def _mapping(item: object) -> Mapping[str, Any]:
+    if not isinstance(item, Mapping):
+        raise MalformedPayload(f"expected an object, got {type(item).__name__}")
+    return item
+
+
+def _get(item: Mapping[str, Any], key: str) -> Any:
+    try:
+        return item[key]
+    except (KeyError, TypeError) as exc:
+        raise MalformedPayload(f"missing field {key!r}") from exc
+
+
+def _dec(item: Mapping[str, Any], key: str, default: Decimal | None = None) -> Decimal:
+    value = item.get(key) if isinstance(item, Mapping) else None
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise MalformedPayload(f"missing number {key!r}")
+    try:
+        return to_decimal(value, key)
+    except ValueError as exc:
+        raise MalformedPayload(str(exc)) from exc
+
+
+def _opt_dec(item: Mapping[str, Any], key: str) -> Decimal | None:
+    value = item.get(key)
+    if value is None or value == "":
+        return None
+    result = _dec(item, key)
+    return result if result != 0 else None
+
+
+def _enum(enum: type[_E], value: object, field: str) -> _E:
+    try:
+        return enum(value)  # type: ignore[call-arg]
+    except ValueError as exc:
+        raise MalformedPayload(f"{field}: unknown value {value!r}") from exc
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Kraken sends Unix seconds (REST, possibly fractional or as a string) or RFC 3339 (WS v2)."""
+    try:
+        if isinstance(value, int | float | Decimal):
+            return datetime.fromtimestamp(float(value), UTC)
+        if isinstance(value, str):
+            if value.replace(".", "", 1).isdigit():
+                return datetime.fromtimestamp(float(value), UTC)
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise MalformedPayload(f"bad timestamp {value!r}") from exc
+    raise MalformedPayload(f"bad timestamp {value!r}")
+
+
+_REST_STATUS = {
+    "pending": OrderStatus.PENDING_NEW,
+    "open": OrderStatus.NEW,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+}
+
+
+def order_from_rest(order_id: str, item: Mapping[str, Any], symbol_of: SymbolResolver) -> Order:
+    """One entry of OpenOrders / ClosedOrders / QueryOrders."""
+    item = _mapping(item)
+    descr = _mapping(_get(item, "descr"))
+    status = _REST_STATUS.get(str(_get(item, "status")))
+    if status is None:
+        raise MalformedPayload(f"order {order_id}: unknown status {item.get('status')!r}")
+    volume = _dec(item, "vol")
+    filled = _dec(item, "vol_exec", ZERO)
+    if status is OrderStatus.NEW and filled > 0:
+        status = OrderStatus.PARTIALLY_FILLED
+    if status is OrderStatus.CANCELED and filled >= volume > 0:
+        status = OrderStatus.FILLED
+    order_type = _enum(OrderType, _get(descr, "ordertype"), "ordertype")
+    price = _opt_dec(descr, "price")
+    trigger = None
+    if order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT):
+        trigger, price = price, None
+    oflags = str(item.get("oflags") or "")
+    cl_ord_id = item.get("cl_ord_id") or None
+    opened = item.get("opentm")
+    closed = item.get("closetm")
+    return Order(
+        cl_ord_id=str(cl_ord_id) if cl_ord_id else f"ext-{order_id}",
+        symbol=symbol_of(str(_get(descr, "pair"))),
+        side=_enum(Side, _get(descr, "type"), "type"),
+        order_type=order_type,
+        volume=volume,
+        status=status,
+        price=price,
+        trigger_price=trigger,
+        time_in_force=TimeInForce.IOC
+        if "ioc" in str(item.get("timeinforce", "")).lower()
+        else TimeInForce.GTC,
+        post_only="post" in oflags,
+        order_id=order_id,
+        filled=filled,
+        avg_price=_opt_dec(item, "price"),
+        fees=_dec(item, "fee", ZERO),
+        reason=item.get("reason") or None,
+        external=not cl_ord_id,
+        created_at=parse_timestamp(opened) if opened else None,
+        updated_at=parse_timestamp(closed) if closed else None,
+    )
+
+
+def execution_from_rest(
+    trade_id: str, item: Mapping[str, Any], symbol_of: SymbolResolver, quote_of: SymbolResolver
+) -> Execution:
+    """One entry of TradesHistory. Fees on Kraken spot are charged in the quote currency by
+    default; `quote_of` maps a symbol to it."""
+    item = _mapping(item)
+    symbol = symbol_of(str(_get(item, "pair")))
+    maker = item.get("maker")
+    return Execution(
+        exec_id=trade_id,
+        order_id=str(_get(item, "ordertxid")),
+        symbol=symbol,
+        side=_enum(Side, _get(item, "type"), "type"),
+        price=_dec(item, "price"),
+        qty=_dec(item, "vol"),
+        fee=_dec(item, "fee", ZERO),
+        fee_ccy=quote_of(symbol),
+        liquidity=Liquidity.MAKER if maker is True or maker == "true" else Liquidity.TAKER,
+        ts=parse_timestamp(_get(item, "time")),
+        cl_ord_id=item.get("cl_ord_id") or None,
+    )
+
+
+_WS_ORDER_STATUS = {
+    "pending_new": OrderStatus.PENDING_NEW,
+    "new": OrderStatus.NEW,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+}
+
+
+def order_update_from_ws(item: Mapping[str, Any]) -> OrderUpdate:
+    """One `executions` channel item (any exec_type) as an order state change."""
+    item = _mapping(item)
+    exec_type = str(item.get("exec_type") or "status")
+    status_text = item.get("order_status")
+    if status_text is None:
+        status_text = {"canceled": "canceled", "expired": "expired", "filled": "filled"}.get(
+            exec_type, "new"
+        )
+    status = _WS_ORDER_STATUS.get(str(status_text))
+    if status is None:
+        raise MalformedPayload(f"unknown order_status {status_text!r}")
+    if exec_type == "filled":
+        status = OrderStatus.FILLED
+    ts = parse_timestamp(_get(item, "timestamp"))
+    return OrderUpdate(
+        order_id=str(_get(item, "order_id")),
+        cl_ord_id=item.get("cl_ord_id") or None,
+        symbol=str(item.get("symbol") or ""),
+        status=status,
+        exec_type=exec_type,
+        filled=_dec(item, "cum_qty", ZERO),
+        ts=ts,
+        avg_price=_opt_dec(item, "avg_price"),
+        reason=item.get("reason") or None,
+    )
+
+
+def execution_from_ws(item: Mapping[str, Any], quote_of: SymbolResolver) -> Execution | None:
+    """The fill carried by an `exec_type: trade` item, or None for other exec types."""
+    item = _mapping(item)
+    if item.get("exec_type") != "trade":
+        return None
+    symbol = str(_get(item, "symbol"))
+    fee = ZERO
+    fee_ccy = quote_of(symbol)
+    fees = item.get("fees")
+    if isinstance(fees, list) and fees:
+        fee = sum((_dec(_mapping(f), "qty") for f in fees), ZERO)
+        fee_ccy = str(_mapping(fees[0]).get("asset") or fee_ccy)
+    exec_id = item.get("exec_id") or item.get("trade_id")
+    if exec_id is None:
+        raise MalformedPayload("trade execution without exec_id/trade_id")
+    return Execution(
+        exec_id=str(exec_id),
+        order_id=str(_get(item, "order_id")),
+        symbol=symbol,
+        side=_enum(Side, _get(item, "side"), "side"),
+        price=_dec(item, "last_price"),
+        qty=_dec(item, "last_qty"),
+        fee=fee,
+        fee_ccy=fee_ccy,
+        liquidity=Liquidity.MAKER if item.get("liquidity_ind") == "m" else Liquidity.TAKER,
+        ts=parse_timestamp(_get(item, "timestamp")),
+        cl_ord_id=item.get("cl_ord_id") or None,
+    )
+
+
+def trade_from_ws(item: Mapping[str, Any]) -> Trade:
+    item = _mapping(item)
+    return Trade(
+        symbol=str(_get(item, "symbol")),
+        side=_enum(Side, _get(item, "side"), "side"),
+        price=_dec(item, "price"),
+        qty=_dec(item, "qty"),
+        ts=parse_timestamp(_get(item, "timestamp")),
+        trade_id=item.get("trade_id"),
+    )
+
+
+def ticker_from_ws(item: Mapping[str, Any], now: datetime) -> Ticker:
+    item = _mapping(item)
+    return Ticker(
+        symbol=str(_get(item, "symbol")),
+        bid=_dec(item, "bid"),
+        ask=_dec(item, "ask"),
+        last=_dec(item, "last"),
+        volume=_dec(item, "volume", ZERO),
+        vwap=_opt_dec(item, "vwap"),
+        high=_opt_dec(item, "high"),
+        low=_opt_dec(item, "low"),
+        change_pct=_opt_dec(item, "change_pct"),
+        ts=now,
+    )
+
+
+def candle_from_ws(item: Mapping[str, Any], closed: bool) -> Candle:
+    item = _mapping(item)
+    trades = item.get("trades", 0)
+    if not isinstance(trades, int):
+        raise MalformedPayload("ohlc trades must be an integer")
+    return Candle(
+        symbol=str(_get(item, "symbol")),
+        interval=int(_get(item, "interval")),
+        ts=parse_timestamp(_get(item, "interval_begin")),
+        open=_dec(item, "open"),
+        high=_dec(item, "high"),
+        low=_dec(item, "low"),
+        close=_dec(item, "close"),
+        volume=_dec(item, "volume", ZERO),
+        trades=trades,
+        closed=closed,
+    )
+
+
+def balances_from_rest(
+    result: Mapping[str, Any], display_asset: Callable[[str], str]
+) -> dict[str, Balance]:
+    """BalanceEx (`{asset: {balance, hold_trade}}`) or Balance (`{asset: "1.0"}`) results."""
+    balances: dict[str, Balance] = {}
+    for asset, value in result.items():
+        name = display_asset(asset)
+        if isinstance(value, Mapping):
+            total = _dec(value, "balance")
+            available = total - _dec(value, "hold_trade", ZERO)
+        else:
+            total = _dec({"balance": value}, "balance")
+            available = total
+        balances[name] = Balance(asset=name, total=total, available=available)
+    return balances
+
+
+def balances_from_ws(data: object, display_asset: Callable[[str], str]) -> dict[str, Balance]:
+    """A `balances` channel snapshot or update: the assets it names, with their new totals.
+    Holds are not in this channel, so `available` is only known from REST `BalanceEx`."""
+    if not isinstance(data, list):
+        raise MalformedPayload("balances data must be a list")
+    balances: dict[str, Balance] = {}
+    for entry in data:
+        item = _mapping(entry)
+        name = display_asset(str(_get(item, "asset")))
+        total = _dec(item, "balance")
+        balances[name] = Balance(asset=name, total=total, available=total)
+    return balances

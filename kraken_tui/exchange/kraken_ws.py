@@ -1,0 +1,272 @@
+"""Supervision of one python-kraken-sdk WebSocket v2 connection (public or authenticated).
+
+The SDK reconnects and resubscribes by itself, but gives up after seven attempts and does not
+tell its caller that a reconnect happened. This wrapper adds what a trading process needs:
+a connection state with a reason, the measured round-trip latency, a "reconnected" signal
+(Kraken sends a `status` message on every new connection) so books are rebuilt and fills are
+reconciled, a silence watchdog, and a restart with exponential backoff and jitter when the
+SDK has given up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kraken.spot import SpotWSClient
+from loguru import logger
+
+from kraken_tui.domain import ConnectionState
+from kraken_tui.exchange.protocol import ConnectionStatus
+
+MessageHandler = Callable[[Mapping[str, Any]], None]
+TokenSource = Callable[[], Awaitable[dict[str, Any]]]
+
+PING_INTERVAL_S = 5.0
+SILENCE_LIMIT_S = 10.0
+_PING_IDS = itertools.count(1_000_000)
+
+
+class _SdkClient(SpotWSClient):
+    """The unmodified SDK client, with its messages routed to us and its WebSocket token
+    fetched through our REST client (our nonce, our rate limiter)."""
+
+    def __init__(
+        self,
+        on_message: Callable[[dict[str, Any]], None],
+        token_source: TokenSource | None,
+        **kwargs: Any,
+    ) -> None:
+        self._route = on_message
+        self._token_source = token_source
+        super().__init__(**kwargs)
+
+    async def on_message(self, message: dict[str, Any]) -> None:  # type: ignore[override]
+        self._route(message)
+
+    async def get_ws_token(self) -> dict[str, Any]:
+        if self._token_source is None:
+            return await super().get_ws_token()
+        return await self._token_source()
+
+
+class WsFeed:
+    def __init__(
+        self,
+        name: str,
+        *,
+        ws_url: str,
+        auth_ws_url: str,
+        on_message: MessageHandler,
+        on_status: Callable[[ConnectionStatus], None],
+        on_reconnect: Callable[[], None],
+        private: bool = False,
+        api_key: str = "",
+        api_secret: str = "",
+        rest_url: str | None = None,
+        token_source: TokenSource | None = None,
+    ) -> None:
+        self.name = name
+        self._ws_url = ws_url
+        self._auth_ws_url = auth_ws_url
+        self._on_message = on_message
+        self._on_status = on_status
+        self._on_reconnect = on_reconnect
+        self._private = private
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._rest_url = rest_url
+        self._token_source = token_source
+        self._subscriptions: list[dict[str, Any]] = []
+        self._client: _SdkClient | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connections = 0
+        self._last_message = time.monotonic()
+        self._pending_pings: dict[int, float] = {}
+        self._latency_ms: float | None = None
+        self._status = ConnectionStatus(ConnectionState.DISCONNECTED, "not started")
+        self._closing = False
+        self._connected = asyncio.Event()
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return self._status
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self._latency_ms
+
+    async def start(self, timeout_s: float = 15.0) -> None:
+        self._closing = False
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"ws-{self.name}")
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._connected.wait()
+        except TimeoutError:
+            logger.warning(
+                "{} WebSocket not connected after {:.0f}s; retrying in background",
+                self.name,
+                timeout_s,
+            )
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        await self._stop_client()
+        self._set_status(ConnectionState.DISCONNECTED, "closed")
+
+    async def subscribe(self, params: dict[str, Any]) -> None:
+        """Remember the subscription (replayed after our own restarts) and send it."""
+        self._subscriptions.append(dict(params))
+        await self._send_subscription("subscribe", params)
+
+    async def resubscribe(self, params: dict[str, Any]) -> None:
+        """Unsubscribe and subscribe again: Kraken's way of getting a fresh book snapshot."""
+        unsubscribe = {k: v for k, v in params.items() if k != "snapshot"}
+        await self._send_subscription("unsubscribe", unsubscribe)
+        await self._send_subscription("subscribe", params)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self._client is None:
+            raise ConnectionError(f"{self.name} WebSocket is not connected")
+        await self._client.send_message(message)
+
+    async def _send_subscription(self, method: str, params: dict[str, Any]) -> None:
+        if self._client is None:
+            return
+        try:
+            if method == "subscribe":
+                await self._client.subscribe(params=params)
+            else:
+                await self._client.unsubscribe(params=params)
+        except (ConnectionError, TimeoutError, AttributeError) as exc:
+            logger.warning("{} {} {} failed: {}", self.name, method, params.get("channel"), exc)
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        while not self._closing:
+            self._set_status(
+                ConnectionState.CONNECTING if attempt == 0 else ConnectionState.RECONNECTING,
+                "connecting",
+            )
+            try:
+                await self._start_client()
+                for params in self._subscriptions:
+                    await self._send_subscription("subscribe", params)
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the SDK raises bare Exceptions on connect failures
+                logger.warning("{} WebSocket failed: {}", self.name, exc)
+            await self._stop_client()
+            if self._closing:
+                return
+            attempt += 1
+            delay = random.uniform(0.5, min(30.0, 2.0**attempt))
+            self._set_status(
+                ConnectionState.RECONNECTING, f"restarting in {delay:.1f}s (attempt {attempt})"
+            )
+            await asyncio.sleep(delay)
+
+    async def _start_client(self) -> None:
+        kwargs: dict[str, Any] = {
+            "ws_url": self._ws_url,
+            "auth_ws_url": self._auth_ws_url,
+            "rest_url": self._rest_url,
+        }
+        if self._private:
+            kwargs |= {"key": self._api_key, "secret": self._api_secret, "no_public": True}
+        self._client = _SdkClient(self._dispatch, self._token_source, **kwargs)
+        await self._client.start()
+
+    async def _stop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def _watch(self) -> None:
+        """Ping for latency, watch for silence; return when the SDK has given up."""
+        assert self._client is not None
+        while not self._closing:
+            await asyncio.sleep(PING_INTERVAL_S / 5)
+            if self._client.exception_occur:
+                raise ConnectionError("the SDK gave up reconnecting")
+            silent_for = time.monotonic() - self._last_message
+            if silent_for > SILENCE_LIMIT_S and self._status.state is ConnectionState.CONNECTED:
+                self._set_status(ConnectionState.STALE, f"no message for {silent_for:.0f}s")
+            if self._due_ping():
+                await self._ping()
+
+    def _due_ping(self) -> bool:
+        newest = max(self._pending_pings.values(), default=0.0)
+        return time.monotonic() - newest >= PING_INTERVAL_S
+
+    async def _ping(self) -> None:
+        req_id = next(_PING_IDS)
+        self._pending_pings = {
+            k: v for k, v in self._pending_pings.items() if time.monotonic() - v < 60
+        }
+        self._pending_pings[req_id] = time.monotonic()
+        try:
+            await self.send({"method": "ping", "req_id": req_id})
+        except (ConnectionError, TimeoutError, AttributeError) as exc:
+            logger.debug("{} ping not sent: {}", self.name, exc)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        self._last_message = time.monotonic()
+        if not isinstance(message, dict):
+            logger.warning("{} WebSocket: ignoring non-object message {!r}", self.name, message)
+            return
+        if message.get("method") == "pong":
+            sent = self._pending_pings.pop(message.get("req_id", -1), None)
+            if sent is not None:
+                self._latency_ms = (time.monotonic() - sent) * 1000
+                self._set_status(ConnectionState.CONNECTED, "", force=False)
+            return
+        if message.get("channel") == "status":
+            self._on_connected()
+        elif self._status.state is ConnectionState.STALE:
+            self._set_status(ConnectionState.CONNECTED, "")
+        if "python-kraken-sdk" in message:
+            logger.warning("{} WebSocket: SDK reports {}", self.name, message["python-kraken-sdk"])
+            return
+        try:
+            self._on_message(message)
+        except Exception:
+            logger.opt(exception=True).error(
+                "{} WebSocket: handler failed on a {} message; skipped",
+                self.name,
+                message.get("channel") or message.get("method"),
+            )
+
+    def _on_connected(self) -> None:
+        self._connections += 1
+        self._set_status(ConnectionState.CONNECTED, "")
+        self._connected.set()
+        if self._connections > 1:
+            logger.warning(
+                "{} WebSocket reconnected (connection #{})", self.name, self._connections
+            )
+            self._on_reconnect()
+
+    def _set_status(self, state: ConnectionState, reason: str, *, force: bool = True) -> None:
+        if not force and self._status.state is state:
+            status = ConnectionStatus(
+                state, self._status.reason, self._latency_ms, self._status.since
+            )
+        else:
+            since = self._status.since if state is self._status.state else datetime.now(UTC)
+            status = ConnectionStatus(state, reason, self._latency_ms, since)
+        if status != self._status:
+            self._status = status
+            self._on_status(status)
