@@ -122,6 +122,8 @@ def _default_strategies() -> list[StrategyConfig]:
 
 
 class RiskSettings(_Section):
+    """Pre-trade limits; every one is non-negative and 0 disables that rule."""
+
     max_order_notional: Decimal = Field(default=Decimal("10000"), ge=0)
     """Largest notional (quote currency) of a single order."""
     max_position_per_symbol: Decimal = Field(default=Decimal("50000"), ge=0)
