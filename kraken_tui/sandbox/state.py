@@ -3,7 +3,9 @@
 A client that crashes and comes back must find its orders where a real exchange keeps them,
 so the venue writes every change here before answering. Writes are batched: one venue call
 is one transaction (WAL, `synchronous=NORMAL`), whatever number of rows it touched.
-Synthetic liquidity is not stored; the market simulator rebuilds it on start.
+Synthetic liquidity and the public trade tape (recent trades, candles) are not stored: the
+market simulator rebuilds the books on start, and public trade ids continue from the last
+one recorded here.
 """
 
 from __future__ import annotations

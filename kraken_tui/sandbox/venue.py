@@ -801,7 +801,9 @@ class SandboxVenue:
             listener(event)
 
     def _on_level(self, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
-        self._touched_pairs.add(symbol)
+        best = self._books[symbol].best_price(side)
+        if best is None or (price >= best if side is Side.BUY else price <= best):
+            self._touched_pairs.add(symbol)
         if self._listeners:
             self._emit(BookLevelChanged(symbol, side, price, qty, self._now))
 
