@@ -112,3 +112,18 @@ def test_configuration_error_at_startup_exits_2_without_starting(
     assert result.returncode == 2
     assert "ui.refresh_hz from environment variable KRAKEN_TUI_UI__REFRESH_HZ" in result.stderr
     assert not (tmp_path / "logs").exists()
+
+
+def test_database_from_a_newer_version_is_refused_with_exit_1(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    assert run_cli("--no-ui", "--duration", "0", "--db", "app.sqlite3").returncode == 0
+    with sqlite3.connect(tmp_path / "app.sqlite3") as database:
+        database.execute(
+            "INSERT INTO schema_version (version, name, applied_at, checksum)"
+            " VALUES (999, '999_future.sql', '2099-01-01T00:00:00Z', 'x')"
+        )
+    result = run_cli("--no-ui", "--duration", "1", "--db", "app.sqlite3")
+    assert result.returncode == 1
+    assert "cannot open the store app.sqlite3" in result.stderr
+    assert "Traceback" not in result.stderr
