@@ -147,17 +147,19 @@ class PrivateChannels:
             members.discard(conn)
 
     def account(self, conn: WsConnection, params: Mapping[str, Any]) -> str:
-        """The account the request acts for; binds the connection on first use."""
+        """The account the request acts for. A token stays good on the connection that
+        first presented it even after its 15 minutes, as on Kraken; any other token must
+        be unexpired."""
         if not conn.authenticated_endpoint:
             raise WsRequestError("EGeneral:Permission denied")
+        token = params.get("token")
+        if conn.account is not None and token is not None and token == conn.token:
+            return conn.account
         try:
-            account = self._auth.account_for_token(params.get("token"))
+            account = self._auth.account_for_token(token)
         except AuthError as exc:
-            if conn.account is not None and params.get("token") is not None:
-                account = conn.account
-            else:
-                raise WsRequestError(exc.kraken_error) from exc
-        conn.account = account
+            raise WsRequestError(exc.kraken_error) from exc
+        conn.account, conn.token = account, str(token)
         return account
 
     # ---- channels --------------------------------------------------------------------

@@ -76,6 +76,7 @@ class WsConnection:
     authenticated_endpoint: bool
     faults: FaultInjector
     account: str | None = None
+    token: str | None = None
     has_subscription: bool = False
     last_sent: float = field(default_factory=time.monotonic)
     _outbox: asyncio.Queue[tuple[float, str] | None] = field(default_factory=asyncio.Queue)
