@@ -57,8 +57,9 @@ class BookOutcome(StrEnum):
 
 
 def scaled_units(value: object, decimals: int, field: str) -> int:
-    """`value` as an integer count of 10**-decimals; the slow path for str/Decimal/int wire
-    values, which must not carry more decimals than the instrument allows."""
+    """`value` as an integer count of 10**-decimals. Exact str/Decimal values must not carry
+    more decimals than the instrument allows; a float cannot hold a decimal exactly, so it is
+    rounded to the nearest unit, and the checksum is what catches a value that was off-grid."""
     if type(value) is float:
         return round(value * 10**decimals)
     if type(value) is int:
