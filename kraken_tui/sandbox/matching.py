@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 
@@ -53,7 +53,6 @@ class LiveOrder:
     hold: Decimal = ZERO
     lastupdated: float = 0.0
     in_book: bool = False
-    fill_ids: list[str] = field(default_factory=list)
 
     @property
     def remaining(self) -> Decimal:

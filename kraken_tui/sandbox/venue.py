@@ -321,12 +321,13 @@ class SandboxVenue:
         kind = parse_order_type(order_type)
         qty = parse_decimal(volume, "volume")
         tif = parse_time_in_force(time_in_force)
-        limit = parse_optional_decimal(price, "price") if kind.has_limit_price else None
-        trigger = parse_optional_decimal(trigger_price, "price2") if kind.is_triggered else None
+        limit_field = "price2" if kind.is_triggered else "price"
+        limit = parse_optional_decimal(price, limit_field) if kind.has_limit_price else None
+        trigger = parse_optional_decimal(trigger_price, "price") if kind.is_triggered else None
         if userref is not None and cl_ord_id is not None:
             raise VenueError(invalid_argument("cl_ord_id"))
         if kind.has_limit_price and limit is None:
-            raise VenueError(invalid_argument("price"))
+            raise VenueError(invalid_argument(limit_field))
         if kind.is_triggered and trigger is None:
             raise VenueError(invalid_argument("price"))
         if post_only and kind is not VenueOrderType.LIMIT:
@@ -978,7 +979,6 @@ class SandboxVenue:
             cl_ord_id=order.cl_ord_id,
             userref=order.userref,
         )
-        order.fill_ids.append(fill_id)
         self._fills[order.api_key].append(fill)
         self._new_fills.append(fill)
         self._touch(order)
@@ -1152,7 +1152,6 @@ class SandboxVenue:
             self._closed[order.api_key].append(order)
         for fill in stored.fills:
             self._fills[fill.api_key].append(fill)
-            self._orders[fill.order_txid].fill_ids.append(fill.trade_id)
         fees = json.loads(stored.meta.get(_META_FEES, "{}"))
         self._fee_income = {asset: Decimal(amount) for asset, amount in fees.items()}
         for symbol, last_id in json.loads(stored.meta.get(_META_TRADE_IDS, "{}")).items():
