@@ -36,10 +36,14 @@ _PLAIN_FORMAT = (
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One formatted record as the UI log panel and remote viewers need it."""
+    """One record as the UI log panel and remote viewers need it.
+
+    Field names match ``kraken_tui.engine.api.LogLine``; ``text`` adds the fully formatted
+    line, including a traceback when the record carried one.
+    """
 
     seq: int
-    time: datetime
+    ts: datetime
     level: str
     source: str
     message: str
@@ -84,7 +88,7 @@ class LogBuffer:
             self._lines.append(
                 LogLine(
                     seq=self._last_seq,
-                    time=record["time"],
+                    ts=record["time"],
                     level=record["level"].name,
                     source=record["name"] or "",
                     message=record["message"],
@@ -178,7 +182,7 @@ class LogHandles:
         record = message.record
         line = LogLine(
             seq=0,
-            time=record["time"],
+            ts=record["time"],
             level=record["level"].name,
             source=record["name"] or "",
             message=record["message"],
