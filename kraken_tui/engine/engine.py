@@ -1,0 +1,784 @@
+"""TradingEngine: wires exchange, bus, strategies, risk, orders, positions, portfolio and store,
+and implements `EngineApi` for the UI, headless mode and remote control.
+
+Shape of a run::
+
+    engine = TradingEngine(exchange, store, EngineConfig.from_settings(settings))
+    await engine.start()             # connect, reconcile, rebuild, load strategies, trade
+    ...                              # snapshot() / commands from the UI or ctl
+    await engine.stop(cancel_open_orders=True)
+
+or `await engine.run(stop_event, duration_s)` for headless mode. The store is the caller's:
+the engine neither opens nor closes it.
+
+Loop discipline (see docs/design ui-load-probe): events are handled in slices of at most
+`slice_s` (2 ms) and the loop yields between slices, so a UI sharing the loop stays responsive;
+snapshot parts are immutable values replaced on change, so `snapshot()` is O(1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from loguru import logger
+
+from kraken_tui.domain import (
+    BookSnapshot,
+    Candle,
+    ComponentState,
+    ConnectionState,
+    Execution,
+    Instrument,
+    Mode,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    StrategyState,
+    Ticker,
+    TimeInForce,
+    TradingState,
+)
+from kraken_tui.engine.api import (
+    CommandResult,
+    EngineSnapshot,
+    LogLine,
+    ManualOrder,
+    RiskDecision,
+)
+from kraken_tui.engine.bus import EventBus, Subscription
+from kraken_tui.engine.clock import Clock, WallClock
+from kraken_tui.engine.dead_man import DeadManSwitch
+from kraken_tui.engine.events import OrderChanged
+from kraken_tui.engine.lifecycle import Lifecycle
+from kraken_tui.engine.order_manager import LookupPolicy, OrderManager, new_cl_ord_id
+from kraken_tui.engine.portfolio import PortfolioManager
+from kraken_tui.engine.positions import PositionManager
+from kraken_tui.engine.reconciliation import Reconciler
+from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
+from kraken_tui.engine.strategy_manager import (
+    DEFAULT_CALL_BUDGET_S,
+    SavedStrategy,
+    StrategyHost,
+    StrategyManager,
+)
+from kraken_tui.exchange.protocol import (
+    BalancesEvent,
+    BookChanged,
+    CandleEvent,
+    ConnectionEvent,
+    ConnectionStatus,
+    Exchange,
+    ExchangeError,
+    FillEvent,
+    OrderEvent,
+    TickerEvent,
+    TradeEvent,
+)
+from kraken_tui.logging import LogBuffer
+from kraken_tui.settings import Settings, StrategyConfig
+from kraken_tui.store import EquitySnapshot, Store
+from kraken_tui.strategies import CancelAll, CancelOrder, Intent, PlaceOrder
+
+TRADING_STATE_KEY = "risk.trading_state"
+BASELINE_KEY = "portfolio.baseline"
+DAY_START_KEY = "portfolio.day_start"
+RECENT_FILLS = 200
+CANDLES_KEPT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    mode: Mode = Mode.SANDBOX
+    symbols: tuple[str, ...] = ()
+    book_depth: int = 10
+    strategies: Sequence[StrategyConfig] = ()
+    strategy_dir: Path = Path("strategies")
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    cancel_on_pause: bool = False
+    cancel_on_shutdown: bool = True
+    dead_man_timeout_s: int = 60
+    call_budget_s: float = DEFAULT_CALL_BUDGET_S
+    quote_ccy: str = "USD"
+    slice_s: float = 0.002
+    housekeeping_s: float = 0.25
+    equity_snapshot_s: float = 10.0
+    state_save_s: float = 5.0
+    balance_check_s: float = 60.0
+    bus_capacity: int = 10_000
+    lookup: LookupPolicy = field(default_factory=LookupPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        symbols = list(settings.symbols)
+        for strategy in settings.strategies:
+            if strategy.symbol not in symbols:
+                symbols.append(strategy.symbol)
+        return cls(
+            mode=Mode(settings.mode),
+            symbols=tuple(symbols),
+            book_depth=settings.book_depth,
+            strategies=tuple(settings.strategies),
+            strategy_dir=settings.strategy_dir,
+            limits=RiskLimits.from_settings(settings.risk),
+            cancel_on_pause=settings.risk.cancel_on_pause,
+            cancel_on_shutdown=settings.risk.cancel_on_shutdown,
+            dead_man_timeout_s=settings.exchange.dead_man_switch_timeout_s,
+        )
+
+
+class TradingEngine:
+    def __init__(
+        self,
+        exchange: Exchange,
+        store: Store,
+        config: EngineConfig,
+        *,
+        clock: Clock | None = None,
+        log_buffer: LogBuffer | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or WallClock()
+        self.exchange = exchange
+        self.store = store
+        self.lifecycle = Lifecycle("engine", self.clock)
+        self.bus = EventBus(config.bus_capacity)
+        self.risk = RiskManager(config.limits, self.clock)
+        self.orders = OrderManager(exchange, store, self.clock, lookup=config.lookup)
+        self.strategies = StrategyManager(
+            self.clock, call_budget_s=config.call_budget_s, strategy_dir=config.strategy_dir
+        )
+        self.positions = PositionManager({})
+        self.portfolio = PortfolioManager(config.quote_ccy, {}, self.clock)
+        self.dead_man = DeadManSwitch(
+            exchange, config.dead_man_timeout_s, lambda: bool(self.orders.open_orders)
+        )
+        self._log_buffer = log_buffer
+        self._events: Subscription = self.bus.subscribe(
+            "engine", capacity=config.bus_capacity, on_lagging=self._on_lagging
+        )
+        self._instruments: dict[str, Instrument] = {}
+        self._symbols: tuple[str, ...] = ()
+        self._books: dict[str, BookSnapshot] = {}
+        self._tickers: dict[str, Ticker] = {}
+        self._candles: dict[str, tuple[Candle, ...]] = {}
+        self._recent_fills: tuple[Execution, ...] = ()
+        self._connection: ConnectionStatus | None = None
+        self._baseline: dict[str, Decimal] = {}
+        self._portfolio_id = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[object]] = set()
+        self._stopping = False
+        self._snapshot: EngineSnapshot | None = None
+        self.events_handled = 0
+        self.max_slice_ms = 0.0
+        self.orders.on_change(lambda order: self.bus.publish(OrderChanged(order)))
+        self.lifecycle.on_change(lambda _: self._touch())
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, restore, reconcile and start trading; raises if any step fails (the engine
+        is then FAULTED and nothing was traded)."""
+        self.lifecycle.transition(ComponentState.STARTING)
+        try:
+            await self._start()
+        except BaseException as exc:
+            self.lifecycle.transition(ComponentState.FAULTED, f"start failed: {exc}")
+            raise
+        self.lifecycle.transition(ComponentState.RUNNING, "trading")
+        self._tasks = [
+            asyncio.create_task(self._process_events(), name="engine events"),
+            asyncio.create_task(self._housekeeping(), name="engine housekeeping"),
+            asyncio.create_task(self.dead_man.run(), name="dead man's switch"),
+        ]
+
+    async def _start(self) -> None:
+        now = self.clock.now()
+        self.exchange.set_event_handler(self.bus.publish)
+        await self.exchange.connect()
+        self._connection = self.exchange.connection
+        self._instruments = dict(self.exchange.instruments)
+        unknown = [s for s in self.config.symbols if s not in self._instruments]
+        if unknown:
+            raise ExchangeError(f"the exchange does not list {', '.join(unknown)}")
+        self._symbols = self.config.symbols
+        self.positions = PositionManager(self._instruments)
+        self.portfolio = PortfolioManager(self.config.quote_ccy, self._instruments, self.clock)
+        await self._restore_trading_state()
+        report = await Reconciler(self.exchange, self.store, self.orders, self.clock).run()
+        await self._rebuild_positions()
+        self._portfolio_id = await self.store.positions.ensure_portfolio(
+            "default", self.config.quote_ccy, now
+        )
+        for position in self.positions.positions:
+            self.store.positions.queue_upsert(self._portfolio_id, position, now)
+        await self._check_balances_at_start()
+        await self._load_strategies()
+        await self.exchange.subscribe_market(self._symbols, self.config.book_depth)
+        for symbol in self._symbols:
+            book = self.exchange.book(symbol)
+            if book is not None:
+                self._books = {**self._books, symbol: book}
+                self._mark(book)
+        if self.risk.trading_state is TradingState.HALTED:
+            for host in self.strategies.hosts:
+                self.strategies.pause(host.name)
+        self.strategies.set_sink(self._on_intent)
+        self.strategies.start()
+        logger.info(
+            "engine started in {} mode: {} symbols, {} strategies, {}",
+            self.config.mode,
+            len(self._symbols),
+            len(self.strategies.hosts),
+            report.summary(),
+        )
+
+    async def stop(self, cancel_open_orders: bool) -> None:
+        """Stop trading. With `cancel_open_orders` every order is cancelled and the dead man's
+        switch disarmed; without, orders stay on the book under an armed switch, which cancels
+        them `dead_man_timeout_s` later unless an engine restarts and refreshes it."""
+        if self._stopping or not self.lifecycle.is_live:
+            return
+        self._stopping = True
+        self.lifecycle.transition(ComponentState.STOPPING, "stop requested")
+        self.strategies.stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        try:
+            if cancel_open_orders:
+                await self.orders.wait_sent()
+                if self.orders.open_orders:
+                    await self.orders.cancel_all()
+                await self.dead_man.disarm()
+            else:
+                await self.dead_man.refresh()
+                if self.orders.open_orders:
+                    logger.warning(
+                        "{} orders left open; the dead man's switch cancels them in {} s",
+                        len(self.orders.open_orders),
+                        self.dead_man.timeout_s,
+                    )
+            await self.orders.close()
+        except ExchangeError as exc:
+            logger.error("shutdown: exchange request failed: {}", exc)
+        await asyncio.sleep(0)
+        await self._drain()
+        self._events.close()
+        await asyncio.gather(self._tasks[0], return_exceptions=True)
+        await self._persist_strategy_states()
+        self._queue_equity_snapshot()
+        await self.store.writer.flush()
+        await self.exchange.close()
+        self.lifecycle.transition(ComponentState.STOPPED, "stopped")
+
+    async def run(self, stop: asyncio.Event | None = None, duration_s: float | None = None) -> None:
+        """Headless convenience: start, trade until `stop` is set or `duration_s` passes, then
+        stop with the configured `cancel_on_shutdown`."""
+        await self.start()
+        try:
+            waiter = (stop or asyncio.Event()).wait()
+            await asyncio.wait_for(waiter, timeout=duration_s)
+        except TimeoutError:
+            logger.info("run duration of {} s elapsed", duration_s)
+        finally:
+            await self.stop(self.config.cancel_on_shutdown)
+
+    # -- EngineApi: reads ----------------------------------------------------------------------
+
+    def snapshot(self) -> EngineSnapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = EngineSnapshot(
+                mode=self.config.mode,
+                state=self.lifecycle.state,
+                ts=self.clock.now(),
+                symbols=self._symbols,
+                instruments=self._instruments,
+                books=self._books,
+                tickers=self._tickers,
+                candles=self._candles,
+                positions=self.positions.positions,
+                open_orders=self.orders.open_orders,
+                recent_fills=self._recent_fills,
+                strategies=self.strategies.snapshots,
+                risk=self.risk.snapshot,
+                portfolio=self.portfolio.snapshot,
+                connection=self._connection,
+                rate_limits=self.exchange.rate_limits,
+            )
+            self._snapshot = snapshot
+        return snapshot
+
+    def log_lines_since(self, seq: int, limit: int = 500) -> list[LogLine]:
+        if self._log_buffer is None:
+            return []
+        return [
+            LogLine(line.seq, line.time, line.level, line.source, line.message)
+            for line in self._log_buffer.since(seq, limit)
+        ]
+
+    def preview_order(self, order: ManualOrder) -> RiskDecision:
+        proposed = _proposed(order)
+        context = self._risk_context(proposed)
+        if context is None:
+            return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
+        return self.risk.evaluate(proposed, context)
+
+    # -- EngineApi: commands ---------------------------------------------------------------------
+
+    async def pause(self, strategy: str) -> CommandResult:
+        host = self.strategies.host(strategy)
+        if host is None:
+            return CommandResult(False, f"no strategy named {strategy}")
+        if not self.strategies.pause(strategy):
+            return CommandResult(False, f"{strategy} is {host.state}, not running")
+        await self.store.strategies.set_state(strategy, StrategyState.PAUSED, self.clock.now())
+        cancelled = 0
+        if self.config.cancel_on_pause:
+            own = [o.cl_ord_id for o in self.orders.open_orders_of(strategy)]
+            cancelled = await self.orders.cancel_many(own)
+        self._touch()
+        suffix = f", {cancelled} open orders cancelled" if self.config.cancel_on_pause else ""
+        return CommandResult(True, f"{strategy} paused: no new orders{suffix}")
+
+    async def resume(self, strategy: str) -> CommandResult:
+        host = self.strategies.host(strategy)
+        if host is None:
+            return CommandResult(False, f"no strategy named {strategy}")
+        if self.risk.trading_state is TradingState.HALTED:
+            return CommandResult(False, "trading is HALTED: reset the kill switch first")
+        if not self.strategies.resume(strategy):
+            return CommandResult(False, f"{strategy} is {host.state}, not paused")
+        await self.store.strategies.set_state(strategy, StrategyState.RUNNING, self.clock.now())
+        self._touch()
+        return CommandResult(True, f"{strategy} resumed")
+
+    async def pause_all(self) -> CommandResult:
+        results = [await self.pause(h.name) for h in self.strategies.hosts]
+        paused = sum(r.ok for r in results)
+        return CommandResult(True, f"{paused} strategies paused")
+
+    async def resume_all(self) -> CommandResult:
+        if self.risk.trading_state is TradingState.HALTED:
+            return CommandResult(False, "trading is HALTED: reset the kill switch first")
+        results = [await self.resume(h.name) for h in self.strategies.hosts]
+        return CommandResult(True, f"{sum(r.ok for r in results)} strategies resumed")
+
+    async def kill_switch(self, reason: str = "manual") -> CommandResult:
+        """HALTED at once (no order passes risk from here on), cancel-all sent, strategies
+        paused, the state persisted so a restart stays halted."""
+        text = f"kill switch: {reason}"
+        self.risk.set_trading_state(TradingState.HALTED, text)
+        self._touch()
+        persist = self.store.kv.set(
+            TRADING_STATE_KEY,
+            {"state": TradingState.HALTED.value, "reason": text},
+            self.clock.now(),
+        )
+        cancelled, persisted = await asyncio.gather(
+            self.orders.cancel_all(), persist, return_exceptions=True
+        )
+        if isinstance(persisted, BaseException):
+            logger.critical("kill switch: HALTED state not persisted: {}", persisted)
+        paused = 0
+        for host in self.strategies.hosts:
+            if self.strategies.pause(host.name):
+                paused += 1
+                await self.store.strategies.set_state(
+                    host.name, StrategyState.PAUSED, self.clock.now()
+                )
+        self._touch()
+        if isinstance(cancelled, BaseException):
+            logger.critical("kill switch: cancel-all failed: {}", cancelled)
+            return CommandResult(
+                False, f"HALTED, but cancel-all failed ({cancelled}); {paused} strategies paused"
+            )
+        logger.critical("kill switch fired ({}): {} orders cancelled", reason, cancelled)
+        return CommandResult(
+            True, f"HALTED: cancel-all sent ({cancelled} cancelled), {paused} strategies paused"
+        )
+
+    async def reset_kill_switch(self) -> CommandResult:
+        if self.risk.trading_state is not TradingState.HALTED:
+            return CommandResult(False, f"trading is {self.risk.trading_state}, not HALTED")
+        self.risk.set_trading_state(TradingState.ACTIVE, "kill switch reset")
+        await self.store.kv.set(
+            TRADING_STATE_KEY, {"state": TradingState.ACTIVE.value, "reason": ""}, self.clock.now()
+        )
+        self._touch()
+        return CommandResult(True, "trading ACTIVE again; strategies stay paused until resumed")
+
+    async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
+        proposed = _proposed(order)
+        context = self._risk_context(proposed)
+        if context is None:
+            return CommandResult(False, f"{order.symbol} is not traded here")
+        decision = self.risk.check(proposed, context)
+        self._touch()
+        if not decision.allowed:
+            return CommandResult(
+                False,
+                f"denied by risk ({decision.rule}): {decision.reason}",
+                {"rule": decision.rule or ""},
+            )
+        request = _request(proposed, order.time_in_force, order.post_only)
+        placed = await self.orders.place_and_wait(request)
+        label = f"{order.side} {order.volume} {order.symbol} {order.order_type}"
+        if placed.is_open or placed.status is OrderStatus.FILLED:
+            return CommandResult(
+                True,
+                f"{label} accepted ({placed.status})",
+                {"cl_ord_id": placed.cl_ord_id, "order_id": placed.order_id or ""},
+            )
+        return CommandResult(
+            False, f"{label} {placed.status}: {placed.reason}", {"cl_ord_id": placed.cl_ord_id}
+        )
+
+    async def cancel_order(self, cl_ord_id: str) -> CommandResult:
+        if self.orders.get(cl_ord_id) is None:
+            return CommandResult(False, f"no order {cl_ord_id} is known")
+        if await self.orders.cancel(cl_ord_id):
+            return CommandResult(True, f"order {cl_ord_id} cancelled")
+        order = self.orders.get(cl_ord_id)
+        status = order.status if order is not None else "unknown"
+        return CommandResult(False, f"order {cl_ord_id} not cancelled: it is {status}")
+
+    async def cancel_all(self) -> CommandResult:
+        try:
+            count = await self.orders.cancel_all()
+        except ExchangeError as exc:
+            return CommandResult(False, f"cancel all failed: {exc.kraken_error or exc}")
+        return CommandResult(True, f"cancel all sent: {count} orders cancelled")
+
+    # -- intents ---------------------------------------------------------------------------------
+
+    def _on_intent(self, host: StrategyHost, intent: Intent) -> None:
+        match intent:
+            case PlaceOrder():
+                proposed = ProposedOrder(
+                    symbol=host.symbol,
+                    side=intent.side,
+                    order_type=intent.order_type,
+                    volume=intent.volume,
+                    price=intent.price,
+                    trigger_price=intent.trigger_price,
+                    strategy=host.name,
+                )
+                context = self._risk_context(proposed)
+                if context is None or not self.risk.check(proposed, context).allowed:
+                    self._touch()
+                    return
+                request = _request(proposed, intent.tif, intent.post_only)
+                self.orders.place(request)
+                host.orders_sent += 1
+                if intent.tag:
+                    logger.info("{} sends {} ({})", host.name, request.cl_ord_id, intent.tag)
+            case CancelOrder(cl_ord_id=cl_ord_id):
+                order = self.orders.get(cl_ord_id)
+                if order is None or order.strategy != host.name:
+                    logger.warning(
+                        "{} asked to cancel {}, not one of its orders", host.name, cl_ord_id
+                    )
+                    return
+                self._spawn(self.orders.cancel(cl_ord_id))
+            case CancelAll():
+                own = [o.cl_ord_id for o in self.orders.open_orders_of(host.name)]
+                if own:
+                    self._spawn(self.orders.cancel_many(own))
+
+    def _risk_context(self, order: ProposedOrder) -> RiskContext | None:
+        instrument = self._instruments.get(order.symbol)
+        if instrument is None:
+            return None
+        return RiskContext(
+            instrument=instrument,
+            book=self._books.get(order.symbol),
+            symbol_position=self.positions.position(order.symbol),
+            strategy_position=(
+                self.positions.strategy_position(order.symbol, order.strategy)
+                if order.strategy is not None
+                else None
+            ),
+            open_orders=self.orders.open_orders,
+        )
+
+    # -- event processing ------------------------------------------------------------------------
+
+    async def _process_events(self) -> None:
+        """Handle bus events in slices of at most `slice_s`, yielding between slices."""
+        events = self._events
+        while True:
+            await events.wait()
+            if events.closed and not len(events):
+                return
+            started = time.perf_counter()
+            deadline = started + self.config.slice_s
+            while (event := events.pop()) is not None:
+                await self._handle_safely(event)
+                if time.perf_counter() >= deadline:
+                    break
+            self.max_slice_ms = max(self.max_slice_ms, (time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0)
+
+    async def _drain(self) -> None:
+        while (event := self._events.pop()) is not None:
+            await self._handle_safely(event)
+
+    async def _handle_safely(self, event: object) -> None:
+        self.events_handled += 1
+        try:
+            await self._handle(event)
+        except Exception:
+            logger.opt(exception=True).error("engine: handling {} failed", type(event).__name__)
+        self._snapshot = None
+
+    async def _handle(self, event: object) -> None:
+        match event:
+            case BookChanged(symbol=symbol):
+                book = self.exchange.book(symbol)
+                if book is None:
+                    return
+                self._books = {**self._books, symbol: book}
+                self._mark(book)
+                self.strategies.on_book(book)
+            case OrderChanged(order=order):
+                self._on_order_changed(order)
+            case FillEvent(execution=execution):
+                await self._on_fill(execution)
+            case OrderEvent(update=update):
+                self.orders.on_order_update(update)
+            case TradeEvent(trade=trade):
+                self.strategies.on_trade(trade)
+            case CandleEvent(candle=candle):
+                self._on_candle(candle)
+            case TickerEvent(ticker=ticker):
+                self._tickers = {**self._tickers, ticker.symbol: ticker}
+            case BalancesEvent(balances=balances):
+                self.portfolio.set_balances(balances)
+            case ConnectionEvent(status=status):
+                self._on_connection(status)
+            case _:
+                logger.debug("engine ignores {}", type(event).__name__)
+
+    def _mark(self, book: BookSnapshot) -> None:
+        if book.mid is not None and not book.stale:
+            self.positions.mark(book.symbol, book.mid)
+
+    def _on_order_changed(self, order: Order) -> None:
+        if order.strategy is None:
+            return
+        self._refresh_strategy_view(order.strategy, order.symbol)
+        self.strategies.on_order_update(order)
+
+    async def _on_fill(self, execution: Execution) -> None:
+        if not await self.orders.on_execution(execution):
+            return
+        strategy = self.orders.strategy_of(execution)
+        await self._apply_fill(execution, strategy)
+        self.portfolio.apply_fill(execution)
+        self._recent_fills = (execution, *self._recent_fills[: RECENT_FILLS - 1])
+        if strategy is not None:
+            self._refresh_strategy_view(strategy, execution.symbol)
+            self.strategies.on_fill(strategy, execution)
+
+    async def _apply_fill(self, execution: Execution, strategy: str | None) -> None:
+        now = self.clock.now()
+        for position in self.positions.apply(execution, strategy):
+            self.store.positions.queue_upsert(self._portfolio_id, position, now)
+
+    def _on_candle(self, candle: Candle) -> None:
+        history = self._candles.get(candle.symbol, ())
+        if history and not history[-1].closed and history[-1].ts == candle.ts:
+            history = history[:-1]
+        history = (*history[-(CANDLES_KEPT - 1) :], candle)
+        self._candles = {**self._candles, candle.symbol: history}
+        if candle.closed:
+            self.strategies.on_candle(candle)
+
+    def _on_connection(self, status: ConnectionStatus) -> None:
+        self._connection = status
+        if not self.lifecycle.is_live:
+            return
+        if status.state is ConnectionState.CONNECTED:
+            self.lifecycle.recover("exchange connected")
+        else:
+            self.lifecycle.degrade(f"exchange {status.state}: {status.reason}")
+
+    def _refresh_strategy_view(self, strategy: str, symbol: str) -> None:
+        self.strategies.update_views(
+            strategy,
+            self.positions.strategy_position(symbol, strategy),
+            self.orders.open_orders_of(strategy),
+        )
+
+    def _on_lagging(self, subscription: Subscription) -> None:
+        self.lifecycle.degrade(f"event queue {subscription.name} is lagging")
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        config = self.config
+        last_equity = last_state = last_balance = time.monotonic()
+        while True:
+            await asyncio.sleep(config.housekeeping_s)
+            try:
+                self.strategies.on_timer()
+                await self._revalue()
+                now = time.monotonic()
+                if now - last_equity >= config.equity_snapshot_s:
+                    last_equity = now
+                    self._queue_equity_snapshot()
+                if now - last_state >= config.state_save_s:
+                    last_state = now
+                    await self._persist_strategy_states()
+                if now - last_balance >= config.balance_check_s:
+                    last_balance = now
+                    await self._check_balances_periodically()
+                if not self._events.lagging:
+                    self.lifecycle.recover("event queue caught up")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.opt(exception=True).error("engine housekeeping step failed")
+            self._snapshot = None
+
+    async def _revalue(self) -> None:
+        mids = {s: b.mid for s, b in self._books.items() if b.mid is not None and not b.stale}
+        snapshot = self.portfolio.revalue(mids, self.positions.trading_pnl())
+        self.strategies.refresh_snapshots(self.positions.strategy_pnl)
+        breach = self.risk.update_pnl(snapshot.daily_pnl, snapshot.drawdown_pct)
+        if breach is not None and self.risk.trading_state is not TradingState.HALTED:
+            await self.kill_switch(f"{breach.rule}: {breach.reason}")
+
+    def _queue_equity_snapshot(self) -> None:
+        snap = self.portfolio.snapshot
+        if snap.peak_equity <= 0:
+            return
+        now = self.clock.now()
+        self.store.equity.queue(
+            EquitySnapshot(now, snap.equity, snap.peak_equity, snap.drawdown_pct)
+        )
+        day, start_pnl = self.portfolio.day_start
+        if day is not None:
+            self.store.kv.queue_set(
+                DAY_START_KEY, {"day": day.isoformat(), "pnl": str(start_pnl)}, now
+            )
+
+    async def _persist_strategy_states(self) -> None:
+        for name, state in self.strategies.dirty_states():
+            await self.store.strategies.save_state_json(name, state, self.clock.now())
+
+    async def _check_balances_periodically(self) -> None:
+        balances = await self.exchange.balances()
+        mismatches = self.portfolio.compare(self._baseline, self.positions.asset_flows(), balances)
+        self.portfolio.report(mismatches, confirmed=False)
+        self.portfolio.set_balances(balances)
+
+    # -- start-up steps ----------------------------------------------------------------------------
+
+    async def _restore_trading_state(self) -> None:
+        saved = await self.store.kv.get(TRADING_STATE_KEY)
+        if saved and saved.get("state") == TradingState.HALTED.value:
+            self.risk.set_trading_state(TradingState.HALTED, saved.get("reason", "restored"))
+            logger.critical("trading stays HALTED from the previous run: {}", saved.get("reason"))
+
+    async def _rebuild_positions(self) -> None:
+        """Positions are the fold of every stored fill, attributed through its order."""
+        owners: dict[str, str | None] = {}
+        for execution in await self.store.executions.since(None):
+            key = execution.cl_ord_id or execution.order_id
+            if key not in owners:
+                owners[key] = await self._stored_strategy_of(execution)
+            self.positions.apply(execution, owners[key])
+
+    async def _stored_strategy_of(self, execution: Execution) -> str | None:
+        known = self.orders.strategy_of(execution)
+        if known is not None:
+            return known
+        order = None
+        if execution.cl_ord_id:
+            order = await self.store.orders.by_cl_ord_id(execution.cl_ord_id)
+        if order is None:
+            order = await self.store.orders.by_order_id(execution.order_id)
+        return order.strategy if order is not None else None
+
+    async def _check_balances_at_start(self) -> None:
+        balances = await self.exchange.balances()
+        flows = self.positions.asset_flows()
+        saved = await self.store.kv.get(BASELINE_KEY)
+        now = self.clock.now()
+        if saved is None:
+            self._baseline = self.portfolio.baseline_for(balances, flows)
+            await self.store.kv.set(
+                BASELINE_KEY, {k: str(v) for k, v in self._baseline.items()}, now
+            )
+            logger.info("portfolio baseline recorded for {} assets", len(self._baseline))
+        else:
+            self._baseline = {k: Decimal(v) for k, v in saved.items()}
+            mismatches = self.portfolio.compare(self._baseline, flows, balances)
+            self.portfolio.report(mismatches, confirmed=True)
+        self.portfolio.set_balances(balances)
+        latest = await self.store.equity.latest()
+        day_start = await self.store.kv.get(DAY_START_KEY)
+        self.portfolio.restore(
+            latest.peak if latest is not None else Decimal(0),
+            date.fromisoformat(day_start["day"]) if day_start else None,
+            Decimal(day_start["pnl"]) if day_start else Decimal(0),
+        )
+
+    async def _load_strategies(self) -> None:
+        now = self.clock.now()
+        saved = {
+            record.name: SavedStrategy(record.state, record.state_json)
+            for record in await self.store.strategies.all()
+        }
+        self.strategies.load(self.config.strategies, self._instruments, saved)
+        for host in self.strategies.hosts:
+            config = next(c for c in self.config.strategies if c.name == host.name)
+            await self.store.strategies.register(
+                host.name, host.class_name, config.params, host.state, now
+            )
+            self._refresh_strategy_view(host.name, host.symbol)
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        self._snapshot = None
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _proposed(order: ManualOrder) -> ProposedOrder:
+    return ProposedOrder(
+        symbol=order.symbol,
+        side=order.side,
+        order_type=order.order_type,
+        volume=order.volume,
+        price=order.price,
+        trigger_price=order.trigger_price,
+    )
+
+
+def _request(order: ProposedOrder, tif: TimeInForce, post_only: bool) -> OrderRequest:
+    return OrderRequest(
+        cl_ord_id=new_cl_ord_id(),
+        symbol=order.symbol,
+        side=order.side,
+        order_type=order.order_type,
+        volume=order.volume,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        time_in_force=tif,
+        post_only=post_only,
+        strategy=order.strategy,
+    )

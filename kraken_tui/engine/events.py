@@ -1,0 +1,16 @@
+"""Events the engine publishes on its own bus, beside the exchange's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kraken_tui.domain import Order
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    """The order manager's view of an order changed (ack, fill progress, cancel, adoption).
+    Going through the bus, instead of a direct callback, keeps strategy handlers out of the
+    order manager's call stack: a strategy reacting to an update cannot re-enter it."""
+
+    order: Order

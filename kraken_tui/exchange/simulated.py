@@ -1,0 +1,540 @@
+"""SimulatedExchange: the `Exchange` protocol in-process, on the sandbox's matching engine.
+
+The same `SandboxVenue` that sits behind the sandbox server does the matching, holds, fees and
+dead man's switch here, without HTTP or WebSocket in between. The backtester drives it on a
+virtual clock, and engine tests use it as a real exchange. Its behaviour is the venue's:
+events arrive synchronously during a call (an execution report can reach the handler before
+`add_order` returns, as a Kraken WS update can beat the REST response).
+
+Faults: `faults` lets a test lose a request before the venue sees it, or lose the answer after
+the venue placed the order (both surface as `OutcomeUnknown`), and make lookups fail, which is
+exactly the ambiguity the order manager must resolve without double-sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import count
+from pathlib import Path
+
+from loguru import logger
+
+from kraken_tui.domain import (
+    Balance,
+    BookLevel,
+    BookSnapshot,
+    Candle,
+    ConnectionState,
+    Execution,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Trade,
+)
+from kraken_tui.engine.clock import Clock, WallClock
+from kraken_tui.exchange.protocol import (
+    BalancesEvent,
+    BookChanged,
+    CandleEvent,
+    ConnectionEvent,
+    ConnectionStatus,
+    EventHandler,
+    ExchangeError,
+    ExchangeEvent,
+    FillEvent,
+    OrderAck,
+    OrderEvent,
+    OrderRejected,
+    OrderUpdate,
+    OutcomeUnknown,
+    RateLimitStatus,
+    TradeEvent,
+    UnknownOrder,
+)
+from kraken_tui.sandbox.errors import UNKNOWN_ORDER, VenueError
+from kraken_tui.sandbox.events import (
+    BalanceChanged,
+    BookLevelChanged,
+    ExecType,
+    ExecutionEvent,
+    TradePrinted,
+    VenueEvent,
+)
+from kraken_tui.sandbox.pairs import PairRegistry
+from kraken_tui.sandbox.records import FillView, OrderState, OrderView, VenueOrderType
+from kraken_tui.sandbox.venue import DEFAULT_FUNDING, SandboxVenue
+
+DEFAULT_API_KEY = "simulated-account"
+_PAGE = 50
+
+_ORDER_TYPES = {
+    OrderType.MARKET: VenueOrderType.MARKET,
+    OrderType.LIMIT: VenueOrderType.LIMIT,
+    OrderType.STOP_LOSS: VenueOrderType.STOP_LOSS,
+    OrderType.TAKE_PROFIT: VenueOrderType.TAKE_PROFIT,
+}
+_FROM_VENUE_TYPE = {
+    VenueOrderType.MARKET: OrderType.MARKET,
+    VenueOrderType.LIMIT: OrderType.LIMIT,
+    VenueOrderType.STOP_LOSS: OrderType.STOP_LOSS,
+    VenueOrderType.STOP_LOSS_LIMIT: OrderType.STOP_LOSS,
+    VenueOrderType.TAKE_PROFIT: OrderType.TAKE_PROFIT,
+    VenueOrderType.TAKE_PROFIT_LIMIT: OrderType.TAKE_PROFIT,
+}
+
+
+@dataclass(slots=True)
+class SimulatedFaults:
+    """Counters of faults still to inject; each injected fault decrements its counter."""
+
+    lose_requests: int = 0
+    """add_order raises OutcomeUnknown before the venue sees the order."""
+    lose_acks: int = 0
+    """add_order places the order, then raises OutcomeUnknown instead of acknowledging."""
+    fail_lookups: int = 0
+    """lookup_order raises ExchangeError (exchange unreachable)."""
+    mute_private_events: bool = False
+    """Drop order and fill events (a private feed that is down); queries still answer."""
+
+
+def _ts(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+class _CandleBuilder:
+    """Builds OHLC candles from the public trade tape, one interval per symbol."""
+
+    def __init__(self, interval_min: int) -> None:
+        self.interval_min = interval_min
+        self._current: dict[str, Candle] = {}
+
+    def add(self, trade: TradePrinted) -> list[Candle]:
+        """The candles to publish after this trade: a closed one when an interval ended, then
+        the forming one."""
+        span = self.interval_min * 60
+        begin = _ts(trade.timestamp - trade.timestamp % span)
+        current = self._current.get(trade.symbol)
+        out: list[Candle] = []
+        if current is not None and current.ts != begin:
+            out.append(current)
+            current = None
+        if current is None:
+            current = Candle(
+                trade.symbol,
+                self.interval_min,
+                begin,
+                trade.price,
+                trade.price,
+                trade.price,
+                trade.price,
+                trade.qty,
+                1,
+                closed=False,
+            )
+        else:
+            current = Candle(
+                trade.symbol,
+                self.interval_min,
+                begin,
+                current.open,
+                max(current.high, trade.price),
+                min(current.low, trade.price),
+                trade.price,
+                current.volume + trade.qty,
+                current.trades + 1,
+                closed=False,
+            )
+        self._current[trade.symbol] = current
+        if out:
+            out[0] = replace(out[0], closed=True)
+        out.append(current)
+        return out
+
+
+class SimulatedExchange:
+    def __init__(
+        self,
+        venue: SandboxVenue,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        clock: Clock | None = None,
+        funding: Mapping[str, Decimal] | None = None,
+        latency_s: float = 0.0,
+    ) -> None:
+        """`funding` (asset -> amount) is used only when the account does not exist yet."""
+        self.venue = venue
+        self.faults = SimulatedFaults()
+        self._api_key = api_key
+        self._clock = clock or WallClock()
+        self._funding = funding
+        self._latency_s = latency_s
+        self._handler: EventHandler | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._instruments = {p.symbol: p.to_instrument() for p in venue.pairs}
+        self._subscribed: set[str] = set()
+        self._depth = 10
+        self._sequence = count(1)
+        self._candles = _CandleBuilder(1)
+        self._connection = ConnectionStatus(ConnectionState.DISCONNECTED, since=self._clock.now())
+        self.requests = 0
+
+    @classmethod
+    def create(
+        cls,
+        clock: Clock,
+        *,
+        state_path: Path | None = None,
+        pairs: PairRegistry | None = None,
+        funding: Mapping[str, Decimal] = DEFAULT_FUNDING,
+        id_seed: int | None = None,
+        api_key: str = DEFAULT_API_KEY,
+    ) -> SimulatedExchange:
+        """A venue on `clock` (so a virtual clock drives matching timestamps and the dead
+        man's switch) with one funded account."""
+        venue = SandboxVenue(
+            pairs,
+            state_path=state_path,
+            clock=lambda: clock.now().timestamp(),
+            id_seed=id_seed,
+        )
+        return cls(venue, api_key=api_key, clock=clock, funding=funding)
+
+    # -- protocol: state ---------------------------------------------------------------------------
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self._instruments
+
+    @property
+    def connection(self) -> ConnectionStatus:
+        return self._connection
+
+    @property
+    def rate_limits(self) -> RateLimitStatus:
+        return RateLimitStatus()
+
+    def set_event_handler(self, handler: EventHandler) -> None:
+        self._handler = handler
+
+    async def connect(self) -> None:
+        self.venue.open_account(self._api_key, self._funding)
+        if self._unsubscribe is None:
+            self._unsubscribe = self.venue.subscribe(self._on_venue_event)
+        self._set_connection(ConnectionState.CONNECTED)
+
+    async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = None
+        self._set_connection(ConnectionState.DISCONNECTED)
+
+    async def subscribe_market(
+        self, symbols: Sequence[str], depth: int = 10, ohlc_interval: int = 1
+    ) -> None:
+        for symbol in symbols:
+            if symbol not in self._instruments:
+                raise ExchangeError(f"unknown symbol {symbol}", "EQuery:Unknown asset pair")
+        self._depth = depth
+        self._candles = _CandleBuilder(ohlc_interval)
+        self._subscribed.update(symbols)
+        for symbol in symbols:
+            self._emit(BookChanged(symbol))
+
+    def book(self, symbol: str) -> BookSnapshot | None:
+        if symbol not in self._subscribed:
+            return None
+        levels = self.venue.book(symbol, self._depth)
+        return BookSnapshot(
+            symbol,
+            bids=tuple(BookLevel(price, qty) for price, qty in levels.bids),
+            asks=tuple(BookLevel(price, qty) for price, qty in levels.asks),
+            ts=_ts(levels.timestamp),
+            sequence=next(self._sequence),
+        )
+
+    def tick(self) -> None:
+        """Run the venue's time-driven work (the dead man's switch) at the clock's time."""
+        self.venue.tick()
+
+    # -- protocol: trading -----------------------------------------------------------------------
+
+    async def add_order(self, request: OrderRequest) -> OrderAck:
+        await self._request()
+        if self.faults.lose_requests > 0:
+            self.faults.lose_requests -= 1
+            raise OutcomeUnknown(f"add_order {request.cl_ord_id}: request timed out")
+        try:
+            result = self.venue.add_order(
+                self._api_key,
+                pair=request.symbol,
+                side=request.side,
+                order_type=_ORDER_TYPES[request.order_type],
+                volume=request.volume,
+                price=request.price,
+                trigger_price=request.trigger_price,
+                post_only=request.post_only,
+                time_in_force=request.time_in_force,
+                cl_ord_id=request.cl_ord_id,
+            )
+        except VenueError as exc:
+            raise OrderRejected(f"order {request.cl_ord_id} rejected", exc.error) from exc
+        if self.faults.lose_acks > 0:
+            self.faults.lose_acks -= 1
+            raise OutcomeUnknown(f"add_order {request.cl_ord_id}: connection dropped")
+        if result.txid is None:
+            raise ExchangeError(f"order {request.cl_ord_id}: venue returned no txid")
+        return OrderAck(request.cl_ord_id, result.txid)
+
+    async def amend_order(
+        self,
+        *,
+        cl_ord_id: str | None = None,
+        order_id: str | None = None,
+        volume: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> None:
+        await self._request()
+        try:
+            self.venue.amend_order(
+                self._api_key,
+                txid=order_id,
+                cl_ord_id=cl_ord_id,
+                order_qty=volume,
+                limit_price=price,
+            )
+        except VenueError as exc:
+            raise _error(exc, f"amend {cl_ord_id or order_id}") from exc
+
+    async def cancel_order(
+        self, *, cl_ord_id: str | None = None, order_id: str | None = None
+    ) -> bool:
+        await self._request()
+        try:
+            self.venue.cancel_order(self._api_key, txid=order_id, cl_ord_id=cl_ord_id)
+        except VenueError as exc:
+            if exc.error == UNKNOWN_ORDER:
+                logger.warning("cancel: exchange does not know order {}", cl_ord_id or order_id)
+                return False
+            raise _error(exc, f"cancel {cl_ord_id or order_id}") from exc
+        return True
+
+    async def cancel_all(self) -> int:
+        await self._request()
+        return self.venue.cancel_all(self._api_key).count
+
+    async def cancel_all_after(self, timeout_s: int) -> None:
+        await self._request()
+        try:
+            self.venue.cancel_all_orders_after(self._api_key, timeout_s)
+        except VenueError as exc:
+            raise _error(exc, "cancel_all_after") from exc
+
+    # -- protocol: queries ---------------------------------------------------------------------
+
+    async def open_orders(self) -> list[Order]:
+        await self._request()
+        return [self._order(view) for view in self.venue.open_orders(self._api_key)]
+
+    async def closed_orders(self, since: datetime | None = None) -> list[Order]:
+        await self._request()
+        start = since.timestamp() if since is not None else None
+        views: list[OrderView] = []
+        offset = 0
+        while True:
+            page = self.venue.closed_orders(self._api_key, start=start, offset=offset, limit=_PAGE)
+            views.extend(page.items)
+            offset += len(page.items)
+            if not page.items or offset >= page.count:
+                break
+        return [self._order(view) for view in reversed(views)]
+
+    async def lookup_order(self, cl_ord_id: str) -> Order | None:
+        await self._request()
+        if self.faults.fail_lookups > 0:
+            self.faults.fail_lookups -= 1
+            raise ExchangeError(f"lookup {cl_ord_id}: exchange unreachable")
+        found = self.venue.open_orders(self._api_key, cl_ord_id=cl_ord_id)
+        if not found:
+            found = list(self.venue.closed_orders(self._api_key, cl_ord_id=cl_ord_id).items)
+        return self._order(found[0]) if found else None
+
+    async def executions_since(self, since: datetime | None = None) -> list[Execution]:
+        await self._request()
+        start = since.timestamp() if since is not None else None
+        fills: list[FillView] = []
+        offset = 0
+        while True:
+            page = self.venue.trades_history(self._api_key, start=start, offset=offset)
+            fills.extend(page.items)
+            offset += len(page.items)
+            if not page.items or offset >= page.count:
+                break
+        return [self._execution_from_fill(fill) for fill in reversed(fills)]
+
+    async def balances(self) -> dict[str, Balance]:
+        await self._request()
+        return self._balances()
+
+    # -- venue events ---------------------------------------------------------------------------
+
+    def _on_venue_event(self, event: VenueEvent) -> None:
+        match event:
+            case BookLevelChanged(symbol=symbol) if symbol in self._subscribed:
+                self._emit(BookChanged(symbol))
+            case TradePrinted() if event.symbol in self._subscribed:
+                self._emit(
+                    TradeEvent(
+                        Trade(
+                            event.symbol,
+                            event.side,
+                            event.price,
+                            event.qty,
+                            _ts(event.timestamp),
+                            event.trade_id,
+                        )
+                    )
+                )
+                for candle in self._candles.add(event):
+                    self._emit(CandleEvent(candle))
+            case ExecutionEvent(api_key=key) if key == self._api_key:
+                if not self.faults.mute_private_events:
+                    self._on_execution(event)
+            case BalanceChanged(api_key=key) if key == self._api_key:
+                if not self.faults.mute_private_events:
+                    self._emit(BalancesEvent(self._balances()))
+            case _:
+                pass
+
+    def _on_execution(self, event: ExecutionEvent) -> None:
+        view = event.order
+        if event.exec_type is ExecType.TRADE and event.exec_id is not None:
+            self._emit(FillEvent(self._execution_from_event(event)))
+        order = self._order(view)
+        self._emit(
+            OrderEvent(
+                OrderUpdate(
+                    order_id=view.txid,
+                    cl_ord_id=view.cl_ord_id,
+                    symbol=view.symbol,
+                    status=order.status,
+                    exec_type=event.exec_type.value,
+                    filled=view.vol_exec,
+                    ts=_ts(event.timestamp),
+                    avg_price=order.avg_price,
+                    reason=event.reason,
+                    order=order,
+                )
+            )
+        )
+
+    # -- conversions -----------------------------------------------------------------------------
+
+    def _order(self, view: OrderView) -> Order:
+        return Order(
+            cl_ord_id=view.cl_ord_id or "",
+            symbol=view.symbol,
+            side=view.side,
+            order_type=_FROM_VENUE_TYPE[view.order_type],
+            volume=view.volume,
+            status=_status(view),
+            price=view.price,
+            trigger_price=view.trigger_price,
+            time_in_force=view.time_in_force,
+            post_only=view.post_only,
+            order_id=view.txid,
+            filled=view.vol_exec,
+            avg_price=view.avg_price if view.vol_exec > 0 else None,
+            fees=view.fee,
+            reason=view.reason,
+            created_at=_ts(view.opentm),
+            updated_at=_ts(view.lastupdated),
+        )
+
+    def _execution_from_event(self, event: ExecutionEvent) -> Execution:
+        if event.last_qty is None or event.last_price is None or event.exec_id is None:
+            raise ExchangeError(f"trade report for {event.order.txid} without fill details")
+        return Execution(
+            exec_id=event.exec_id,
+            order_id=event.order.txid,
+            symbol=event.order.symbol,
+            side=event.order.side,
+            price=event.last_price,
+            qty=event.last_qty,
+            fee=event.last_fee or Decimal(0),
+            fee_ccy=self._display(event.fee_asset),
+            liquidity=event.liquidity_ind or Liquidity.TAKER,
+            ts=_ts(event.timestamp),
+            cl_ord_id=event.order.cl_ord_id,
+        )
+
+    def _execution_from_fill(self, fill: FillView) -> Execution:
+        return Execution(
+            exec_id=fill.trade_id,
+            order_id=fill.order_txid,
+            symbol=fill.symbol,
+            side=fill.side,
+            price=fill.price,
+            qty=fill.vol,
+            fee=fill.fee,
+            fee_ccy=self._display(fill.fee_asset),
+            liquidity=Liquidity.MAKER if fill.maker else Liquidity.TAKER,
+            ts=_ts(fill.time),
+            cl_ord_id=fill.cl_ord_id,
+        )
+
+    def _balances(self) -> dict[str, Balance]:
+        result = {}
+        for code, entry in self.venue.balances_ex(self._api_key).items():
+            name = self._display(code)
+            result[name] = Balance(name, entry.balance, entry.available)
+        return result
+
+    def _display(self, asset: str | None) -> str:
+        if asset is None:
+            return ""
+        try:
+            return self.venue.pairs.asset(asset).display
+        except VenueError:
+            return asset
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _request(self) -> None:
+        """Every request yields to the loop (and waits `latency_s`), as a network call does."""
+        self.requests += 1
+        await asyncio.sleep(self._latency_s)
+        if self._connection.state is not ConnectionState.CONNECTED:
+            raise ExchangeError("not connected")
+
+    def _emit(self, event: ExchangeEvent) -> None:
+        if self._handler is not None:
+            self._handler(event)
+
+    def _set_connection(self, state: ConnectionState) -> None:
+        self._connection = ConnectionStatus(state, since=self._clock.now())
+        self._emit(ConnectionEvent(self._connection))
+
+
+def _status(view: OrderView) -> OrderStatus:
+    if view.status is OrderState.PENDING:
+        return OrderStatus.PENDING_NEW
+    if view.status is OrderState.OPEN:
+        return OrderStatus.PARTIALLY_FILLED if view.vol_exec > 0 else OrderStatus.NEW
+    if view.status is OrderState.CLOSED:
+        return OrderStatus.FILLED
+    if view.status is OrderState.CANCELED:
+        return OrderStatus.CANCELED
+    return OrderStatus.EXPIRED
+
+
+def _error(exc: VenueError, action: str) -> ExchangeError:
+    if exc.error == UNKNOWN_ORDER:
+        return UnknownOrder(f"{action}: unknown order", exc.error)
+    return ExchangeError(f"{action}: {exc.error}", exc.error)
