@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from textual.binding import Binding
 from textual.widgets import DataTable, Input
 
 from kraken_tui.domain import BookLevel, ConnectionState, Mode, StrategyState, TradingState
@@ -308,9 +309,17 @@ async def test_q_in_live_mode_with_open_orders_asks_before_quitting() -> None:
         assert app._exit
 
 
-async def test_every_key_action_is_in_the_command_palette() -> None:
-    bound = {b.action for b in MainScreen.BINDINGS if hasattr(b, "action")}
+def test_every_key_action_is_in_the_command_palette() -> None:
+    bound = {b.action for b in MainScreen.BINDINGS if isinstance(b, Binding)}
     assert bound == {action for _, action, _ in ACTIONS}
+
+
+def test_help_lists_every_bound_key() -> None:
+    described = " / ".join(keys for keys, _ in MainScreen.HELP)
+    display = {"slash": "/", "question_mark": "?"}
+    for binding in MainScreen.BINDINGS:
+        assert isinstance(binding, Binding)
+        assert display.get(binding.key, binding.key) in described.split(" / ")
 
 
 async def test_command_palette_runs_an_action_by_name() -> None:

@@ -58,8 +58,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self._title, id="confirm-title")
             yield Static(self._question, id="confirm-question")
             with Horizontal():
-                yield Button("No [n]", id="no")
-                yield Button(f"{self._confirm_label} [y]", variant="error", id="yes")
+                yield Button("No (n)", id="no")
+                yield Button(f"{self._confirm_label} (y)", variant="error", id="yes")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

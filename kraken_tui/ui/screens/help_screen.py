@@ -1,5 +1,5 @@
-"""Every key of the main screen with what it does, built from the bindings themselves so the
-help can never disagree with the keys."""
+"""Every key of the main screen with what it does. The list is the main screen's `HELP`; a test
+checks it names every bound key, so the help cannot drift from the bindings."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 72;
+        width: 84;
         max-width: 95%;
         height: auto;
         max-height: 90%;

@@ -12,8 +12,9 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker
 
@@ -39,15 +40,18 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         background: $surface;
         padding: 0 1;
     }
-    OrderTicket Grid {
-        grid-size: 2;
-        grid-columns: 10 1fr;
-        grid-rows: 3;
+    OrderTicket .ticket-field {
         height: auto;
+        margin-top: 1;
     }
-    OrderTicket Label {
-        height: 3;
-        content-align: left middle;
+    OrderTicket .ticket-field > Label {
+        width: 10;
+    }
+    OrderTicket .ticket-field > Select, OrderTicket .ticket-field > Input {
+        width: 1fr;
+    }
+    OrderTicket #ticket-title {
+        text-style: bold;
     }
     OrderTicket #ticket-notional {
         height: 1;
@@ -66,8 +70,12 @@ class OrderTicket(ModalScreen[CommandResult | None]):
     OrderTicket #ticket-risk.-allowed {
         color: $success;
     }
-    OrderTicket Horizontal {
+    OrderTicket #ticket-notional {
+        margin-top: 1;
+    }
+    OrderTicket #ticket-buttons {
         height: auto;
+        margin-top: 1;
         align-horizontal: right;
     }
     OrderTicket Button {
@@ -97,46 +105,66 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         if book is not None and book.best_bid is not None and instrument is not None:
             price = fmt_price(book.best_bid.price, instrument.price_decimals).replace(",", "")
         with Vertical():
-            yield Static("[b]New order[/b]  (ctrl+s sends, esc closes)")
-            with Grid():
-                yield Label("Symbol")
-                yield Select(
+            yield Static("New order  -  ctrl+s sends, esc closes", id="ticket-title")
+            yield from self._field(
+                "Symbol",
+                Select(
                     [(s, s) for s in self._symbols],
                     value=self._symbol,
                     allow_blank=False,
+                    compact=True,
                     id="ticket-symbol",
-                )
-                yield Label("Side")
-                yield Select(
+                ),
+            )
+            yield from self._field(
+                "Side",
+                Select(
                     [("BUY", Side.BUY), ("SELL", Side.SELL)],
                     value=Side.BUY,
                     allow_blank=False,
+                    compact=True,
                     id="ticket-side",
-                )
-                yield Label("Type")
-                yield Select(
+                ),
+            )
+            yield from self._field(
+                "Type",
+                Select(
                     [(t.value, t) for t in SUPPORTED_TYPES],
                     value=OrderType.LIMIT,
                     allow_blank=False,
+                    compact=True,
                     id="ticket-type",
-                )
-                yield Label("Price")
-                yield Input(price, placeholder="limit price", id="ticket-price")
-                yield Label("Volume")
-                yield Input(placeholder="base currency amount", id="ticket-volume")
-                yield Label("TIF")
-                yield Select(
+                ),
+            )
+            yield from self._field(
+                "Price", Input(price, placeholder="limit price", compact=True, id="ticket-price")
+            )
+            yield from self._field(
+                "Volume",
+                Input(placeholder="base currency amount", compact=True, id="ticket-volume"),
+            )
+            yield from self._field(
+                "TIF",
+                Select(
                     [(t.value.upper(), t) for t in TimeInForce],
                     value=TimeInForce.GTC,
                     allow_blank=False,
+                    compact=True,
                     id="ticket-tif",
-                )
+                ),
+            )
             yield Static("", id="ticket-notional")
             yield Static("", id="ticket-errors")
             yield Static("", id="ticket-risk")
-            with Horizontal():
-                yield Button("Close [esc]", id="ticket-close")
-                yield Button("Send [ctrl+s]", variant="primary", id="ticket-send")
+            with Horizontal(id="ticket-buttons"):
+                yield Button("Close (esc)", compact=True, id="ticket-close")
+                yield Button("Send (ctrl+s)", variant="primary", compact=True, id="ticket-send")
+
+    @staticmethod
+    def _field(label: str, field: Widget) -> ComposeResult:
+        with Horizontal(classes="ticket-field"):
+            yield Label(label)
+            yield field
 
     def on_mount(self) -> None:
         self.query_one("#ticket-volume", Input).focus()

@@ -28,6 +28,8 @@ class LogPanel(Vertical):
     DEFAULT_CSS = """
     LogPanel > Log {
         height: 1fr;
+        overflow: auto auto;
+        background: $background;
     }
     LogPanel > Input {
         display: none;
@@ -69,7 +71,12 @@ class LogPanel(Vertical):
         self.last_seq = batch[-1].seq
         shown = [format_line(line) for line in batch if self._matches(line)]
         if shown:
-            self.log_view.write_lines(shown)
+            view = self.log_view
+            following = view.is_vertical_scroll_end
+            view.write_lines(shown)
+            if following:
+                # The view may not have its final size yet; follow again once it has.
+                view.call_after_refresh(view.scroll_end, animate=False)
 
     def visible_lines(self) -> list[str]:
         """The lines currently shown, after level filter and search."""

@@ -56,6 +56,9 @@ class OrderBookLadder(Widget):
     OrderBookLadder {
         height: 1fr;
     }
+    OrderBookLadder.-stale {
+        border-subtitle-color: $warning;
+    }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -88,7 +91,9 @@ class OrderBookLadder(Widget):
             (o.side, o.price) for o in open_orders if o.symbol == symbol and o.price is not None
         )
         self.border_title = f"Book {symbol or ''}".strip()
-        self.border_subtitle = self._warning() or ""
+        warning = self._warning()
+        self.border_subtitle = warning or ""
+        self.set_class(warning is not None, "-stale")
         self._rebuild()
 
     def on_resize(self) -> None:
