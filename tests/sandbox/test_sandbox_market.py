@@ -1,5 +1,6 @@
 """Synthetic market and trades-CSV replay driving a real venue."""
 
+import contextlib
 import itertools
 import math
 from dataclasses import replace
@@ -7,12 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kraken_tui.domain.enums import Side
 from kraken_tui.sandbox.events import BookLevelChanged, TradePrinted, VenueEvent
 from kraken_tui.sandbox.market import DEFAULT_DYNAMICS, MarketSimulator
 from kraken_tui.sandbox.replay import CsvTrade, TradesReplay, read_trades_csv
-from kraken_tui.sandbox.venue import SandboxVenue
+from kraken_tui.sandbox.venue import SandboxVenue, VenueError
 
 D = Decimal
 T0 = 1_700_000_000.0
@@ -203,3 +206,56 @@ def test_replay_speed_compresses_recorded_time() -> None:
     clock.now += 2.5
     replay.step(clock.now)
     assert replay.replayed == 3
+
+
+def asset_totals(venue: SandboxVenue, keys: tuple[str, ...]) -> dict[str, Decimal]:
+    summed: dict[str, Decimal] = {}
+    ledgers = [venue.balances(key) for key in keys]
+    ledgers += [venue.market_balances(), venue.fee_income()]
+    for ledger in ledgers:
+        for asset, amount in ledger.items():
+            summed[asset] = summed.get(asset, D(0)) + amount
+    return {asset: amount for asset, amount in summed.items() if amount}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(min_value=0, max_value=10_000),
+    orders=st.lists(
+        st.tuples(
+            st.sampled_from(["alice", "bob"]),
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(min_value=-300, max_value=300),
+            st.integers(min_value=1, max_value=50),
+            st.sampled_from(["limit", "market", "stop-loss"]),
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+)
+def test_users_trading_in_a_running_market_conserve_funds_and_never_cross_the_book(
+    seed: int, orders: list[tuple[str, Side, int, int, str]]
+) -> None:
+    clock = Clock()
+    venue = SandboxVenue(clock=clock, id_seed=seed)
+    keys = ("alice", "bob")
+    for key in keys:
+        venue.open_account(key)
+    simulator = MarketSimulator(venue, seed=seed, rate=400.0)
+    simulator.step(clock.now)
+    initial = asset_totals(venue, keys)
+    for key, side, offset_ticks, units, order_type in orders:
+        reference = simulator.fair_value("BTC/USD") + D("0.1") * offset_ticks
+        with contextlib.suppress(VenueError):
+            venue.add_order(key, pair="BTC/USD", side=side, order_type=order_type,
+                            volume=D("0.001") * units, price=reference,
+                            trigger_price=reference)  # fmt: skip
+        clock.now += 0.25
+        simulator.step(clock.now)
+        assert asset_totals(venue, keys) == initial
+        for symbol in simulator.symbols:
+            bid = venue.best_price(symbol, Side.BUY)
+            ask = venue.best_price(symbol, Side.SELL)
+            assert bid is not None and ask is not None and bid < ask
+        for key in keys:
+            assert all(entry.available >= 0 for entry in venue.balances_ex(key).values())
