@@ -14,6 +14,7 @@ exactly the ambiguity the order manager must resolve without double-sending.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -183,7 +184,8 @@ class SimulatedExchange:
         self._sequence = count(1)
         self._candles = _CandleBuilder(1)
         self._connection = ConnectionStatus(ConnectionState.DISCONNECTED, since=self._clock.now())
-        self.requests = 0
+        self.calls: Counter[str] = Counter()
+        """Requests made, by method name (tests assert what was sent, and how often)."""
 
     @classmethod
     def create(
@@ -266,7 +268,7 @@ class SimulatedExchange:
     # -- protocol: trading -----------------------------------------------------------------------
 
     async def add_order(self, request: OrderRequest) -> OrderAck:
-        await self._request()
+        await self._request("add_order")
         if self.faults.lose_requests > 0:
             self.faults.lose_requests -= 1
             raise OutcomeUnknown(f"add_order {request.cl_ord_id}: request timed out")
@@ -300,7 +302,7 @@ class SimulatedExchange:
         volume: Decimal | None = None,
         price: Decimal | None = None,
     ) -> None:
-        await self._request()
+        await self._request("amend_order")
         try:
             self.venue.amend_order(
                 self._api_key,
@@ -315,7 +317,7 @@ class SimulatedExchange:
     async def cancel_order(
         self, *, cl_ord_id: str | None = None, order_id: str | None = None
     ) -> bool:
-        await self._request()
+        await self._request("cancel_order")
         try:
             self.venue.cancel_order(self._api_key, txid=order_id, cl_ord_id=cl_ord_id)
         except VenueError as exc:
@@ -326,11 +328,11 @@ class SimulatedExchange:
         return True
 
     async def cancel_all(self) -> int:
-        await self._request()
+        await self._request("cancel_all")
         return self.venue.cancel_all(self._api_key).count
 
     async def cancel_all_after(self, timeout_s: int) -> None:
-        await self._request()
+        await self._request("cancel_all_after")
         try:
             self.venue.cancel_all_orders_after(self._api_key, timeout_s)
         except VenueError as exc:
@@ -339,11 +341,11 @@ class SimulatedExchange:
     # -- protocol: queries ---------------------------------------------------------------------
 
     async def open_orders(self) -> list[Order]:
-        await self._request()
+        await self._request("open_orders")
         return [self._order(view) for view in self.venue.open_orders(self._api_key)]
 
     async def closed_orders(self, since: datetime | None = None) -> list[Order]:
-        await self._request()
+        await self._request("closed_orders")
         start = since.timestamp() if since is not None else None
         views: list[OrderView] = []
         offset = 0
@@ -356,7 +358,7 @@ class SimulatedExchange:
         return [self._order(view) for view in reversed(views)]
 
     async def lookup_order(self, cl_ord_id: str) -> Order | None:
-        await self._request()
+        await self._request("lookup_order")
         if self.faults.fail_lookups > 0:
             self.faults.fail_lookups -= 1
             raise ExchangeError(f"lookup {cl_ord_id}: exchange unreachable")
@@ -366,7 +368,7 @@ class SimulatedExchange:
         return self._order(found[0]) if found else None
 
     async def executions_since(self, since: datetime | None = None) -> list[Execution]:
-        await self._request()
+        await self._request("executions_since")
         start = since.timestamp() if since is not None else None
         fills: list[FillView] = []
         offset = 0
@@ -379,7 +381,7 @@ class SimulatedExchange:
         return [self._execution_from_fill(fill) for fill in reversed(fills)]
 
     async def balances(self) -> dict[str, Balance]:
-        await self._request()
+        await self._request("balances")
         return self._balances()
 
     # -- venue events ---------------------------------------------------------------------------
@@ -506,9 +508,11 @@ class SimulatedExchange:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    async def _request(self) -> None:
-        """Every request yields to the loop (and waits `latency_s`), as a network call does."""
-        self.requests += 1
+    async def _request(self, method: str) -> None:
+        """Every request yields to the loop (and waits `latency_s`), as a network call does;
+        it also runs the venue's time-driven work, as the sandbox server's timer would."""
+        self.calls[method] += 1
+        self.venue.tick()
         await asyncio.sleep(self._latency_s)
         if self._connection.state is not ConnectionState.CONNECTED:
             raise ExchangeError("not connected")

@@ -1,0 +1,163 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from engine_fixtures import (
+    API_KEY,
+    config,
+    eventually,
+    make_exchange,
+    open_store,
+    started,
+    venue_open_orders,
+)
+
+from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
+from kraken_tui.engine.api import ManualOrder
+from kraken_tui.engine.order_manager import NOT_RECEIVED
+from kraken_tui.exchange.protocol import OrderUpdate
+
+D = Decimal
+
+
+def _manual(price: str = "49000") -> ManualOrder:
+    return ManualOrder("BTC/USD", Side.BUY, OrderType.LIMIT, D("0.01"), D(price))
+
+
+async def test_lost_ack_is_resolved_by_lookup_and_never_resent(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        exchange.faults.lose_acks = 1
+        exchange.faults.fail_lookups = 2
+        result = await engine.submit_manual_order(_manual())
+        assert result.ok, result.message
+        cl_ord_id = result.detail["cl_ord_id"]
+        assert exchange.calls["add_order"] == 1
+        assert exchange.calls["lookup_order"] == 3
+        on_venue = exchange.venue.open_orders(API_KEY, cl_ord_id=cl_ord_id)
+        assert len(on_venue) == 1
+        assert len(venue_open_orders(exchange)) == 1
+        stored = await store.orders.by_cl_ord_id(cl_ord_id)
+        assert stored is not None and stored.status is OrderStatus.NEW
+        assert stored.order_id == on_venue[0].txid
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_lost_request_is_concluded_absent_only_after_repeated_lookups(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        exchange.faults.lose_requests = 1
+        result = await engine.submit_manual_order(_manual())
+        assert not result.ok and NOT_RECEIVED in result.message
+        assert exchange.calls["add_order"] == 1
+        assert exchange.calls["lookup_order"] == engine.config.lookup.absent_checks
+        assert venue_open_orders(exchange) == []
+        stored = await store.orders.by_cl_ord_id(result.detail["cl_ord_id"])
+        assert stored is not None and stored.status is OrderStatus.REJECTED
+        assert stored.reason == NOT_RECEIVED
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_order_concluded_absent_is_revived_when_the_exchange_reports_it(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        exchange.faults.lose_requests = 1
+        result = await engine.submit_manual_order(_manual())
+        cl_ord_id = result.detail["cl_ord_id"]
+        exchange.venue.add_order(
+            API_KEY,
+            pair="BTC/USD",
+            side="buy",
+            order_type="limit",
+            volume="0.01",
+            price="49000",
+            cl_ord_id=cl_ord_id,
+        )
+        await eventually(lambda: engine.orders.get(cl_ord_id).status is OrderStatus.NEW)  # type: ignore[union-attr]
+        assert [o.cl_ord_id for o in engine.snapshot().open_orders] == [cl_ord_id]
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_updates_only_move_an_order_forward(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        placed = await engine.submit_manual_order(_manual())
+        cl_ord_id = placed.detail["cl_ord_id"]
+        now = datetime.now(UTC)
+
+        def update(status: OrderStatus, filled: str) -> OrderUpdate:
+            return OrderUpdate(
+                placed.detail["order_id"], cl_ord_id, "BTC/USD", status, "x", D(filled), now
+            )
+
+        orders = engine.orders
+        orders.on_order_update(update(OrderStatus.PARTIALLY_FILLED, "0.004"))
+        orders.on_order_update(update(OrderStatus.NEW, "0.002"))
+        order = orders.get(cl_ord_id)
+        assert order is not None
+        assert (order.status, order.filled) == (OrderStatus.PARTIALLY_FILLED, D("0.004"))
+        orders.on_order_update(update(OrderStatus.CANCELED, "0.004"))
+        orders.on_order_update(update(OrderStatus.NEW, "0.004"))
+        order = orders.get(cl_ord_id)
+        assert order is not None and order.status is OrderStatus.CANCELED
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_cancel_of_unknown_order_is_a_warning_not_an_error(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        result = await engine.cancel_order("does-not-exist")
+        assert not result.ok and "no order does-not-exist" in result.message
+        placed = await engine.submit_manual_order(_manual())
+        exchange.venue.cancel_order(API_KEY, cl_ord_id=placed.detail["cl_ord_id"])
+        again = await engine.cancel_order(placed.detail["cl_ord_id"])
+        assert not again.ok and "canceled" in again.message
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_orders_sent_during_a_kill_switch_are_cancelled_on_ack(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        exchange.faults.lose_acks = 1
+        pending = engine.orders.place(
+            OrderRequest(
+                cl_ord_id="inflightorder0001",
+                symbol="BTC/USD",
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                volume=D("0.01"),
+                price=D("49000"),
+            )
+        )
+        assert pending.status is OrderStatus.PENDING_NEW
+        await engine.kill_switch("test in flight")
+        await engine.orders.wait_sent()
+        await eventually(lambda: not venue_open_orders(exchange), within=1.0)
+        await eventually(lambda: not engine.orders.open_orders)
+        order = engine.orders.get("inflightorder0001")
+        assert order is not None and order.status is OrderStatus.CANCELED
+        assert exchange.calls["add_order"] == 1
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
