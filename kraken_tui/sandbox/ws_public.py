@@ -168,7 +168,7 @@ class BookGroup:
             + f'],"checksum":{checksum}}}]}}'
         )
 
-    def update_message(self, venue: SandboxVenue, corrupt: bool) -> str | None:
+    def update_message(self, venue: SandboxVenue, faults: FaultInjector) -> str | None:
         """Diff the venue's current top `depth` against what members hold. Deleted levels go
         first with qty 0; levels pushed out of scope by better ones are not sent, as on
         Kraken, since clients truncate to their depth after applying each level."""
@@ -181,7 +181,7 @@ class BookGroup:
         if not bid_changes and not ask_changes:
             return None
         checksum = book_checksum(new_asks.items(), new_bids.items())
-        if corrupt:
+        if faults.take_corrupt_checksum():
             checksum ^= 0x5A5A5A5A
         return (
             '{"channel":"book","type":"update","data":[{"symbol":"'
@@ -375,9 +375,7 @@ class PublicChannels:
                 self._publish_trades(symbol, printed)
 
     def _publish_book(self, group: BookGroup) -> None:
-        message = group.update_message(
-            self._venue, self._faults.take_corrupt_checksum() if group.members else False
-        )
+        message = group.update_message(self._venue, self._faults)
         if message is None:
             return
         for conn in group.members:
