@@ -87,7 +87,7 @@ def _json_or_form(body: str, content_type: str) -> dict[str, Any]:
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
-def _is_loopback(remote: str | None) -> bool:
+def is_loopback(remote: str | None) -> bool:
     try:
         return remote is not None and ipaddress.ip_address(remote).is_loopback
     except ValueError:
@@ -278,12 +278,12 @@ class SandboxServer:
 
     # ---- fault control -----------------------------------------------------------------------
     async def _faults_get(self, request: web.Request) -> web.Response:
-        if not _is_loopback(request.remote):
+        if not is_loopback(request.remote):
             raise web.HTTPForbidden(text="fault control is loopback-only")
         return web.json_response(self.faults.state())
 
     async def _faults_post(self, request: web.Request) -> web.Response:
-        if not _is_loopback(request.remote):
+        if not is_loopback(request.remote):
             raise web.HTTPForbidden(text="fault control is loopback-only")
         try:
             changes = await request.json()
