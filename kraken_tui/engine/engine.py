@@ -229,6 +229,7 @@ class TradingEngine:
         if self.risk.trading_state is TradingState.HALTED:
             for host in self.strategies.hosts:
                 self.strategies.pause(host.name)
+        await self._revalue()
         self.strategies.set_sink(self._on_intent)
         self.strategies.start()
         logger.info(

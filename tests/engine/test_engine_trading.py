@@ -1,5 +1,6 @@
 import asyncio
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -357,3 +358,52 @@ async def test_engine_is_a_complete_engine_api(tmp_path) -> None:
     assert isinstance(engine, EngineApi)
     assert API_KEY
     await store.close()
+
+
+async def test_daily_loss_breach_fires_the_kill_switch(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    limits = replace(config().limits, daily_loss_limit=D("5"))
+    engine = await started(
+        exchange, store, config(strategy("buy", "BuyOnce", __name__), limits=limits)
+    )
+    try:
+        await eventually(lambda: engine.risk.trading_state is TradingState.HALTED)
+        risk = engine.snapshot().risk
+        assert risk.reason.startswith("kill switch: daily_loss: daily PnL -")
+        assert risk.daily_pnl <= D("-5")
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_strategy_state_survives_a_restart(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    first = await started(exchange, store, config(strategy("buy", "BuyOnce", __name__)))
+    await eventually(lambda: first.positions.position("BTC/USD").qty == D("0.1"))
+    await first.stop(cancel_open_orders=True)
+    second = await started(exchange, store, config(strategy("buy", "BuyOnce", __name__)))
+    try:
+        host = second.strategies.host("buy")
+        assert host is not None and host.strategy is not None
+        assert host.strategy.state["sent"] is True
+        await asyncio.sleep(0.05)
+        assert exchange.calls["add_order"] == 1
+        assert second.positions.strategy_position("BTC/USD", "buy").qty == D("0.1")
+    finally:
+        await second.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_headless_run_ends_cleanly_after_its_duration(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = TradingEngine(exchange, store, config(strategy("q", "QuoteEveryBook", __name__)))
+    await engine.run(duration_s=0.2)
+    try:
+        assert engine.lifecycle.state.value == "stopped"
+        assert venue_open_orders(exchange) == []
+        assert exchange.calls["add_order"] >= 1
+    finally:
+        await store.close()
