@@ -394,3 +394,45 @@ async def test_a_book_change_repaints_only_the_rows_that_changed() -> None:
         best_ask_row = next(y for y, row in enumerate(ladder._rows) if row.kind == "mid") - 1
         # The second ask and every ask behind it (their cumulative size fell); nothing else.
         assert changed == set(range(1, best_ask_row))
+
+
+async def test_keys_typed_right_after_tab_go_to_the_new_panel() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("tab", "tab", "down", "c")
+        await pilot.pause()
+        assert engine.commands == ["cancel:grid-0007"]
+
+
+async def test_text_typed_right_after_slash_goes_to_the_search() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"timed", "enter")
+        await pilot.pause()
+        assert app.screen.query_one(LogPanel).search == "timed"
+
+
+async def test_log_keeps_following_new_lines_across_a_resize_to_compact() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.resize_terminal(80, 24)
+        await pilot.press(*["tab"] * 4)
+        await pilot.pause(0.2)
+        view = app.screen.query_one(LogPanel).log_view
+        assert view.scroll_y == view.max_scroll_y > 0
+
+
+async def test_log_does_not_jump_while_the_user_reads_back() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(LogPanel).log_view
+        await pilot.pause()
+        view.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.press("P")
+        await pilot.pause(0.2)
+        assert view.scroll_y == 0
+        assert any("all running strategies" in line for line in view.lines)

@@ -243,19 +243,25 @@ class MainScreen(Screen[None]):
         self._mark_current(panel)
 
     def _mark_current(self, panel: str) -> None:
-        for widget in self.query(".panel, .panel-row"):
+        panels = list(self.query(".panel, .panel-row"))
+        for widget in panels:
             widget.remove_class("-current")
         current = self.query_one(f"#{panel}")
         current.add_class("-current")
         if current.parent is not None and isinstance(current.parent, Widget):
             current.parent.add_class("-current")
+        # Apply the compact layout's display rules now rather than on the next refresh, so
+        # the panel can take focus before the keys queued behind the tab arrive.
+        self.app.stylesheet.update_nodes(panels, animate=False)
 
     def _focus_panel(self, panel: str) -> None:
         self.current_panel = panel
         target: Widget = self.query_one(f"#{panel}")
         if isinstance(target, LogPanel):
             target = target.log_view
-        self.call_after_refresh(target.focus)
+        # Focus synchronously (`Widget.focus` defers to `call_later`): keys already queued
+        # behind the tab must reach the new panel.
+        self.set_focus(target)
 
     @guarded
     def action_next_panel(self) -> None:
@@ -420,7 +426,7 @@ class MainScreen(Screen[None]):
     @guarded
     def action_search_log(self) -> None:
         self.current_panel = "log"
-        self.call_after_refresh(self.query_one(LogPanel).start_search)
+        self.query_one(LogPanel).start_search()
 
     @guarded
     def action_cycle_log_level(self) -> None:

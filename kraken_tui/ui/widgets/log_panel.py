@@ -33,9 +33,6 @@ class LogPanel(Vertical):
     }
     LogPanel > Input {
         display: none;
-        height: 1;
-        border: none;
-        padding: 0 1;
     }
     LogPanel.-searching > Input {
         display: block;
@@ -51,10 +48,15 @@ class LogPanel(Vertical):
         self.last_seq = 0
         self.min_level = "DEBUG"
         self.search = ""
+        self._following = True
+        """Whether the view was at the bottom when last seen; survives hiding and resizing,
+        which reset the scroll position of a view that has no size for a moment."""
 
     def compose(self) -> ComposeResult:
         yield Log(max_lines=self.max_lines, highlight=False, id="log-view")
-        yield Input(placeholder="search the log (enter keeps it, esc clears)", id="log-search")
+        yield Input(
+            placeholder="search the log (enter keeps it, esc clears)", compact=True, id="log-search"
+        )
 
     def on_mount(self) -> None:
         self._update_title()
@@ -72,11 +74,21 @@ class LogPanel(Vertical):
         shown = [format_line(line) for line in batch if self._matches(line)]
         if shown:
             view = self.log_view
-            following = view.is_vertical_scroll_end
-            view.write_lines(shown)
-            if following:
-                # The view may not have its final size yet; follow again once it has.
-                view.call_after_refresh(view.scroll_end, animate=False)
+            if view.size.height > 0:
+                self._following = view.is_vertical_scroll_end
+            view.write_lines(shown, scroll_end=False)
+            self._keep_following()
+
+    def on_show(self) -> None:
+        self._keep_following()
+
+    def on_resize(self) -> None:
+        self._keep_following()
+
+    def _keep_following(self) -> None:
+        if self._following:
+            view = self.log_view
+            view.call_after_refresh(view.scroll_end, animate=False, immediate=True)
 
     def visible_lines(self) -> list[str]:
         """The lines currently shown, after level filter and search."""
@@ -92,7 +104,9 @@ class LogPanel(Vertical):
         self.add_class("-searching")
         search = self.query_one("#log-search", Input)
         search.value = self.search
-        search.focus()
+        # Style and focus synchronously, so that text typed right after `/` lands in the field.
+        self.app.stylesheet.update_nodes([search], animate=False)
+        self.screen.set_focus(search)
 
     def set_search(self, text: str) -> None:
         self.search = text
@@ -126,7 +140,9 @@ class LogPanel(Vertical):
     def _refilter(self) -> None:
         view = self.log_view
         view.clear()
-        view.write_lines(self.visible_lines(), scroll_end=True)
+        view.write_lines(self.visible_lines(), scroll_end=False)
+        self._following = True
+        self._keep_following()
         self._update_title()
 
     def _update_title(self) -> None:
