@@ -57,6 +57,7 @@ from kraken_tui.engine.dead_man import DeadManSwitch
 from kraken_tui.engine.events import OrderChanged
 from kraken_tui.engine.lifecycle import Lifecycle
 from kraken_tui.engine.order_manager import LookupPolicy, OrderManager, new_cl_ord_id
+from kraken_tui.engine.order_sync import OrderSync
 from kraken_tui.engine.portfolio import PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 from kraken_tui.engine.reconciliation import Reconciler
@@ -110,6 +111,7 @@ class EngineConfig:
     equity_snapshot_s: float = 10.0
     state_save_s: float = 5.0
     balance_check_s: float = 60.0
+    order_sync_s: float = 30.0
     bus_capacity: int = 10_000
     lookup: LookupPolicy = field(default_factory=LookupPolicy)
 
@@ -155,6 +157,7 @@ class TradingEngine:
         )
         self.positions = PositionManager({})
         self.portfolio = PortfolioManager(config.quote_ccy, {}, self.clock)
+        self.order_sync = OrderSync(exchange, self.orders, self.bus.publish, self.clock)
         self.dead_man = DeadManSwitch(
             exchange, config.dead_man_timeout_s, lambda: bool(self.orders.open_orders)
         )
@@ -244,6 +247,10 @@ class TradingEngine:
         """Stop trading. With `cancel_open_orders` every order is cancelled and the dead man's
         switch disarmed; without, orders stay on the book under an armed switch, which cancels
         them `dead_man_timeout_s` later unless an engine restarts and refreshes it."""
+        if self.lifecycle.state is ComponentState.FAULTED:
+            await self.exchange.close()
+            self.lifecycle.transition(ComponentState.STOPPED, "stopped after a fault")
+            return
         if self._stopping or not self.lifecycle.is_live:
             return
         self._stopping = True
@@ -417,6 +424,8 @@ class TradingEngine:
         return CommandResult(True, "trading ACTIVE again; strategies stay paused until resumed")
 
     async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
+        if not self.lifecycle.is_live or self._stopping:
+            return CommandResult(False, f"the engine is {self.lifecycle.state}: no new orders")
         proposed = _proposed(order)
         context = self._risk_context(proposed)
         if context is None:
@@ -548,6 +557,8 @@ class TradingEngine:
                     return
                 self._books = {**self._books, symbol: book}
                 self._mark(book)
+                for host in self.strategies.hosts_for(symbol):
+                    self._refresh_strategy_view(host.name, symbol)
                 self.strategies.on_book(book)
             case OrderChanged(order=order):
                 self._on_order_changed(order)
@@ -626,7 +637,7 @@ class TradingEngine:
 
     async def _housekeeping(self) -> None:
         config = self.config
-        last_equity = last_state = last_balance = time.monotonic()
+        last_equity = last_state = last_balance = last_sync = time.monotonic()
         while True:
             await asyncio.sleep(config.housekeeping_s)
             try:
@@ -642,6 +653,9 @@ class TradingEngine:
                 if now - last_balance >= config.balance_check_s:
                     last_balance = now
                     await self._check_balances_periodically()
+                if now - last_sync >= config.order_sync_s:
+                    last_sync = now
+                    await self.sync_orders()
                 if not self._events.lagging:
                     self.lifecycle.recover("event queue caught up")
             except asyncio.CancelledError:
@@ -681,6 +695,14 @@ class TradingEngine:
         mismatches = self.portfolio.compare(self._baseline, self.positions.asset_flows(), balances)
         self.portfolio.report(mismatches, confirmed=False)
         self.portfolio.set_balances(balances)
+
+    async def sync_orders(self) -> tuple[int, int]:
+        """Catch up with the exchange on orders and fills the private feed may have missed;
+        returns (order updates, fills) re-published for the event loop to apply."""
+        updates, fills = await self.order_sync.run_once()
+        if updates:
+            logger.info("order sync: {} order states caught up", updates)
+        return updates, fills
 
     # -- start-up steps ----------------------------------------------------------------------------
 

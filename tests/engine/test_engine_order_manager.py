@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -158,6 +159,37 @@ async def test_orders_sent_during_a_kill_switch_are_cancelled_on_ack(tmp_path) -
         order = engine.orders.get("inflightorder0001")
         assert order is not None and order.status is OrderStatus.CANCELED
         assert exchange.calls["add_order"] == 1
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_order_sync_catches_a_fill_the_private_feed_missed(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        placed = await engine.submit_manual_order(_manual(price="49995"))
+        exchange.faults.mute_private_events = True
+        exchange.venue.take_synthetic("BTC/USD", Side.SELL, D("0.01"), limit_price=D("49995"))
+        exchange.venue.add_order(
+            API_KEY, pair="BTC/USD", side="sell", order_type="limit", volume="0.02", price="50500"
+        )
+        order = engine.orders.get(placed.detail["cl_ord_id"])
+        assert order is not None and order.status is OrderStatus.NEW
+        assert engine.positions.position("BTC/USD").qty == 0
+
+        await engine.sync_orders()
+        await eventually(lambda: engine.positions.position("BTC/USD").qty == D("0.01"))
+        order = engine.orders.get(placed.detail["cl_ord_id"])
+        assert order is not None and order.status is OrderStatus.FILLED
+        [adopted] = engine.orders.open_orders
+        assert adopted.external and adopted.volume == D("0.02")
+
+        await engine.sync_orders()
+        await asyncio.sleep(0.05)
+        assert engine.positions.position("BTC/USD").qty == D("0.01")
+        assert len(await store.executions.since(None)) == 1
     finally:
         await engine.stop(cancel_open_orders=True)
         await store.close()
