@@ -395,11 +395,12 @@ class PrivateRest:
     def _cancel_order_batch(self, account: str, params: Params) -> dict[str, Any]:
         targets: list[dict[str, Any]] = []
         for order in params.get("orders") or []:
-            value = str(order)
-            targets.append(
-                {"userref": int(value)} if value.lstrip("-").isdigit() else {"txid": value}
-            )
-        targets.extend({"cl_ord_id": str(c)} for c in params.get("cl_ord_ids") or [])
+            # Kraken takes bare txids/userrefs (what the SDK sends) or {"txid": ...} objects.
+            value = str(order.get("txid", "")) if isinstance(order, Mapping) else str(order)
+            if value.lstrip("-").isdigit():
+                targets.append({"userref": int(value)})
+            else:
+                targets.append({"txid": value})
         if not targets or len(targets) > 50:
             raise VenueError(invalid_argument("orders"))
         count = 0
