@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
@@ -436,3 +437,22 @@ async def test_log_does_not_jump_while_the_user_reads_back() -> None:
         await pilot.pause(0.2)
         assert view.scroll_y == 0
         assert any("all running strategies" in line for line in view.lines)
+
+
+async def test_a_slow_engine_command_is_acknowledged_before_it_returns() -> None:
+    release = asyncio.Event()
+
+    class SlowEngine(StaticEngine):
+        async def pause_all(self) -> CommandResult:
+            await release.wait()
+            return await super().pause_all()
+
+    engine = SlowEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P")
+        await pilot.pause(0.3)
+        assert "Pause all: sent, waiting for the engine…" in notifications(app)
+        release.set()
+        await pilot.pause(0.1)
+        assert engine.commands == ["pause_all"]

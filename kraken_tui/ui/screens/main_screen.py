@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import ClassVar
 
 from loguru import logger
@@ -34,10 +35,11 @@ from kraken_tui.domain import (
     Instrument,
     Mode,
     Order,
+    Position,
     StrategyState,
     TradingState,
 )
-from kraken_tui.engine.api import CommandResult, EngineApi, EngineSnapshot
+from kraken_tui.engine.api import CommandResult, EngineApi, EngineSnapshot, StrategySnapshot
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.errors import guarded, report_worker_failure
 from kraken_tui.ui.messages import CommandFailed, CommandFinished, SymbolSelected
@@ -83,8 +85,8 @@ class _Drawn:
     open_orders: tuple[Order, ...] | None = None
     candles: tuple[Candle, ...] | None = None
     fills: tuple[Execution, ...] | None = None
-    strategies: object = None
-    positions: object = None
+    strategies: tuple[StrategySnapshot, ...] | None = None
+    positions: tuple[Position, ...] | None = None
     chart_orders: tuple[Order, ...] | None = None
     table_orders: tuple[Order, ...] | None = None
     table_fills: tuple[Execution, ...] | None = None
@@ -142,20 +144,28 @@ class MainScreen(Screen[None]):
         self.snapshot: EngineSnapshot | None = None
         self._drawn = _Drawn()
         self._last_error: str | None = None
+        self.status_bar = StatusBar(mode, id="status")
+        self.ladder = OrderBookLadder(id="ladder", classes="panel")
+        self.chart = PriceChart(id="chart", classes="panel")
+        self.strategies = StrategiesTable(id="strategies", classes="panel")
+        self.positions = PositionsTable(id="positions", classes="panel")
+        self.orders = OrdersTable(id="orders", classes="panel")
+        self.fills = FillsTable(id="fills", classes="panel")
+        self.log_panel = LogPanel(id="log", classes="panel")
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.mode, id="status")
+        yield self.status_bar
         with Horizontal(id="top"):
-            yield OrderBookLadder(id="ladder", classes="panel")
-            yield PriceChart(id="chart", classes="panel")
+            yield self.ladder
+            yield self.chart
         with Horizontal(id="row-a", classes="panel-row"):
-            yield StrategiesTable(id="strategies", classes="panel")
-            yield PositionsTable(id="positions", classes="panel")
+            yield self.strategies
+            yield self.positions
         with Horizontal(id="row-b", classes="panel-row"):
-            yield OrdersTable(id="orders", classes="panel")
-            yield FillsTable(id="fills", classes="panel")
+            yield self.orders
+            yield self.fills
         with Horizontal(id="row-log", classes="panel-row"):
-            yield LogPanel(id="log", classes="panel")
+            yield self.log_panel
         yield Footer()
 
     def on_mount(self) -> None:
@@ -177,8 +187,7 @@ class MainScreen(Screen[None]):
             snapshot = self.engine.snapshot()
             with self.app.batch_update():
                 self._draw(snapshot)
-            log = self.query_one(LogPanel)
-            log.append(self.engine.log_lines_since(log.last_seq))
+            self.log_panel.append(self.engine.log_lines_since(self.log_panel.last_seq))
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             if message != self._last_error:
@@ -196,7 +205,7 @@ class MainScreen(Screen[None]):
         book = snap.books.get(symbol) if symbol else None
         instrument = snap.instruments.get(symbol) if symbol else None
         candles = snap.candles.get(symbol, ()) if symbol else ()
-        self.query_one(StatusBar).show(snap, self.clock())
+        self.status_bar.show(snap, self.clock())
         symbol_changed = symbol != drawn.symbol
         if (
             symbol_changed
@@ -204,34 +213,30 @@ class MainScreen(Screen[None]):
             or snap.connection is not drawn.connection
             or snap.open_orders is not drawn.open_orders
         ):
-            self.query_one(OrderBookLadder).show(
-                book, instrument, snap.connection, snap.open_orders
-            )
+            self.ladder.show(book, instrument, snap.connection, snap.open_orders)
         if (
             symbol_changed
             or candles is not drawn.candles
             or snap.open_orders is not drawn.chart_orders
             or snap.recent_fills is not drawn.fills
         ):
-            self.query_one(PriceChart).show(
-                candles, instrument, snap.open_orders, snap.recent_fills
-            )
+            self.chart.show(candles, instrument, snap.open_orders, snap.recent_fills)
             drawn.candles, drawn.chart_orders, drawn.fills = (
                 candles,
                 snap.open_orders,
                 snap.recent_fills,
             )
         if snap.strategies is not drawn.strategies:
-            self.query_one(StrategiesTable).show(snap.strategies)
+            self.strategies.show(snap.strategies)
             drawn.strategies = snap.strategies
         if snap.positions is not drawn.positions:
-            self.query_one(PositionsTable).show(snap.positions, snap.instruments)
+            self.positions.show(snap.positions, snap.instruments)
             drawn.positions = snap.positions
         if snap.open_orders is not drawn.table_orders:
-            self.query_one(OrdersTable).show(snap.open_orders, snap.instruments)
+            self.orders.show(snap.open_orders, snap.instruments)
             drawn.table_orders = snap.open_orders
         if snap.recent_fills is not drawn.table_fills:
-            self.query_one(FillsTable).show(snap.recent_fills, snap.instruments)
+            self.fills.show(snap.recent_fills, snap.instruments)
             drawn.table_fills = snap.recent_fills
         drawn.symbol, drawn.book, drawn.instrument = symbol, book, instrument
         drawn.connection, drawn.open_orders = snap.connection, snap.open_orders
@@ -283,10 +288,17 @@ class MainScreen(Screen[None]):
     # -- commands --------------------------------------------------------------------------
 
     def run_command(self, action: str, call: Callable[[], Awaitable[CommandResult]]) -> None:
-        """Send a command to the engine without waiting for it here."""
-        self.run_worker(
+        """Send a command to the engine without waiting for it here. If the engine has not
+        answered by the frame after next (a remote engine may be slow), say that it was sent,
+        so every key gets visible feedback within a frame or two."""
+        worker = self.run_worker(
             self._command(action, call), name=action, group="engine-commands", exit_on_error=False
         )
+        self.set_timer(2 / self.refresh_hz, partial(self._report_pending, worker, action))
+
+    def _report_pending(self, worker: Worker[None], action: str) -> None:
+        if not worker.is_finished:
+            self.notify(f"{action}: sent, waiting for the engine…", timeout=3)
 
     async def _command(self, action: str, call: Callable[[], Awaitable[CommandResult]]) -> None:
         try:
@@ -325,7 +337,7 @@ class MainScreen(Screen[None]):
     @guarded
     def action_toggle_strategy(self) -> None:
         snap = self.snapshot
-        name = self.query_one(StrategiesTable).selected_key
+        name = self.strategies.selected_key
         strategy = next((s for s in snap.strategies if s.name == name), None) if snap else None
         if strategy is None:
             self.notify("No strategy selected", severity="warning")
@@ -391,7 +403,7 @@ class MainScreen(Screen[None]):
 
     @guarded
     def action_cancel_order(self) -> None:
-        cl_ord_id = self.query_one(OrdersTable).selected_key
+        cl_ord_id = self.orders.selected_key
         if cl_ord_id is None:
             self.notify("No open order selected", severity="warning")
             return
@@ -426,11 +438,11 @@ class MainScreen(Screen[None]):
     @guarded
     def action_search_log(self) -> None:
         self.current_panel = "log"
-        self.query_one(LogPanel).start_search()
+        self.log_panel.start_search()
 
     @guarded
     def action_cycle_log_level(self) -> None:
-        level = self.query_one(LogPanel).cycle_level()
+        level = self.log_panel.cycle_level()
         self.notify(f"Log shows {level} and above", timeout=2)
 
     @guarded

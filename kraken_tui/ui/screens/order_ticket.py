@@ -44,6 +44,9 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         height: auto;
         margin-top: 1;
     }
+    OrderTicket.-short .ticket-field, OrderTicket.-short #ticket-notional {
+        margin-top: 0;
+    }
     OrderTicket .ticket-field > Label {
         width: 10;
     }
@@ -82,6 +85,8 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         margin-left: 2;
     }
     """
+
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close"),
