@@ -112,6 +112,7 @@ class EngineConfig:
     state_save_s: float = 5.0
     balance_check_s: float = 60.0
     order_sync_s: float = 30.0
+    shutdown_timeout_s: float = 5.0
     bus_capacity: int = 10_000
     lookup: LookupPolicy = field(default_factory=LookupPolicy)
 
@@ -261,9 +262,9 @@ class TradingEngine:
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
         try:
             if cancel_open_orders:
-                await self.orders.wait_sent()
                 if self.orders.open_orders:
                     await self.orders.cancel_all()
+                await self.orders.close(self.config.shutdown_timeout_s)
                 await self.dead_man.disarm()
             else:
                 await self.dead_man.refresh()
@@ -273,7 +274,7 @@ class TradingEngine:
                         len(self.orders.open_orders),
                         self.dead_man.timeout_s,
                     )
-            await self.orders.close()
+                await self.orders.close(self.config.shutdown_timeout_s)
         except ExchangeError as exc:
             logger.error("shutdown: exchange request failed: {}", exc)
         await asyncio.sleep(0)

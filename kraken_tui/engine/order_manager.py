@@ -157,7 +157,7 @@ class OrderManager:
             return await self._commit(
                 self._current(order).with_changes(status=OrderStatus.REJECTED, reason=reason)
             )
-        except (ExchangeError, OSError, TimeoutError) as exc:
+        except Exception as exc:
             logger.warning(
                 "order {}: outcome unknown ({}: {}); looking it up, never resending",
                 order.cl_ord_id,
@@ -443,8 +443,20 @@ class OrderManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self) -> None:
-        """Let in-flight sends and background work finish (shutdown)."""
-        await self.wait_sent()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Let in-flight sends and background work finish (shutdown). Whatever is still
+        unresolved after `timeout_s` (an unreachable exchange) is abandoned: its row stays
+        `pending_new` and startup reconciliation resolves it, so nothing is guessed."""
+        pending = [*self._sending.values(), *self._tasks]
+        if not pending:
+            return
+        _, unfinished = await asyncio.wait(pending, timeout=timeout_s)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            logger.warning(
+                "{} order requests still unresolved at shutdown; reconciliation resolves them "
+                "at the next start",
+                len(unfinished),
+            )
+            await asyncio.gather(*unfinished, return_exceptions=True)

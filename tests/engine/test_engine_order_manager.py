@@ -193,3 +193,35 @@ async def test_order_sync_catches_a_fill_the_private_feed_missed(tmp_path) -> No
     finally:
         await engine.stop(cancel_open_orders=True)
         await store.close()
+
+
+async def test_shutdown_abandons_an_unresolvable_send_to_reconciliation(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config(shutdown_timeout_s=0.2))
+    exchange.faults.lose_requests = 1
+    exchange.faults.fail_lookups = 10_000
+    pending = engine.orders.place(
+        OrderRequest(
+            cl_ord_id="unresolvable00001",
+            symbol="BTC/USD",
+            side=Side.BUY,
+            order_type=OrderType.LIMIT,
+            volume=D("0.01"),
+            price=D("49000"),
+        )
+    )
+    await asyncio.sleep(0.05)
+    started_at = asyncio.get_running_loop().time()
+    await engine.stop(cancel_open_orders=True)
+    assert asyncio.get_running_loop().time() - started_at < 2
+    try:
+        stored = await store.orders.by_cl_ord_id(pending.cl_ord_id)
+        assert stored is not None and stored.status is OrderStatus.PENDING_NEW
+        exchange.faults.fail_lookups = 0
+        restarted = await started(exchange, store, config())
+        resolved = await store.orders.by_cl_ord_id(pending.cl_ord_id)
+        assert resolved is not None and resolved.status is OrderStatus.REJECTED
+        await restarted.stop(cancel_open_orders=True)
+    finally:
+        await store.close()
