@@ -1,19 +1,30 @@
-"""Process lifetime: open the store, run until ``--duration`` or a signal, close cleanly.
+"""Process lifetime: exchange, store and engine up, then the console or headless, then down.
 
-At this stage only persistence and logging run; the engine and the console plug in here.
-SIGINT and SIGTERM are operator requests to stop, so they end the run with exit code 0.
+SIGINT and SIGTERM are operator requests to stop, so they end the run with exit code 0 after a
+clean shutdown: strategies stop, open orders are cancelled or left under the exchange's dead
+man's switch (`risk.cancel_on_shutdown`), queued writes are flushed and the store is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from kraken_tui.domain import Mode
+from kraken_tui.engine.engine import EngineConfig, TradingEngine
+from kraken_tui.exchange.protocol import ExchangeError
+from kraken_tui.exchange_setup import ExchangeSetupError, build_exchange, exchange_target
 from kraken_tui.logging import LogHandles
 from kraken_tui.settings import Settings
 from kraken_tui.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from kraken_tui.ui.app import KrakenTuiApp
 
 EXIT_OK = 0
 EXIT_RUNTIME_FAILURE = 1
@@ -21,37 +32,80 @@ EXIT_RUNTIME_FAILURE = 1
 
 def run(settings: Settings, headless: bool, duration: float | None, logs: LogHandles) -> int:
     """Run the app in this process and return its exit code."""
-    if not headless:
-        message = "the trading console is not available yet; run headless with --no-ui"
-        logger.error(message)
-        print(f"kraken-tui: {message}")
+    runner = _run_headless if headless else _run_console
+    try:
+        return asyncio.run(runner(settings, duration, logs))
+    except StoreError as error:
+        logger.error("cannot open the store {}: {}", settings.storage.db_path, error)
         return EXIT_RUNTIME_FAILURE
-    return asyncio.run(_run_headless(settings, duration, logs))
+    except (ExchangeSetupError, ExchangeError) as error:
+        logger.error("kraken-tui cannot run: {}", error)
+        if not headless:
+            print(f"kraken-tui: {error}")
+        return EXIT_RUNTIME_FAILURE
+
+
+@asynccontextmanager
+async def _engine(settings: Settings, logs: LogHandles) -> AsyncIterator[TradingEngine]:
+    """Store, exchange target and engine, torn down in reverse order whatever happens. The
+    store opens first: a database this version cannot use must stop the run before anything
+    connects to an exchange."""
+    store = await Store.open(settings.storage.db_path)
+    try:
+        async with exchange_target(settings) as target:
+            exchange = build_exchange(settings, target)
+            engine = TradingEngine(
+                exchange, store, EngineConfig.from_settings(settings), log_buffer=logs.buffer
+            )
+            logger.info("kraken-tui {} mode, trading on the {}", settings.mode, target.description)
+            try:
+                yield engine
+            finally:
+                await engine.stop(cancel_open_orders=settings.risk.cancel_on_shutdown)
+                await exchange.close()
+    finally:
+        await store.close()
+        logger.info("store closed")
 
 
 async def _run_headless(settings: Settings, duration: float | None, logs: LogHandles) -> int:
     stop = _stop_on_signals()
-    logger.info(
-        "kraken-tui starting headless in {} mode, logging to {}", settings.mode, logs.file_path
-    )
-    try:
-        store = await Store.open(settings.storage.db_path)
-    except StoreError as error:
-        logger.error("cannot open the store {}: {}", settings.storage.db_path, error)
-        return EXIT_RUNTIME_FAILURE
-    try:
-        logger.warning(
-            "engine not wired yet: only the store ({}) and logging are running",
-            settings.storage.db_path,
-        )
+    logger.info("kraken-tui starting headless, logging to {}", logs.file_path)
+    async with _engine(settings, logs) as engine:
+        await engine.start()
         try:
             await asyncio.wait_for(stop.wait(), timeout=duration)
         except TimeoutError:
             logger.info("run duration of {}s elapsed, shutting down", duration)
-    finally:
-        await store.close()
-        logger.info("store closed; kraken-tui stopped")
+    logger.info("kraken-tui stopped")
     return EXIT_OK
+
+
+async def _run_console(settings: Settings, duration: float | None, logs: LogHandles) -> int:
+    from kraken_tui.ui.app import KrakenTuiApp
+
+    async with _engine(settings, logs) as engine:
+        app = KrakenTuiApp(engine, mode=Mode(settings.mode), refresh_hz=settings.ui.refresh_hz)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, app.exit)
+        starter = asyncio.create_task(_start_in_background(engine, app), name="engine start")
+        if duration is not None:
+            loop.call_later(duration, app.exit)
+        await app.run_async()
+        starter.cancel()
+    return EXIT_OK
+
+
+async def _start_in_background(engine: TradingEngine, app: KrakenTuiApp) -> None:
+    """The console is on screen at once and shows the engine connecting; a failed start is
+    logged (and so shown in the log panel) instead of leaving a dead screen."""
+    try:
+        await engine.start()
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        logger.opt(exception=True).critical("engine failed to start: {}", error)
+        app.notify(f"Engine failed to start: {error}", severity="error", timeout=30)
 
 
 def _stop_on_signals() -> asyncio.Event:

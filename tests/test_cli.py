@@ -15,7 +15,7 @@ from kraken_tui import __version__
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 StartCli = Callable[..., subprocess.Popen[str]]
-NOT_WIRED = "engine not wired yet: only the store"
+ENGINE_RUNNING = "engine starting -> running"
 API_KEY = "AKEY-cli-0b8e4d1f"
 API_SECRET = "Y2xpLXNlY3JldC1uZXZlci1sb2dnZWQ="
 
@@ -44,18 +44,20 @@ def test_config_check_prints_the_effective_configuration(run_cli: RunCli) -> Non
     assert "configuration is valid" in result.stderr
 
 
-def test_headless_run_for_a_duration_exits_0_and_says_the_engine_is_not_wired(
+def test_headless_run_trades_on_the_built_in_sandbox_for_a_duration_and_exits_0(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     result = run_cli("--no-ui", "--duration", "2", "--db", "state/run.sqlite3")
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
-    assert NOT_WIRED in result.stderr
+    assert "sandbox exchange ready at http://127.0.0.1:" in result.stderr
+    assert ENGINE_RUNNING in result.stderr
     assert "run duration of 2.0s elapsed" in result.stderr
+    assert "sandbox exchange stopped" in result.stderr
     assert elapsed >= 2.0
     log_file = tmp_path / "logs" / "kraken_tui.log"
-    assert NOT_WIRED in log_file.read_text()
+    assert ENGINE_RUNNING in log_file.read_text()
     assert (tmp_path / "state" / "run.sqlite3").is_file()
 
 
@@ -90,7 +92,7 @@ def test_signal_shuts_headless_down_cleanly_with_exit_0(
     start_cli: StartCli, tmp_path: Path, signum: signal.Signals
 ) -> None:
     process = start_cli("--no-ui", "--db", "run.sqlite3")
-    wait_for_line(process, NOT_WIRED)
+    wait_for_line(process, ENGINE_RUNNING)
 
     process.send_signal(signum)
     _, rest = process.communicate(timeout=30)

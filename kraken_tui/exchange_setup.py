@@ -1,0 +1,103 @@
+"""Where the exchange is for this run, and with which credentials.
+
+The one place where the modes differ: sandbox mode starts the built-in sandbox as a child
+process (its market simulation must not compete with the console's event loop) unless a
+sandbox URL is configured; live mode talks to Kraken with the user's keys. Everything after
+this point — adapter, engine, console — is the same code for every mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from kraken_tui.domain import Mode
+from kraken_tui.exchange.kraken import KrakenEndpoints, KrakenExchange
+from kraken_tui.exchange.ratelimit import Tier
+from kraken_tui.settings import Settings
+
+
+class ExchangeSetupError(RuntimeError):
+    """The run cannot reach an exchange as configured; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ExchangeTarget:
+    endpoints: KrakenEndpoints
+    api_key: str
+    api_secret: str
+    description: str
+
+
+@asynccontextmanager
+async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
+    """Yield the endpoints and credentials of this run, owning the sandbox child if any."""
+    mode = Mode(settings.mode)
+    credentials = settings.credentials
+    key = credentials.api_key.get_secret_value() if credentials else ""
+    secret = credentials.api_secret.get_secret_value() if credentials else ""
+    exchange = settings.exchange
+    if mode is Mode.PAPER:
+        raise ExchangeSetupError(
+            "paper mode needs the sandbox's mirror of Kraken's live feed, which is not built "
+            'yet; use mode = "sandbox" (synthetic market) until it is'
+        )
+    if mode is Mode.LIVE or exchange.uses_external_exchange:
+        if mode is Mode.SANDBOX and not key:
+            from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
+
+            key, secret = DEV_API_KEY, DEV_API_SECRET
+        endpoints = KrakenEndpoints(exchange.rest_url, exchange.ws_url, exchange.ws_auth_url)
+        yield ExchangeTarget(endpoints, key, secret, f"{mode} exchange at {exchange.rest_url}")
+        return
+    from kraken_tui.sandbox.process import SandboxProcess
+    from kraken_tui.sandbox.ratelimits import Tier as SandboxTier
+
+    sandbox = SandboxProcess(
+        seed=settings.sandbox.seed,
+        rate=settings.sandbox.rate,
+        state_path=settings.sandbox.state_path,
+        tier=SandboxTier(exchange.api_tier),
+        log_path=Path(settings.logging.dir) / "sandbox.log",
+    )
+    logger.info(
+        "starting the built-in sandbox exchange (seed {}, {} book msgs/s)",
+        settings.sandbox.seed,
+        settings.sandbox.rate,
+    )
+    await sandbox.astart()
+    try:
+        logger.info("sandbox exchange ready at {}", sandbox.rest_url)
+        yield ExchangeTarget(
+            KrakenEndpoints(sandbox.rest_url, sandbox.ws_url, sandbox.ws_auth_url),
+            sandbox.api_key,
+            sandbox.api_secret,
+            f"built-in sandbox at {sandbox.rest_url}",
+        )
+    finally:
+        await sandbox.astop()
+        logger.info("sandbox exchange stopped")
+
+
+def build_exchange(settings: Settings, target: ExchangeTarget) -> KrakenExchange:
+    return KrakenExchange(
+        target.endpoints,
+        api_key=target.api_key,
+        api_secret=target.api_secret,
+        tier=Tier(settings.exchange.api_tier),
+        nonce_path=nonce_path(settings, target.api_key),
+        request_timeout_s=settings.exchange.request_timeout_s,
+    )
+
+
+def nonce_path(settings: Settings, api_key: str) -> Path | None:
+    """One nonce file per API key, beside the database; named by a hash, never by the key."""
+    if not api_key:
+        return None
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return Path(settings.storage.db_path).parent / f"nonce-{digest}"
