@@ -1,0 +1,383 @@
+"""`RemoteEngine`: an `EngineApi` over Redis, so the same console can attach to a headless
+engine on another machine (or in another process).
+
+A background task keeps a local `EngineSnapshot` up to date: it reads the state hash and the
+tail of the change stream in one MULTI/EXEC (so the hash matches the stream position), then
+follows the stream with blocking XREADs, replacing only the parts an entry carries; untouched
+parts keep their identity, so the console's `is not` redraw test works as with a local
+engine, and `snapshot()` is a field read. A gap in the publisher's sequence, a new engine run
+or a reconnect triggers a full resync.
+
+A lost Redis, or an engine whose heartbeat expired, is shown through the snapshot itself: the
+`connection` part then says RECONNECTING / DISCONNECTED with the reason and every book is
+marked stale, so the console shows it without knowing it is remote; it clears on recovery.
+
+`preview_order` is computed locally from the replicated snapshot (trading state, instrument
+rules), not by a round trip: the ticket calls it synchronously on every keystroke. The
+engine's full pre-trade check still runs on submit, and a denial comes back as the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import orjson
+from loguru import logger
+from redis.asyncio import Redis
+
+from kraken_tui.cache.codec import (
+    CODEC_VERSION,
+    CodecError,
+    decode,
+    decode_part,
+    snapshot_from_parts,
+    with_parts,
+)
+from kraken_tui.cache.commands import (
+    Command,
+    CommandClient,
+    CommandReply,
+    RemoteCommandError,
+    manual_order_args,
+)
+from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
+from kraken_tui.cache.keys import EngineKeys
+from kraken_tui.cache.outage import Outage
+from kraken_tui.cache.presence import EngineHeartbeat, read_heartbeat
+from kraken_tui.domain import ComponentState, ConnectionState, Mode, TradingState
+from kraken_tui.engine.api import (
+    CommandResult,
+    EngineSnapshot,
+    LogLine,
+    ManualOrder,
+    RiskDecision,
+)
+from kraken_tui.exchange.protocol import ConnectionStatus
+from kraken_tui.settings import RedisSettings
+
+READ_BLOCK_MS = 200
+READ_BATCH = 200
+HEARTBEAT_CHECK_S = 1.0
+LOG_SEED = 1_000
+LOG_KEPT = 5_000
+NOT_PUBLISHED_RETRY_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteLink:
+    """The console's link to the engine: Redis reachable and the engine's heartbeat present."""
+
+    state: ConnectionState
+    reason: str
+    since: datetime
+
+
+class _Resync(Exception):
+    """The local copy can no longer be patched (sequence gap, new engine run, version change)."""
+
+
+class _NothingPublished(Exception):
+    """Redis is up but holds no state for this engine (never started, or Redis restarted)."""
+
+
+class RemoteEngine:
+    """An `EngineApi` backed by a `CachePublisher` and a `CommandServer` through Redis.
+    Use as ``async with RemoteEngine(settings.redis, "prod") as engine: ...``."""
+
+    def __init__(
+        self,
+        redis_settings: RedisSettings,
+        engine_id: str | None = None,
+        *,
+        command_timeout_s: float = 5.0,
+        heartbeat_check_s: float = HEARTBEAT_CHECK_S,
+    ) -> None:
+        self.settings = redis_settings
+        self.keys = EngineKeys(redis_settings.key_prefix, engine_id or redis_settings.engine_id)
+        self.command_timeout_s = command_timeout_s
+        self.heartbeat_check_s = heartbeat_check_s
+        self.heartbeat: EngineHeartbeat | None = None
+        self.last_reply: CommandReply | None = None
+        self.resyncs = 0
+        self._redis: Redis | None = None
+        self._client: CommandClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._outage = Outage(f"remote engine {self.keys.engine_id}")
+        self._ready = asyncio.Event()
+        self._run: str | None = None
+        self._seq = 0
+        self._changes_id = b"0-0"
+        self._log_id = b"0-0"
+        self._log: deque[LogLine] = deque(maxlen=LOG_KEPT)
+        self._log_seen: dict[str, int] = {}
+        self._next_log_seq = 1
+        now = datetime.now(UTC)
+        self._base = EngineSnapshot(mode=Mode.SANDBOX, state=ComponentState.STARTING, ts=now)
+        self.link = RemoteLink(ConnectionState.CONNECTING, "connecting to Redis", now)
+        self._view = self._overlay()
+
+    async def __aenter__(self) -> RemoteEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._redis = open_redis(self.settings)
+        secret = self.settings.command_secret
+        if secret is not None:
+            self._client = CommandClient(self._redis, self.keys, secret.get_secret_value())
+        self._task = asyncio.create_task(self._follow(), name=f"follow {self.keys.base}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._client is not None:
+            await self._client.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """True once a full state was read from Redis, False if none arrived in time."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def can_command(self) -> bool:
+        return self._client is not None
+
+    # -- EngineApi: reads ----------------------------------------------------------------------
+
+    def snapshot(self) -> EngineSnapshot:
+        return self._view
+
+    def log_lines_since(self, seq: int, limit: int = 500) -> list[LogLine]:
+        if not self._log:
+            return []
+        start = max(0, seq - self._log[0].seq + 1)
+        return list(islice(self._log, start, start + limit))
+
+    def preview_order(self, order: ManualOrder) -> RiskDecision:
+        snapshot = self._base
+        if self.link.state is not ConnectionState.CONNECTED:
+            return RiskDecision.deny("remote_link", f"engine not reachable: {self.link.reason}")
+        if snapshot.risk.trading_state is TradingState.HALTED:
+            return RiskDecision.deny("trading_state", "trading is HALTED: only cancels allowed")
+        instrument = snapshot.instruments.get(order.symbol)
+        if instrument is None:
+            return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
+        error = instrument.check_order(order.price, order.volume)
+        if error is not None:
+            return RiskDecision.deny("instrument", error)
+        return RiskDecision.allow()
+
+    # -- EngineApi: commands ---------------------------------------------------------------------
+
+    async def pause(self, strategy: str) -> CommandResult:
+        return await self._command(Command.PAUSE, {"strategy": strategy})
+
+    async def resume(self, strategy: str) -> CommandResult:
+        return await self._command(Command.RESUME, {"strategy": strategy})
+
+    async def pause_all(self) -> CommandResult:
+        return await self._command(Command.PAUSE_ALL)
+
+    async def resume_all(self) -> CommandResult:
+        return await self._command(Command.RESUME_ALL)
+
+    async def kill_switch(self, reason: str = "manual") -> CommandResult:
+        return await self._command(Command.KILL_SWITCH, {"reason": reason})
+
+    async def reset_kill_switch(self) -> CommandResult:
+        return await self._command(Command.RESET_KILL_SWITCH)
+
+    async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
+        return await self._command(Command.SUBMIT_MANUAL_ORDER, manual_order_args(order))
+
+    async def cancel_order(self, cl_ord_id: str) -> CommandResult:
+        return await self._command(Command.CANCEL_ORDER, {"cl_ord_id": cl_ord_id})
+
+    async def cancel_all(self) -> CommandResult:
+        return await self._command(Command.CANCEL_ALL)
+
+    async def _command(self, command: Command, args: dict[str, Any] | None = None) -> CommandResult:
+        if self._client is None:
+            return CommandResult(
+                False, "read-only console: set redis.command_secret to send commands"
+            )
+        try:
+            reply = await self._client.send(command, args, timeout_s=self.command_timeout_s)
+        except RemoteCommandError as exc:
+            return CommandResult(False, str(exc))
+        except REDIS_FAILURES as exc:
+            return CommandResult(False, f"Redis unavailable: {exc}")
+        self.last_reply = reply
+        return reply.result
+
+    # -- following the engine --------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                await self._resync()
+                self._outage.recovered()
+                await self._stream()
+            except _Resync:
+                continue
+            except _NothingPublished:
+                await asyncio.sleep(NOT_PUBLISHED_RETRY_S)
+            except REDIS_FAILURES as exc:
+                self._set_link(ConnectionState.RECONNECTING, f"Redis connection lost: {exc}")
+                await self._outage.wait(exc)
+
+    async def _resync(self) -> None:
+        assert self._redis is not None
+        self.resyncs += 1
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hgetall(self.keys.state)
+        pipe.xrevrange(self.keys.changes, count=1)
+        pipe.xrevrange(self.keys.log, count=LOG_SEED)
+        pipe.get(self.keys.heartbeat)
+        state, last_change, log_entries, heartbeat = await pipe.execute()
+        if not state:
+            self._set_link(
+                ConnectionState.DISCONNECTED,
+                f"engine {self.keys.engine_id!r} has published no state",
+            )
+            raise _NothingPublished
+        if state.get(b"_v") != str(CODEC_VERSION).encode():
+            self._set_link(ConnectionState.DISCONNECTED, "engine publishes another codec version")
+            raise _NothingPublished
+        try:
+            parts = {
+                name.decode(): decode_part(name.decode(), value)
+                for name, value in state.items()
+                if not name.startswith(b"_")
+            }
+            base = snapshot_from_parts(parts)
+        except (CodecError, TypeError) as exc:
+            logger.warning("remote engine state unreadable ({}); retrying", exc)
+            raise _NothingPublished from exc
+        self._run = state[b"_run"].decode()
+        self._seq = int(state[b"_seq"])
+        self._changes_id = last_change[0][0] if last_change else b"0-0"
+        self._log_id = log_entries[0][0] if log_entries else b"0-0"
+        for _, fields in reversed(log_entries):
+            self._add_log_line(fields)
+        self._base = base
+        self._view = self._overlay()
+        self._set_heartbeat(heartbeat)
+        self._ready.set()
+
+    async def _stream(self) -> None:
+        assert self._redis is not None
+        next_check = time.monotonic() + self.heartbeat_check_s
+        while True:
+            response = await self._redis.xread(
+                {self.keys.changes: self._changes_id, self.keys.log: self._log_id},
+                count=READ_BATCH,
+                block=READ_BLOCK_MS,
+            )
+            for stream, entries in response:
+                if stream == self.keys.changes.encode():
+                    self._apply_changes(entries)
+                else:
+                    for entry_id, fields in entries:
+                        self._add_log_line(fields)
+                        self._log_id = entry_id
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + self.heartbeat_check_s
+                self._set_heartbeat(await self._redis.get(self.keys.heartbeat))
+
+    def _apply_changes(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        base = self._base
+        for entry_id, fields in entries:
+            run, seq = fields[b"_run"].decode(), int(fields[b"_seq"])
+            if run == self._run and seq <= self._seq:
+                self._changes_id = entry_id
+                continue
+            if run != self._run or seq != self._seq + 1 or b"_full" in fields:
+                raise _Resync
+            changed = {
+                name.decode(): decode_part(name.decode(), value)
+                for name, value in fields.items()
+                if not name.startswith(b"_")
+            }
+            removed = frozenset(orjson.loads(fields.get(b"_removed", b"[]")))
+            base = with_parts(base, changed, removed)
+            self._seq, self._changes_id = seq, entry_id
+        if base is not self._base:
+            self._base = base
+            self._view = self._overlay()
+
+    def _add_log_line(self, fields: dict[bytes, bytes]) -> None:
+        """Lines are renumbered locally: an engine restart starts its numbering again, and a
+        republish after a Redis outage repeats lines; (run, seq) spots both."""
+        run = fields[b"run"].decode()
+        line: LogLine = decode(fields[b"line"], LogLine)
+        if line.seq <= self._log_seen.get(run, 0):
+            return
+        self._log_seen[run] = line.seq
+        self._log.append(replace(line, seq=self._next_log_seq))
+        self._next_log_seq += 1
+
+    def _set_heartbeat(self, payload: bytes | None) -> None:
+        beat = None
+        if payload is not None:
+            try:
+                beat = EngineHeartbeat.parse(payload)
+            except (ValueError, KeyError, TypeError):
+                beat = None
+        previous_run = self.heartbeat.run if self.heartbeat is not None else None
+        self.heartbeat = beat
+        if beat is None:
+            self._set_link(
+                ConnectionState.DISCONNECTED,
+                f"engine {self.keys.engine_id!r} is not running (no heartbeat)",
+            )
+            return
+        self._set_link(ConnectionState.CONNECTED, "")
+        if previous_run is not None and beat.run != previous_run and beat.run != self._run:
+            raise _Resync
+
+    def _set_link(self, state: ConnectionState, reason: str) -> None:
+        if self.link.state is state and self.link.reason == reason:
+            return
+        if state is ConnectionState.CONNECTED:
+            logger.info("attached to engine {}", self.keys.engine_id)
+        else:
+            logger.warning("engine {}: {}", self.keys.engine_id, reason)
+        self.link = RemoteLink(state, reason, datetime.now(UTC))
+        self._view = self._overlay()
+
+    def _overlay(self) -> EngineSnapshot:
+        """What the console sees: the replicated snapshot, or while the link is down the same
+        snapshot with the link's state as its connection and every book marked stale."""
+        base = self._base
+        link = self.link
+        if link.state is ConnectionState.CONNECTED:
+            return base
+        books = {symbol: replace(book, stale=True) for symbol, book in base.books.items()}
+        status = ConnectionStatus(link.state, link.reason, since=link.since)
+        return replace(base, connection=status, books=books)
+
+
+async def fetch_heartbeat(settings: RedisSettings, engine_id: str) -> EngineHeartbeat | None:
+    """One engine's heartbeat through a short-lived connection (for `ctl` and `attach`)."""
+    redis = open_redis(settings)
+    try:
+        return await read_heartbeat(redis, EngineKeys(settings.key_prefix, engine_id))
+    finally:
+        await redis.aclose()
