@@ -179,8 +179,8 @@ class BookGroup:
         first with qty 0; levels pushed out of scope by better ones are not sent, as on
         Kraken, since clients truncate to their depth after applying each level."""
         book = venue.book(self.pair.symbol, self.depth)
-        bid_changes = _side_changes(self.bids, book.bids, self.depth, descending=True)
-        ask_changes = _side_changes(self.asks, book.asks, self.depth, descending=False)
+        bid_changes = book_side_changes(self.bids, book.bids, self.depth, descending=True)
+        ask_changes = book_side_changes(self.asks, book.asks, self.depth, descending=False)
         self.bids, self.asks = book.bids, book.asks
         if not bid_changes and not ask_changes:
             return None
@@ -201,7 +201,7 @@ class BookGroup:
 _ZERO = Decimal(0)
 
 
-def _side_changes(
+def book_side_changes(
     old_levels: Levels, new_levels: Levels, depth: int, *, descending: bool
 ) -> list[tuple[Decimal, Decimal]]:
     if old_levels == new_levels:

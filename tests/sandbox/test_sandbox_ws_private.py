@@ -232,3 +232,32 @@ def test_private_request_with_bad_token_is_refused(quiet_sandbox: SandboxThread)
         assert refused["success"] is False and refused["error"] == "ESession:Invalid session"
 
     _run(quiet_sandbox, scenario)
+
+
+def test_edit_order_replaces_the_order_with_a_new_id(quiet_sandbox: SandboxThread) -> None:
+    async def scenario(s: PrivateSession) -> None:
+        added = await s.call(
+            "add_order",
+            1,
+            order_type="limit",
+            side="buy",
+            order_qty=0.01,
+            symbol="BTC/USD",
+            limit_price=40000.0,
+        )
+        original = added["result"]["order_id"]
+        edited = await s.call(
+            "edit_order",
+            2,
+            order_id=original,
+            symbol="BTC/USD",
+            order_qty=0.02,
+            limit_price=41000.0,
+        )
+        assert edited["success"] is True
+        assert edited["result"]["original_order_id"] == original
+        assert edited["result"]["order_id"] != original
+        refused = await s.call("edit_order", 3, order_id=original, order_qty=0.03)
+        assert refused["error"] == "EOrder:Unknown order"
+
+    _run(quiet_sandbox, scenario)
