@@ -119,6 +119,7 @@ class KrakenExchange:
         self._last_fill_ts: datetime | None = None
         self._placed_at: dict[str, float] = {}
         self._order_pairs: dict[str, str] = {}
+        self._balances: dict[str, Balance] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._reconcile_lock = asyncio.Lock()
 
@@ -352,7 +353,8 @@ class KrakenExchange:
 
     async def balances(self) -> dict[str, Balance]:
         result = await self._rest.private("BalanceEx")
-        return parse.balances_from_rest(result, display_asset)
+        self._balances = parse.balances_from_rest(result, display_asset)
+        return dict(self._balances)
 
     # -- WebSocket message handling --------------------------------------------------------
 
@@ -433,7 +435,8 @@ class KrakenExchange:
                 logger.warning("Skipping malformed balances message: {}", exc)
                 return
             if balances:
-                self._emit(BalancesEvent(balances))
+                self._balances = {**self._balances, **balances}
+                self._emit(BalancesEvent(self._balances))
         elif message.get("method") == "subscribe" and not message.get("success"):
             logger.error("Kraken refused private subscribe: {}", message.get("error"))
 

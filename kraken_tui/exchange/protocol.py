@@ -108,7 +108,7 @@ class OrderEvent:
 
 @dataclass(frozen=True, slots=True)
 class BalancesEvent:
-    """The assets whose balance changed (all of them in a snapshot), by display name."""
+    """Every known balance after a change, by display name (a consumer may replace its copy)."""
 
     balances: Mapping[str, Balance]
 
