@@ -92,12 +92,19 @@ class _Drawn:
     table_fills: tuple[Execution, ...] | None = None
 
 
+COMPACT_BELOW_WIDTH = 100
+COMPACT_BELOW_HEIGHT = 30
+
+
 class MainScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
-        (100, "-wide"),
+        (COMPACT_BELOW_WIDTH, "-wide"),
     ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-short"),
+        (COMPACT_BELOW_HEIGHT, "-tall"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_strategy", "Pause/resume"),
@@ -169,10 +176,8 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for panel_id, (title, subtitle) in PANEL_TITLES.items():
-            panel = self.query_one(f"#{panel_id}")
-            panel.border_title = title
-            panel.border_subtitle = subtitle
+        for panel_id, (_, subtitle) in PANEL_TITLES.items():
+            self.query_one(f"#{panel_id}").border_subtitle = subtitle
         self._mark_current(self.current_panel)
         self.refresh_from_engine()
         self.set_interval(1 / self.refresh_hz, self.refresh_from_engine, name="engine-refresh")
@@ -246,6 +251,20 @@ class MainScreen(Screen[None]):
 
     def watch_current_panel(self, panel: str) -> None:
         self._mark_current(panel)
+
+    def on_resize(self) -> None:
+        self._title_panels()
+
+    def _title_panels(self) -> None:
+        """In the compact layout each table's title says where it is in the tab cycle, since
+        the other tables are out of sight."""
+        compact = self.size.width < COMPACT_BELOW_WIDTH or self.size.height < COMPACT_BELOW_HEIGHT
+        for index, panel in enumerate(PANELS, start=1):
+            hint = f"  {index}/{len(PANELS)} · tab ▸" if compact else ""
+            if panel in PANEL_TITLES:
+                self.query_one(f"#{panel}").border_title = PANEL_TITLES[panel][0] + hint
+            else:
+                self.log_panel.title_hint = hint
 
     def _mark_current(self, panel: str) -> None:
         panels = list(self.query(".panel, .panel-row"))
@@ -452,7 +471,8 @@ class MainScreen(Screen[None]):
     @guarded
     def action_quit(self) -> None:
         snap = self.snapshot
-        if self.mode is Mode.LIVE and snap is not None and snap.open_orders:
+        live = self.mode is Mode.LIVE or (snap is not None and snap.mode is Mode.LIVE)
+        if live and snap is not None and snap.open_orders:
             self.app.push_screen(
                 ConfirmScreen(
                     "Quit while orders are open?",

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.widgets import Input, Log
 
 from kraken_tui.engine.api import LogLine
@@ -25,6 +26,9 @@ def format_line(line: LogLine) -> str:
 
 
 class LogPanel(Vertical):
+    title_hint: reactive[str] = reactive("")
+    """Appended to the title; the compact layout puts the tab position here."""
+
     DEFAULT_CSS = """
     LogPanel > Log {
         height: 1fr;
@@ -145,8 +149,11 @@ class LogPanel(Vertical):
         self._keep_following()
         self._update_title()
 
+    def watch_title_hint(self) -> None:
+        self._update_title()
+
     def _update_title(self) -> None:
         title = f"Log ≥{self.min_level}"
         if self.search:
             title += f"  /{self.search}"
-        self.border_title = title
+        self.border_title = title + self.title_hint
