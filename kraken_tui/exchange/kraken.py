@@ -323,10 +323,16 @@ class KrakenExchange:
                 return orders
 
     async def lookup_order(self, cl_ord_id: str) -> Order | None:
-        for order in await self.open_orders():
+        """Kraken filters OpenOrders and ClosedOrders by `cl_ord_id`, so a lookup costs two
+        small calls however many orders the account has; the result is still checked."""
+        result = await self._rest.private("OpenOrders", {"cl_ord_id": cl_ord_id})
+        open_orders = result.get("open", {}) if isinstance(result, Mapping) else {}
+        for order in self._orders_from(open_orders):
             if order.cl_ord_id == cl_ord_id:
                 return order
-        for order in await self.closed_orders(datetime.now(UTC) - timedelta(days=1)):
+        result = await self._rest.private("ClosedOrders", {"cl_ord_id": cl_ord_id})
+        closed = result.get("closed", {}) if isinstance(result, Mapping) else {}
+        for order in self._orders_from(closed):
             if order.cl_ord_id == cl_ord_id:
                 return order
         return None
