@@ -79,9 +79,10 @@ def execution_item(order: OrderView, exec_type: str, timestamp: float) -> dict[s
         "cum_qty": order.vol_exec,
         "cum_cost": order.cost,
         "avg_price": order.avg_price,
-        "fee_usd_equiv": order.fee,
         "timestamp": rfc3339(timestamp),
     }
+    if order.symbol.endswith("/USD"):
+        item["fee_usd_equiv"] = order.fee
     if order.price is not None:
         item["limit_price"] = order.price
     if order.trigger_price is not None:

@@ -78,8 +78,7 @@ class WsConnection:
     account: str | None = None
     token: str | None = None
     has_subscription: bool = False
-    last_sent: float = field(default_factory=time.monotonic)
-    _outbox: asyncio.Queue[tuple[float, str] | None] = field(default_factory=asyncio.Queue)
+    _outbox: asyncio.Queue[tuple[float, str]] = field(default_factory=asyncio.Queue)
     _writer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -99,7 +98,6 @@ class WsConnection:
         await self.ws.close(code=code)
 
     async def stop(self) -> None:
-        self._outbox.put_nowait(None)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -107,10 +105,7 @@ class WsConnection:
     async def _write_loop(self) -> None:
         held: str | None = None
         while True:
-            item = await self._outbox.get()
-            if item is None:
-                return
-            queued_at, text = item
+            queued_at, text = await self._outbox.get()
             stall = self.faults.stall_remaining()
             if stall > 0:
                 await asyncio.sleep(stall)
@@ -129,7 +124,6 @@ class WsConnection:
                     held = None
             except (ConnectionResetError, RuntimeError):
                 return
-            self.last_sent = time.monotonic()
 
 
 Levels = tuple[tuple[Decimal, Decimal], ...]
@@ -235,7 +229,6 @@ class PublicChannels:
         self._instrument: set[WsConnection] = set()
         self._dirty_books: set[str] = set()
         self._trades: dict[str, list[TradePrinted]] = defaultdict(list)
-        self.book_messages_sent = 0
 
     def on_venue_event(self, event: VenueEvent) -> None:
         if isinstance(event, BookLevelChanged):
@@ -384,7 +377,6 @@ class PublicChannels:
             return
         for conn in group.members:
             conn.send(message)
-        self.book_messages_sent += len(group.members)
 
     def _publish_trades(self, symbol: str, printed: list[TradePrinted]) -> None:
         pair = self._venue.pairs.resolve(symbol)
