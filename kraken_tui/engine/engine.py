@@ -192,6 +192,10 @@ class TradingEngine:
         self.lifecycle.transition(ComponentState.STARTING)
         try:
             await self._start()
+        except asyncio.CancelledError:
+            self.lifecycle.transition(ComponentState.STOPPING, "start cancelled")
+            self.lifecycle.transition(ComponentState.STOPPED, "start cancelled")
+            raise
         except BaseException as exc:
             self.lifecycle.transition(ComponentState.FAULTED, f"start failed: {exc}")
             raise
@@ -329,7 +333,7 @@ class TradingEngine:
         if self._log_buffer is None:
             return []
         return [
-            LogLine(line.seq, line.time, line.level, line.source, line.message)
+            LogLine(line.seq, line.ts, line.level, line.source, line.message)
             for line in self._log_buffer.since(seq, limit)
         ]
 

@@ -58,7 +58,6 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path) 
         venue_orders = list(venue.open_orders(API_KEY))
         venue_orders += venue.closed_orders(API_KEY, limit=100_000).items
         assert len(venue_orders) > 3 * KILLS, "the strategy barely traded"
-        print(f"{len(venue_orders)} venue orders after {KILLS} kills")
         sent_twice = [c for c, n in Counter(o.cl_ord_id for o in venue_orders).items() if n > 1]
         assert sent_twice == []
         for venue_order in venue_orders:

