@@ -39,3 +39,11 @@ class KrakenTuiApp(App[None]):
         self.push_screen(
             MainScreen(self.engine, mode=self.mode, clock=self.clock, refresh_hz=self.refresh_hz)
         )
+
+    async def action_quit(self) -> None:
+        """ctrl+q goes through the same check as q: in LIVE mode with open orders, ask first."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.action_quit()
+                return
+        self.exit()

@@ -38,8 +38,9 @@ def guarded(action: Callable[P, None]) -> Callable[P, None]:
         try:
             action(*args, **kwargs)
         except Exception as exc:
-            node = args[0]
-            assert isinstance(node, DOMNode)
+            node = args[0] if args else None
+            if not isinstance(node, DOMNode):
+                raise
             logger.opt(exception=exc).error("{} failed", action.__name__)
             node.notify(
                 f"{type(exc).__name__}: {exc}",

@@ -450,7 +450,7 @@ class StaticEngine:
             self._snapshot, risk=replace(self._snapshot.risk, trading_state=state, reason=reason)
         )
 
-    def _reference_price(self, order: ManualOrder) -> object:
+    def _reference_price(self, order: ManualOrder) -> Decimal | None:
         book = self._snapshot.books.get(order.symbol)
         if book is None:
             return None

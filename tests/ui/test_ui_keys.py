@@ -310,6 +310,14 @@ async def test_q_in_live_mode_with_open_orders_asks_before_quitting() -> None:
         assert app._exit
 
 
+async def test_ctrl_q_in_live_mode_with_open_orders_also_asks() -> None:
+    app = make_app(StaticEngine(Mode.LIVE), mode=Mode.LIVE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert not app._exit
+
+
 def test_every_key_action_is_in_the_command_palette() -> None:
     bound = {b.action for b in MainScreen.BINDINGS if isinstance(b, Binding)}
     assert bound == {action for _, action, _ in ACTIONS}

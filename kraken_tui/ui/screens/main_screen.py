@@ -18,7 +18,7 @@ from functools import partial
 from typing import ClassVar
 
 from loguru import logger
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -274,8 +274,8 @@ class MainScreen(Screen[None]):
         current.add_class("-current")
         if current.parent is not None and isinstance(current.parent, Widget):
             current.parent.add_class("-current")
-        # Apply the compact layout's display rules now rather than on the next refresh, so
-        # the panel can take focus before the keys queued behind the tab arrive.
+        # Apply the compact layout's display rules now rather than on the next refresh, so the
+        # panel is already displayed (hence focusable) when `_focus_panel` focuses it.
         self.app.stylesheet.update_nodes(panels, animate=False)
 
     def _focus_panel(self, panel: str) -> None:
@@ -283,8 +283,8 @@ class MainScreen(Screen[None]):
         target: Widget = self.query_one(f"#{panel}")
         if isinstance(target, LogPanel):
             target = target.log_view
-        # Focus synchronously (`Widget.focus` defers to `call_later`): keys already queued
-        # behind the tab must reach the new panel.
+        # Focus synchronously (`Widget.focus` defers to `call_later`) so that the next key
+        # already finds the new panel focused.
         self.set_focus(target)
 
     @guarded
@@ -295,7 +295,7 @@ class MainScreen(Screen[None]):
     def action_previous_panel(self) -> None:
         self._focus_panel(PANELS[(PANELS.index(self.current_panel) - 1) % len(PANELS)])
 
-    def on_descendant_focus(self, event: object) -> None:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         focused = self.focused
         for panel in PANELS:
             widget = self.query_one(f"#{panel}")
