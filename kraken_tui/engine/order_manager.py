@@ -183,7 +183,7 @@ class OrderManager:
         while True:
             try:
                 found = await self._exchange.lookup_order(cl_ord_id)
-            except (ExchangeError, OSError, TimeoutError) as exc:
+            except Exception as exc:
                 logger.warning("lookup of order {} failed ({}); retrying", cl_ord_id, exc)
                 await asyncio.sleep(policy.max_backoff_s)
                 continue
@@ -236,7 +236,9 @@ class OrderManager:
         if cancelled:
             current = self._orders[cl_ord_id]
             if current.is_open:
-                await self._commit(current.with_changes(status=OrderStatus.CANCELED))
+                await self._commit(
+                    current.with_changes(status=OrderStatus.CANCELED, updated_at=self._clock.now())
+                )
             return True
         logger.warning("cancel: exchange no longer knows order {}; looking it up", cl_ord_id)
         found = await self._exchange.lookup_order(cl_ord_id)

@@ -225,3 +225,21 @@ async def test_shutdown_abandons_an_unresolvable_send_to_reconciliation(tmp_path
         await restarted.stop(cancel_open_orders=True)
     finally:
         await store.close()
+
+
+async def test_amend_changes_price_on_the_exchange_and_in_the_store(tmp_path) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        placed = await engine.submit_manual_order(_manual())
+        cl_ord_id = placed.detail["cl_ord_id"]
+        assert await engine.orders.amend(cl_ord_id, price=D("49100"))
+        [on_venue] = exchange.venue.open_orders(API_KEY, cl_ord_id=cl_ord_id)
+        assert on_venue.price == D("49100")
+        stored = await store.orders.by_cl_ord_id(cl_ord_id)
+        assert stored is not None and stored.price == D("49100")
+        assert not await engine.orders.amend("unknown-order", price=D("1"))
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
