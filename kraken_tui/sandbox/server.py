@@ -194,7 +194,9 @@ class SandboxServer:
                 try:
                     self.market.step(time.monotonic())
                 except Exception:
-                    logger.exception("sandbox market step failed")
+                    # Logged once, not at the pacing rate; the exchange keeps serving users.
+                    logger.exception("sandbox market simulation failed; it is stopped")
+                    self.market = None
             self.venue.tick()
             self.public_ws.flush()
             await asyncio.sleep(interval if interval >= MIN_SLEEP_S else 0)

@@ -128,14 +128,29 @@ class PrivateChannels:
         self._auth = authenticator
         self._executions: dict[str, set[WsConnection]] = defaultdict(set)
         self._balances: dict[str, set[WsConnection]] = defaultdict(set)
+        self._sequences: dict[WsConnection, int] = {}
+
+    def _next_sequence(self, conn: WsConnection) -> int:
+        """Kraken numbers each connection's `executions` messages 1, 2, 3…, so a client can
+        tell it missed one."""
+        sequence = self._sequences.get(conn, 0) + 1
+        self._sequences[conn] = sequence
+        return sequence
 
     def on_venue_event(self, event: VenueEvent) -> None:
         if isinstance(event, ExecutionEvent):
             members = self._executions.get(event.api_key)
             if members:
-                message = {"channel": "executions", "type": "update", "data": [_event_item(event)]}
+                data = [_event_item(event)]
                 for conn in members:
-                    conn.send(message)
+                    conn.send(
+                        {
+                            "channel": "executions",
+                            "type": "update",
+                            "data": data,
+                            "sequence": self._next_sequence(conn),
+                        }
+                    )
         elif isinstance(event, BalanceChanged) and event.amount != 0:
             members = self._balances.get(event.api_key)
             if members:
@@ -146,6 +161,7 @@ class PrivateChannels:
     def drop(self, conn: WsConnection) -> None:
         for members in (*self._executions.values(), *self._balances.values()):
             members.discard(conn)
+        self._sequences.pop(conn, None)
 
     def account(self, conn: WsConnection, params: Mapping[str, Any]) -> str:
         """The account the request acts for. A token stays good on the connection that
@@ -189,7 +205,8 @@ class PrivateChannels:
                     },
                 )
             )
-            conn.send(self._executions_snapshot(account, snap_orders, snap_trades))
+            snapshot = self._executions_snapshot(account, snap_orders, snap_trades)
+            conn.send({**snapshot, "sequence": self._next_sequence(conn)})
         else:
             snapshot = _bool(params, "snapshot", True)
             self._balances[account].add(conn)
@@ -220,7 +237,6 @@ class PrivateChannels:
     def _executions_snapshot(
         self, account: str, snap_orders: bool, snap_trades: bool
     ) -> dict[str, Any]:
-        now = self._venue.now()
         data: list[dict[str, Any]] = []
         if snap_orders:
             data.extend(
@@ -246,7 +262,7 @@ class PrivateChannels:
                         "timestamp": rfc3339(fill.time),
                     }
                 )
-        return {"channel": "executions", "type": "snapshot", "data": data, "sequence": int(now)}
+        return {"channel": "executions", "type": "snapshot", "data": data}
 
     def _balances_snapshot(self, account: str) -> dict[str, Any]:
         registry = self._venue.pairs

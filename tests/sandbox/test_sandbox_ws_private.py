@@ -111,6 +111,8 @@ def test_resting_order_lifecycle_over_ws(quiet_sandbox: SandboxThread) -> None:
         )
         assert amended_item["limit_price"] == 39000.0
         assert amended_item["cl_ord_id"] == "ws-order-1"
+        sequences = [m["sequence"] for m in s.messages if m.get("channel") == "executions"]
+        assert sequences == list(range(1, len(sequences) + 1))
 
     _run(quiet_sandbox, scenario)
 
