@@ -88,8 +88,10 @@ class Authenticator:
         credential = self._keys.get(api_key or "")
         if credential is None:
             raise AuthError(INVALID_KEY)
-        if not api_sign or nonce is None:
+        if not api_sign:
             raise AuthError(INVALID_SIGNATURE)
+        if nonce is None:
+            raise AuthError(INVALID_NONCE)
         digest = hashlib.sha256((nonce + body).encode()).digest()
         expected = hmac.new(credential.secret, uri_path.encode() + digest, hashlib.sha512).digest()
         try:

@@ -90,3 +90,10 @@ def test_ws_token_opens_connections_only_within_its_lifetime() -> None:
     with pytest.raises(AuthError) as error:
         auth.account_for_token(token)
     assert error.value.kraken_error == INVALID_TOKEN
+
+
+def test_request_without_nonce_is_refused_as_invalid_nonce() -> None:
+    signature = kraken_signature("/0/private/Balance", "", "", DEV_API_SECRET)
+    with pytest.raises(AuthError) as error:
+        _authenticator().verify(DEV_API_KEY, signature, "/0/private/Balance", None, "")
+    assert error.value.kraken_error == INVALID_NONCE
