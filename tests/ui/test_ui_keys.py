@@ -464,3 +464,18 @@ async def test_a_slow_engine_command_is_acknowledged_before_it_returns() -> None
         release.set()
         await pilot.pause(0.1)
         assert engine.commands == ["pause_all"]
+
+
+async def test_the_order_cursor_stays_on_the_same_order_when_rows_above_it_go() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#orders", DataTable)
+        table.focus()
+        await pilot.press("down", "down")
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "manual-0003"
+        await engine.cancel_order("sma-0001")
+        await pilot.pause(0.2)
+        await pilot.press("c")
+        await pilot.pause()
+        assert engine.commands[-1] == "cancel:manual-0003"

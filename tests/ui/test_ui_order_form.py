@@ -1,0 +1,82 @@
+"""The order ticket's rules as plain functions of the typed fields and the snapshot."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kraken_tui.domain import OrderType, Side, TimeInForce
+from kraken_tui.ui.fixtures import INSTRUMENTS, build_snapshot
+from kraken_tui.ui.order_form import OrderForm, check_order_form
+
+SNAPSHOT = build_snapshot()
+BTC = INSTRUMENTS["BTC/USD"]
+BOOK = SNAPSHOT.books["BTC/USD"]
+BALANCES = {"USD": Decimal("1000"), "BTC": Decimal("0.05")}
+
+
+def form(
+    price: str = "64000.0",
+    volume: str = "0.01",
+    side: Side = Side.BUY,
+    order_type: OrderType = OrderType.LIMIT,
+) -> OrderForm:
+    return OrderForm("BTC/USD", side, order_type, price, volume, TimeInForce.GTC)
+
+
+def test_a_valid_limit_order_builds_the_manual_order_and_its_notional() -> None:
+    check = check_order_form(form(), BTC, BOOK, BALANCES)
+    assert check.ok
+    assert check.order is not None
+    assert (check.order.price, check.order.volume) == (Decimal("64000.0"), Decimal("0.01"))
+    assert check.notional == Decimal("640.000")
+
+
+def test_price_off_the_tick_grid_is_refused_with_the_tick_size() -> None:
+    check = check_order_form(form(price="64000.05"), BTC, BOOK, BALANCES)
+    assert check.errors == ("EOrder:Tick size check failed (tick 0.1)",)
+
+
+def test_volume_below_ordermin_is_refused_with_the_minimum() -> None:
+    check = check_order_form(form(volume="0.00001"), BTC, BOOK, BALANCES)
+    assert "EOrder:Order minimum not met (min 0.00005 BTC)" in check.errors
+
+
+def test_volume_with_too_many_decimals_is_refused() -> None:
+    check = check_order_form(form(volume="0.000100001"), BTC, BOOK, BALANCES)
+    assert check.errors == ("EGeneral:Invalid arguments:volume (at most 8 decimals)",)
+
+
+def test_a_buy_above_the_quote_balance_is_refused() -> None:
+    check = check_order_form(form(volume="0.02"), BTC, BOOK, BALANCES)
+    assert check.errors == ("insufficient USD: need 1,280.00, have 1,000.00",)
+
+
+def test_a_sell_above_the_base_balance_is_refused() -> None:
+    check = check_order_form(form(volume="0.06", side=Side.SELL), BTC, BOOK, BALANCES)
+    assert check.errors == ("insufficient BTC: need 0.06, have 0.05",)
+
+
+def test_a_market_buy_is_valued_at_the_best_ask_and_ignores_the_price_field() -> None:
+    check = check_order_form(
+        form(price="not a number", order_type=OrderType.MARKET), BTC, BOOK, BALANCES
+    )
+    assert check.ok
+    assert BOOK.best_ask is not None
+    assert check.notional == BOOK.best_ask.price * Decimal("0.01")
+    assert check.order is not None and check.order.price is None
+
+
+def test_text_that_is_not_a_number_is_named_in_the_error() -> None:
+    check = check_order_form(form(price="64k"), BTC, BOOK, BALANCES)
+    assert check.order is None
+    assert check.errors == ("price '64k' is not a number",)
+
+
+def test_empty_fields_are_required_and_thousands_separators_are_accepted() -> None:
+    assert check_order_form(form(volume=""), BTC, BOOK, BALANCES).errors == ("volume is required",)
+    assert check_order_form(form(price="64,000.0"), BTC, BOOK, BALANCES).ok
+
+
+def test_an_unknown_symbol_is_refused() -> None:
+    check = check_order_form(form(), None, None, BALANCES)
+    assert check.errors == ("unknown symbol 'BTC/USD'",)
