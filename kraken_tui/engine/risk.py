@@ -28,6 +28,7 @@ from kraken_tui.domain import (
 )
 from kraken_tui.engine.api import RiskDecision, RiskSnapshot
 from kraken_tui.engine.clock import Clock
+from kraken_tui.settings import RiskSettings
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -46,10 +47,17 @@ class RiskLimits:
     max_orders_per_minute: int = 0
 
     @classmethod
-    def from_settings(cls, risk: object) -> RiskLimits:
-        """Map `Settings.risk` (a `RiskSettings`) field by field; both use the same names."""
+    def from_settings(cls, risk: RiskSettings) -> RiskLimits:
+        """`Settings.risk` field by field (same names, same units)."""
         return cls(
-            **{name: getattr(risk, name) for name in cls.__dataclass_fields__}  # type: ignore[arg-type]
+            max_order_notional=risk.max_order_notional,
+            max_position_per_symbol=risk.max_position_per_symbol,
+            max_position_per_strategy=risk.max_position_per_strategy,
+            max_open_orders=risk.max_open_orders,
+            price_band_pct=risk.price_band_pct,
+            daily_loss_limit=risk.daily_loss_limit,
+            max_drawdown_pct=risk.max_drawdown_pct,
+            max_orders_per_minute=risk.max_orders_per_minute,
         )
 
 

@@ -14,6 +14,7 @@ from engine_fixtures import (
     strategy,
     venue_open_orders,
 )
+from loguru import logger
 from pydantic import BaseModel
 
 from kraken_tui.domain import (
@@ -32,6 +33,7 @@ from kraken_tui.engine.api import ManualOrder
 from kraken_tui.engine.engine import TradingEngine
 from kraken_tui.exchange.protocol import ExchangeError, OrderAck, TradeEvent
 from kraken_tui.exchange.simulated import SimulatedExchange
+from kraken_tui.logging import LogBuffer
 from kraken_tui.strategies import BaseStrategy, Intents
 
 D = Decimal
@@ -453,4 +455,22 @@ async def test_cancelled_start_ends_stopped_not_faulted(tmp_path) -> None:
         assert engine.lifecycle.state is ComponentState.STOPPED
     finally:
         await exchange.close()
+        await store.close()
+
+
+async def test_log_lines_are_pulled_in_batches_by_sequence(tmp_path) -> None:
+    buffer = LogBuffer(100)
+    sink = logger.add(buffer.write, level="INFO")
+    store = await open_store(tmp_path)
+    engine = TradingEngine(make_exchange(), store, config(), log_buffer=buffer)
+    try:
+        await engine.start()
+        lines = engine.log_lines_since(0)
+        assert lines and [line.seq for line in lines] == sorted(line.seq for line in lines)
+        assert any("engine started" in line.message for line in lines)
+        assert engine.log_lines_since(lines[-1].seq) == []
+        assert len(engine.log_lines_since(0, limit=2)) == 2
+    finally:
+        logger.remove(sink)
+        await engine.stop(cancel_open_orders=True)
         await store.close()
