@@ -38,8 +38,9 @@ class RsiReversionParams(SizedParams):
     overbought: float = Field(default=70.0, gt=50, lt=100)
     exit_at_mid: bool = False
     """Exit a long when RSI is back at 50 instead of waiting for `overbought`."""
-    interval: int = Field(default=1, ge=1)
-    """Candle interval (minutes) the strategy trades; candles of other intervals are ignored."""
+    interval: int | None = Field(default=None, ge=1)
+    """Candle interval (minutes) to trade when the feed carries several; None trades every
+    closed candle it is given."""
 
     @field_validator("overbought")
     @classmethod
@@ -66,14 +67,14 @@ class RsiReversion(BaseStrategy):
 
     def on_candle(self, candle: Candle) -> Intents:
         p = self.params
-        if not candle.closed or candle.interval != p.interval:
+        if not candle.closed or (p.interval and candle.interval != p.interval):
             return None
         history = self._history
         if self._resuming:
             if history.seen(candle.ts):
                 return None
             self._resuming = False
-            if not history.follows(candle.ts, p.interval):
+            if not history.follows(candle.ts, candle.interval):
                 self._rsi.reset()
                 history.clear()
         close = float(candle.close)

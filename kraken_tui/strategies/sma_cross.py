@@ -49,8 +49,9 @@ class SmaCrossParams(SizedParams):
     """Simple or exponential moving averages."""
     fast: int = Field(default=5, ge=1)
     slow: int = Field(default=20, ge=2)
-    interval: int = Field(default=1, ge=1)
-    """Candle interval (minutes) the strategy trades; candles of other intervals are ignored."""
+    interval: int | None = Field(default=None, ge=1)
+    """Candle interval (minutes) to trade when the feed carries several; None trades every
+    closed candle it is given (a backtest on hourly data needs no extra setting)."""
     long_only: bool = True
 
     @field_validator("slow")
@@ -75,7 +76,8 @@ class SmaCross(BaseStrategy):
         self._slow = average(p.slow)
         self._update_fast = self._fast.update
         self._update_slow = self._slow.update
-        self._interval = p.interval
+        self._interval = p.interval or 0
+        """0 accepts any interval; checked as a plain int so the per-bar test stays cheap."""
         self._relation = 0
         """+1 while fast > slow, -1 while fast < slow, 0 when equal or still warming up."""
         keep = p.slow if p.kind == "sma" else p.slow * EMA_HISTORY_PERIODS
@@ -85,7 +87,7 @@ class SmaCross(BaseStrategy):
         self._resuming = False
 
     def on_candle(self, candle: Candle) -> Intents:
-        if not candle.closed or candle.interval != self._interval:
+        if not candle.closed or (self._interval and candle.interval != self._interval):
             return None
         if self._resuming and not self._resume(candle):
             return None
@@ -136,7 +138,7 @@ class SmaCross(BaseStrategy):
         if self._history.seen(candle.ts):
             return False
         self._resuming = False
-        if not self._history.follows(candle.ts, self._interval):
+        if not self._history.follows(candle.ts, candle.interval):
             self._reset()
         return True
 

@@ -79,10 +79,21 @@ def test_candles_still_forming_never_trade_nor_move_the_averages() -> None:
     assert traded == [GOLDEN_BAR, DEATH_BAR]
 
 
-def test_candles_of_another_interval_are_ignored() -> None:
-    strategy = make()
+def test_candles_of_another_interval_than_the_configured_one_are_ignored() -> None:
+    strategy = make(interval=1)
     for index, close in enumerate(CROSSING):
         assert strategy.on_candle(candle(str(close), index, interval=5)) is None
+
+
+def test_without_a_configured_interval_it_trades_whatever_closed_candles_it_gets() -> None:
+    strategy = make()
+    bars = [candle(str(close), index, interval=60) for index, close in enumerate(CROSSING)]
+    traded = []
+    for index, bar in enumerate(bars):
+        if strategy.on_candle(bar):
+            traded.append(index)
+            strategy.context.position = Position("BTC/USD", qty=Decimal("0.01"))
+    assert traded == [GOLDEN_BAR, DEATH_BAR]
 
 
 def test_notional_sizing_buys_notional_over_close_rounded_down_to_the_lot() -> None:
