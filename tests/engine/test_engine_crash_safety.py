@@ -27,7 +27,7 @@ KILLS = 10
 def _run_and_kill(db: Path, venue_db: Path, rng: random.Random, log: Path) -> None:
     with log.open("a") as sink:
         child = subprocess.Popen(
-            [sys.executable, str(HERE / "crash_child.py"), str(db), str(venue_db), str(HERE)],
+            [sys.executable, str(HERE / "crash_child.py"), str(db), str(venue_db)],
             stdout=subprocess.PIPE,
             stderr=sink,
             text=True,
