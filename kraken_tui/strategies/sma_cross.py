@@ -122,13 +122,17 @@ class SmaCross(BaseStrategy):
         else:
             entry = p.entry_volume(self.instrument, price)
             target = ZERO if entry is None else -entry
-        change = abs(target - held)  # both on the lot grid already
-        if not tradable(self.instrument, change, price):
+        change = target - held  # both on the lot grid already
+        if (change <= 0) if golden else (change >= 0):
+            return None  # already where the cross says to be, or beyond it: never trade against it
+        volume = abs(change)
+        if not tradable(self.instrument, volume, price):
             return None
         tag = GOLDEN_CROSS if golden else DEATH_CROSS
         self._last_cross = (tag, candle.ts)
+        self.signal = ""
         intents: list[Intent] = [CancelAll()] if self.open_orders else []
-        intents.append(self.buy(change, tag=tag) if target > held else self.sell(change, tag=tag))
+        intents.append(self.buy(volume, tag=tag) if golden else self.sell(volume, tag=tag))
         return intents
 
     # -- restart: persist recent closes, rebuild the averages from them -------------------------

@@ -58,6 +58,13 @@ def test_sells_everything_held_even_when_the_position_is_larger_than_one_entry()
     ]
 
 
+def test_a_golden_cross_while_already_long_more_than_one_entry_sells_nothing() -> None:
+    strategy = make()
+    replay(strategy, CROSSING[:GOLDEN_BAR])
+    strategy.context.position = Position("BTC/USD", qty=Decimal("0.035"), avg_price=Decimal(9000))
+    assert replay(strategy, [CROSSING[GOLDEN_BAR]], first_index=GOLDEN_BAR) == []
+
+
 def test_bars_where_the_averages_are_equal_are_no_side_so_no_cross_through_them() -> None:
     # bar 5: fast (9000 + 12000) / 2 = 10500 = slow (11000 + 10000 + 9000 + 12000) / 4
     closes = [13000, 12000, 11000, 10000, 9000, 12000, 15000, 18000]
