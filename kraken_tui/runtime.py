@@ -8,6 +8,7 @@ man's switch (`risk.cancel_on_shutdown`), queued writes are flushed and the stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,6 +94,8 @@ async def _run_console(settings: Settings, duration: float | None, logs: LogHand
             loop.call_later(duration, app.exit)
         await app.run_async()
         starter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starter
     return EXIT_OK
 
 
