@@ -34,9 +34,15 @@ SEPARATOR = Text(" │ ", style="#6e7681")
 
 
 def status_text(
-    snapshot: EngineSnapshot | None, mode: Mode, now: datetime, *, compact: bool = False
+    snapshot: EngineSnapshot | None,
+    mode: Mode,
+    now: datetime,
+    *,
+    compact: bool = False,
+    risk_reason: bool = True,
 ) -> Text:
-    """The bar's text; `compact` drops labels and cents so it fits 80 columns."""
+    """The bar's text; `compact` drops labels and cents so it fits 80 columns, `risk_reason`
+    adds why trading is not ACTIVE."""
     shown_mode = snapshot.mode if snapshot is not None else mode
     label = " ■ LIVE TRADING ■ " if shown_mode is Mode.LIVE else f" {shown_mode.value.upper()} "
     if compact and shown_mode is Mode.LIVE:
@@ -63,6 +69,8 @@ def status_text(
             Text("" if compact else "Risk "),
             Text(f" {risk.trading_state.value} ", style=RISK_STYLES[risk.trading_state]),
         ]
+        if risk.trading_state is not TradingState.ACTIVE and risk.reason and risk_reason:
+            parts.append(Text(f" {risk.reason[:40]}", style="#e3b341"))
         portfolio = snapshot.portfolio
         equity = (
             f"Eq {portfolio.equity:,.0f}"
@@ -102,9 +110,10 @@ class StatusBar(Widget):
         self._text = status_text(None, mode, datetime.min)
 
     def show(self, snapshot: EngineSnapshot | None, now: datetime) -> None:
-        text = status_text(snapshot, self._mode, now)
-        if text.cell_len > self.size.width:
-            text = status_text(snapshot, self._mode, now, compact=True)
+        for compact, risk_reason in ((False, True), (False, False), (True, False)):
+            text = status_text(snapshot, self._mode, now, compact=compact, risk_reason=risk_reason)
+            if text.cell_len <= self.size.width:
+                break
         live = (snapshot.mode if snapshot is not None else self._mode) is Mode.LIVE
         self.set_class(live, "-live")
         if text != self._text:
