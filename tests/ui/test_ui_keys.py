@@ -479,3 +479,19 @@ async def test_the_order_cursor_stays_on_the_same_order_when_rows_above_it_go() 
         await pilot.press("c")
         await pilot.pause()
         assert engine.commands[-1] == "cancel:manual-0003"
+
+
+async def test_a_changed_cell_is_updated_in_place_and_widens_its_column() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#strategies", DataTable)
+        strategies = engine.snapshot().strategies
+        richer = replace(strategies[0], pnl=Decimal("123456.78"))
+        engine._snapshot = replace(engine.snapshot(), strategies=(richer, *strategies[1:]))
+        await pilot.pause(0.2)
+        assert str(table.get_cell("sma_cross", "pnl")) == "+123,456.78"
+        assert table.ordered_columns[table.get_column_index("pnl")].content_width >= len(
+            "+123,456.78"
+        )
+        assert table.row_count == 3

@@ -46,7 +46,7 @@ class KeyedTable(DataTable[Cell]):
             old = self._cells[key]
             for column, (before, after) in enumerate(zip(old, cells, strict=True)):
                 if before != after:
-                    self.update_cell(key, column_keys[column], after)
+                    self.update_cell(key, column_keys[column], after, update_width=True)
             self._cells[key] = cells
 
     def _rebuild(self, rows: Sequence[Row]) -> None:
