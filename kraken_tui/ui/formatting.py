@@ -22,10 +22,6 @@ def fmt_qty(qty: Decimal, decimals: int = 4) -> str:
     return f"{qty:,.{decimals}f}"
 
 
-def fmt_money(amount: Decimal, decimals: int = 2) -> str:
-    return f"{amount:,.{decimals}f}"
-
-
 def signed_text(amount: Decimal, decimals: int = 2) -> Text:
     """A PnL-like amount with an explicit sign, green when positive and red when negative, so
     a glance at a column tells winners from losers."""

@@ -32,7 +32,6 @@ from kraken_tui.domain import (
     BookSnapshot,
     Candle,
     Execution,
-    Instrument,
     Mode,
     Order,
     Position,
@@ -80,14 +79,13 @@ class _Drawn:
 
     symbol: str | None = None
     book: BookSnapshot | None = None
-    instrument: Instrument | None = None
     connection: ConnectionStatus | None = None
-    open_orders: tuple[Order, ...] | None = None
+    ladder_orders: tuple[Order, ...] | None = None
     candles: tuple[Candle, ...] | None = None
-    fills: tuple[Execution, ...] | None = None
+    chart_orders: tuple[Order, ...] | None = None
+    chart_fills: tuple[Execution, ...] | None = None
     strategies: tuple[StrategySnapshot, ...] | None = None
     positions: tuple[Position, ...] | None = None
-    chart_orders: tuple[Order, ...] | None = None
     table_orders: tuple[Order, ...] | None = None
     table_fills: tuple[Execution, ...] | None = None
 
@@ -216,17 +214,17 @@ class MainScreen(Screen[None]):
             symbol_changed
             or book is not drawn.book
             or snap.connection is not drawn.connection
-            or snap.open_orders is not drawn.open_orders
+            or snap.open_orders is not drawn.ladder_orders
         ):
             self.ladder.show(book, instrument, snap.connection, snap.open_orders)
         if (
             symbol_changed
             or candles is not drawn.candles
             or snap.open_orders is not drawn.chart_orders
-            or snap.recent_fills is not drawn.fills
+            or snap.recent_fills is not drawn.chart_fills
         ):
             self.chart.show(candles, instrument, snap.open_orders, snap.recent_fills)
-            drawn.candles, drawn.chart_orders, drawn.fills = (
+            drawn.candles, drawn.chart_orders, drawn.chart_fills = (
                 candles,
                 snap.open_orders,
                 snap.recent_fills,
@@ -243,8 +241,8 @@ class MainScreen(Screen[None]):
         if snap.recent_fills is not drawn.table_fills:
             self.fills.show(snap.recent_fills, snap.instruments)
             drawn.table_fills = snap.recent_fills
-        drawn.symbol, drawn.book, drawn.instrument = symbol, book, instrument
-        drawn.connection, drawn.open_orders = snap.connection, snap.open_orders
+        drawn.symbol, drawn.book = symbol, book
+        drawn.connection, drawn.ladder_orders = snap.connection, snap.open_orders
         self.snapshot = snap
 
     # -- panels ----------------------------------------------------------------------------
