@@ -29,6 +29,7 @@ from pathlib import Path
 from loguru import logger
 
 from kraken_tui.domain import (
+    Balance,
     BookSnapshot,
     Candle,
     ComponentState,
@@ -226,8 +227,9 @@ class TradingEngine:
         )
         for position in self.positions.positions:
             self.store.positions.queue_upsert(self._portfolio_id, position, now)
-        await self._check_balances_at_start()
+        balances = await self._check_balances_at_start()
         await self._load_strategies()
+        self.strategies.update_balances({a: b.available for a, b in balances.items()})
         await self.exchange.subscribe_market(self._symbols, self.config.book_depth)
         for symbol in self._symbols:
             book = self.exchange.book(symbol)
@@ -579,6 +581,7 @@ class TradingEngine:
                 self._tickers = {**self._tickers, ticker.symbol: ticker}
             case BalancesEvent(balances=balances):
                 self.portfolio.set_balances(balances)
+                self.strategies.update_balances({a: b.available for a, b in balances.items()})
             case ConnectionEvent(status=status):
                 self._on_connection(status)
             case _:
@@ -700,6 +703,7 @@ class TradingEngine:
         mismatches = self.portfolio.compare(self._baseline, self.positions.asset_flows(), balances)
         self.portfolio.report(mismatches, confirmed=False)
         self.portfolio.set_balances(balances)
+        self.strategies.update_balances({a: b.available for a, b in balances.items()})
 
     async def sync_orders(self) -> tuple[int, int]:
         """Catch up with the exchange on orders and fills the private feed may have missed;
@@ -737,7 +741,7 @@ class TradingEngine:
             order = await self.store.orders.by_order_id(execution.order_id)
         return order.strategy if order is not None else None
 
-    async def _check_balances_at_start(self) -> None:
+    async def _check_balances_at_start(self) -> dict[str, Balance]:
         balances = await self.exchange.balances()
         flows = self.positions.asset_flows()
         saved = await self.store.kv.get(BASELINE_KEY)
@@ -760,6 +764,7 @@ class TradingEngine:
             date.fromisoformat(day_start["day"]) if day_start else None,
             Decimal(day_start["pnl"]) if day_start else Decimal(0),
         )
+        return balances
 
     async def _load_strategies(self) -> None:
         now = self.clock.now()

@@ -283,6 +283,12 @@ class StrategyManager:
             host.context.position = position
             host.context.open_orders = open_orders
 
+    def update_balances(self, available: Mapping[str, Decimal]) -> None:
+        """Refresh each strategy's free quote balance (account-wide, by asset name)."""
+        for host in self._hosts.values():
+            if host.context is not None:
+                host.context.available_quote = available.get(host.context.instrument.quote)
+
     def refresh_snapshots(self, pnl: Callable[[str], Decimal]) -> None:
         self._publish(pnl)
 

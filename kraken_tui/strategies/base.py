@@ -86,12 +86,16 @@ class StrategyContext:
         position: Position | None = None,
         book: BookSnapshot | None = None,
         open_orders: tuple[Order, ...] = (),
+        available_quote: Decimal | None = None,
     ) -> None:
         self.instrument = instrument
         self.clock = clock
         self.position = position or Position(symbol=instrument.symbol)
         self.book = book
         self.open_orders = open_orders
+        self.available_quote = available_quote
+        """The account's quote-currency balance free for new orders (None until known); an
+        account-wide figure, shared by every strategy trading that quote currency."""
 
 
 class BaseStrategy:
@@ -194,6 +198,10 @@ class BaseStrategy:
     def mid(self) -> Decimal | None:
         book = self.context.book
         return None if book is None else book.mid
+
+    @property
+    def available_quote(self) -> Decimal | None:
+        return self.context.available_quote
 
     @property
     def now(self) -> datetime:
