@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input
 
 from kraken_tui.domain import BookLevel, ConnectionState, Mode, StrategyState, TradingState
-from kraken_tui.engine.api import CommandResult
+from kraken_tui.engine.api import CommandResult, RiskDecision
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
 from kraken_tui.ui.commands import ACTIONS
@@ -495,3 +495,35 @@ async def test_a_changed_cell_is_updated_in_place_and_widens_its_column() -> Non
             "+123,456.78"
         )
         assert table.row_count == 3
+
+
+async def test_an_order_the_risk_preview_denies_is_not_sent() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", *"0.5", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderTicket)
+        assert engine.commands == []
+        assert "Denied by max_order_notional" in notifications(app)
+
+
+async def test_a_failing_risk_preview_is_shown_and_the_ticket_keeps_working() -> None:
+    class NoPreviewEngine(StaticEngine):
+        def preview_order(self, order: object) -> RiskDecision:
+            raise TimeoutError("risk service slow")
+
+    engine = NoPreviewEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", *"0.01")
+        await pilot.pause()
+        risk = str(app.screen.query_one("#ticket-risk").render())
+        assert "preview unavailable (TimeoutError: risk service slow)" in risk
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        # Sent (the preview is only advice); this engine's own check raises, and the ticket
+        # shows that as the refusal instead of crashing.
+        assert engine.commands == ["submit:BTC/USD:buy:0.01"]
+        refusal = str(app.screen.query_one("#ticket-risk").render())
+        assert refusal == "Refused: TimeoutError: risk service slow"

@@ -1,5 +1,6 @@
 """The order ticket: a modal that checks the order as it is typed (tick size, minimums,
-balance), shows its notional and the risk engine's verdict, and sends it only when both pass.
+balance), shows its notional and the risk engine's verdict, and sends it only when both pass
+(the engine checks again on arrival: the preview is advice, the engine's answer is final).
 
 A refusal (by risk or by the exchange) is shown inside the ticket, which stays open so the
 trader can fix the field; an accepted order closes the ticket with the engine's message.
@@ -19,8 +20,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker
 
 from kraken_tui.domain import OrderType, Side, TimeInForce
-from kraken_tui.engine.api import CommandResult, EngineApi
-from kraken_tui.ui.errors import report_worker_failure
+from kraken_tui.engine.api import CommandResult, EngineApi, RiskDecision
+from kraken_tui.ui.errors import guarded, report_worker_failure
 from kraken_tui.ui.formatting import fmt_price
 from kraken_tui.ui.order_form import FormCheck, OrderForm, check_order_form
 
@@ -100,6 +101,7 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         self._symbols = snapshot.symbols
         self._symbol = symbol if symbol in snapshot.symbols else (snapshot.symbols or ("",))[0]
         self._check: FormCheck | None = None
+        self._risk: RiskDecision | None = None
         self._sending = False
 
     def compose(self) -> ComposeResult:
@@ -187,6 +189,7 @@ class OrderTicket(ModalScreen[CommandResult | None]):
 
     @on(Input.Changed)
     @on(Select.Changed)
+    @guarded
     def _field_changed(self) -> None:
         self._validate()
 
@@ -225,11 +228,19 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         self.query_one("#ticket-notional", Static).update(f"Notional: {notional}")
         self.query_one("#ticket-errors", Static).update("\n".join(f"✗ {e}" for e in check.errors))
         risk = self.query_one("#ticket-risk", Static)
+        self._risk = None
         if check.order is None or check.errors:
             risk.update("")
             risk.set_classes("")
             return
-        decision = self._engine.preview_order(check.order)
+        try:
+            decision = self._engine.preview_order(check.order)
+        except Exception as exc:
+            # The preview is advice; the engine still checks the order when it is sent.
+            risk.update(f"Risk: preview unavailable ({type(exc).__name__}: {exc})")
+            risk.set_classes("")
+            return
+        self._risk = decision
         if decision.allowed:
             risk.update("Risk: allowed")
             risk.set_classes("-allowed")
@@ -237,11 +248,16 @@ class OrderTicket(ModalScreen[CommandResult | None]):
             risk.update(f"Risk: DENIED by {decision.rule}: {decision.reason}")
             risk.set_classes("-denied")
 
+    @guarded
     def action_send(self) -> None:
         check = self._check
         if check is None or not check.ok or check.order is None:
             self.app.bell()
             self.notify("Fix the order first", severity="warning")
+            return
+        if self._risk is not None and not self._risk.allowed:
+            self.app.bell()
+            self.notify(f"Denied by {self._risk.rule}", title="Not sent", severity="warning")
             return
         if not self._sending:
             self._sending = True
