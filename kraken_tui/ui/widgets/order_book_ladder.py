@@ -19,6 +19,7 @@ from textual.widget import Widget
 
 from kraken_tui.domain import BookLevel, BookSnapshot, ConnectionState, Instrument, Order, Side
 from kraken_tui.exchange.protocol import ConnectionStatus
+from kraken_tui.ui.errors import guarded
 from kraken_tui.ui.formatting import fmt_price, fmt_qty
 
 ASK = Style(color="#f85149")
@@ -96,6 +97,7 @@ class OrderBookLadder(Widget):
         self.set_class(warning is not None, "-stale")
         self._rebuild()
 
+    @guarded
     def on_resize(self) -> None:
         self._rows = []
         self._rebuild()

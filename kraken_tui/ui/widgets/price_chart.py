@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from kraken_tui.domain import Candle, Execution, Instrument, Order, Side
+from kraken_tui.ui.errors import guarded
 from kraken_tui.ui.formatting import fmt_price
 
 UP = Style(color="#3fb950")
@@ -62,6 +63,7 @@ class PriceChart(Widget):
         self.border_title = f"Chart {symbol} {interval}".strip()
         self._redraw()
 
+    @guarded
     def on_resize(self) -> None:
         self._redraw()
 
