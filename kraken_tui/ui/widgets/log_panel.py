@@ -19,6 +19,10 @@ from textual.widgets import Input, Log
 from kraken_tui.engine.api import LogLine
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+"""The filter steps `l` cycles through."""
+
+LEVEL_RANK = {"TRACE": 0, "DEBUG": 0, "INFO": 1, "SUCCESS": 1, "WARNING": 2, "ERROR": 3}
+"""loguru's levels placed on those steps; anything unknown (CRITICAL) ranks as ERROR."""
 
 
 def format_line(line: LogLine) -> str:
@@ -108,7 +112,7 @@ class LogPanel(Vertical):
         self.add_class("-searching")
         search = self.query_one("#log-search", Input)
         search.value = self.search
-        # Style and focus synchronously, so that text typed right after `/` lands in the field.
+        # Apply the style now so the field is displayed, hence focusable, when it is focused.
         self.app.stylesheet.update_nodes([search], animate=False)
         self.screen.set_focus(search)
 
@@ -135,8 +139,7 @@ class LogPanel(Vertical):
             self.log_view.focus()
 
     def _matches(self, line: LogLine) -> bool:
-        level = line.level.upper()
-        rank = LEVELS.index(level) if level in LEVELS else len(LEVELS) - 1
+        rank = LEVEL_RANK.get(line.level.upper(), len(LEVELS) - 1)
         if rank < LEVELS.index(self.min_level):
             return False
         return not self.search or self.search.lower() in format_line(line).lower()
