@@ -1,0 +1,551 @@
+"""`Backtester`: bars replayed on virtual time through a strategy class, the RiskManager and
+the sandbox's matching engine.
+
+The strategy is the very class the live engine runs, driven through its normal handlers and
+judged by its intents: each `PlaceOrder` passes `RiskManager.check` at the moment it is made,
+then travels to a `SandboxVenue` (via `VenueBroker`) with the fill model's latency. The venue
+decides fills, fees and rejections with the same code the sandbox server uses.
+
+No look-ahead, by construction: bar i is handed to `on_candle` only once the clock stands at
+its close, and nothing the strategy sends can reach the venue before the next bar opens. The
+order of work inside bar i is:
+
+1. the clock moves to bar i's open; requests due by then reach the venue and meet liquidity
+   seeded from bar i's open price;
+2. the clock moves to bar i's close; resting orders are swept along bar i's path; fills and
+   order changes go to `on_fill` / `on_order_update`;
+3. the strategy sees the book at bar i's close (`on_book`, only if it overrides it), then the
+   closed candle (`on_candle`), then its timer (`on_timer`, if it has one);
+4. equity is marked at bar i's close.
+
+Speed: a bar with nothing pending costs a candle object, one handler call and a float multiply;
+the venue, Decimal arithmetic and risk checks run only when an order or fill exists.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from loguru import logger
+
+from kraken_tui.backtest.broker import VenueBroker
+from kraken_tui.backtest.candle import BarCandle
+from kraken_tui.backtest.clock import UNIX_EPOCH, ReplayClock, to_epoch_us
+from kraken_tui.backtest.data import Bars
+from kraken_tui.backtest.fill_model import FillModel
+from kraken_tui.backtest.round_trips import RoundTrip
+from kraken_tui.domain import (
+    BookLevel,
+    BookSnapshot,
+    Execution,
+    Instrument,
+    Order,
+    OrderStatus,
+    Position,
+    TradingState,
+)
+from kraken_tui.domain.money import ZERO
+from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
+from kraken_tui.engine.strategy_loader import StrategyLoadError, resolve_strategy_class
+from kraken_tui.sandbox.fees import FeeSchedule
+from kraken_tui.sandbox.pairs import PairInfo, PairRegistry
+from kraken_tui.sandbox.venue import SandboxVenue
+from kraken_tui.strategies import (
+    BaseStrategy,
+    CancelAll,
+    CancelOrder,
+    Intent,
+    PlaceOrder,
+    StrategyConfigError,
+    StrategyContext,
+)
+
+DEFAULT_CASH = Decimal(10_000)
+DEFAULT_STRATEGY_DIR = Path("strategies")
+_MICROS_PER_MINUTE = 60_000_000
+_MICROS_PER_DAY = 86_400_000_000
+
+
+class BacktestSetupError(ValueError):
+    """The backtest cannot start: unknown strategy or symbol, or unusable parameters. The
+    message names what to fix; the CLI reports it with exit code 2."""
+
+
+class StrategyFailedError(RuntimeError):
+    """The strategy raised during the replay; the message says at which bar."""
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    strategy: str
+    """A registry name (`sma_cross`), `file.py:Class` in `strategy_dir`, or `module:Class`."""
+    symbol: str
+    """Any spelling Kraken accepts (`XBT/USD`, `BTC/USD`, `XBTUSD`)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    cash: Decimal = DEFAULT_CASH
+    """Starting balance in the quote currency; the base currency starts at zero."""
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    fill: FillModel = field(default_factory=FillModel)
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    strategy_dir: Path = DEFAULT_STRATEGY_DIR
+
+    def describe(self) -> dict[str, Any]:
+        """Everything that shaped a run, JSON-friendly: stored with it for comparison."""
+        return {
+            "strategy": self.strategy,
+            "params": dict(self.params),
+            "cash": str(self.cash),
+            "fees": {"maker": str(self.fees.maker), "taker": str(self.fees.taker)},
+            "fill": self.fill.describe(),
+            "risk": {f.name: str(getattr(self.risk, f.name)) for f in fields(self.risk)},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    config: BacktestConfig
+    instrument: Instrument
+    params: dict[str, Any]
+    """The strategy's validated parameters (defaults included)."""
+    interval: int
+    equity: pl.DataFrame
+    """`ts` (bar close time) and `equity` (quote currency, marked at the close) per bar."""
+    initial_equity: float
+    fills: tuple[Execution, ...]
+    trips: tuple[RoundTrip, ...]
+    """Closed round trips, oldest first."""
+    open_trip: RoundTrip | None
+    final_position: Position
+    final_cash: Decimal
+    final_base: Decimal
+    fees_paid: Decimal
+    orders_sent: int
+    orders_rejected: int
+    risk_denials: int
+    exposure_bars: int
+    """Bars that closed with a non-zero position."""
+    unsent_requests: int
+    """Requests still travelling when the data ended (never reached the venue)."""
+    elapsed_s: float
+
+    @property
+    def bars(self) -> int:
+        return self.equity.height
+
+    @property
+    def start(self) -> datetime | None:
+        """Open time of the first bar."""
+        if not self.bars:
+            return None
+        first: datetime = self.equity["ts"][0]
+        return first - timedelta(minutes=self.interval)
+
+    @property
+    def end(self) -> datetime | None:
+        """Close time of the last bar."""
+        return self.equity["ts"][-1] if self.bars else None
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity["equity"][-1]) if self.bars else self.initial_equity
+
+
+def resolve_pair(symbol: str, pairs: PairRegistry) -> PairInfo:
+    pair = pairs.find(symbol)
+    if pair is None:
+        known = ", ".join(p.wsname for p in pairs)
+        raise BacktestSetupError(f"unknown symbol {symbol!r}; the sandbox knows {known}")
+    return pair
+
+
+def strategy_class(spec: str, strategy_dir: Path = DEFAULT_STRATEGY_DIR) -> type[BaseStrategy]:
+    try:
+        return resolve_strategy_class(spec, strategy_dir)
+    except StrategyLoadError as error:
+        raise BacktestSetupError(str(error)) from error
+
+
+def validated_params(
+    cls: type[BaseStrategy], raw: Mapping[str, Any], interval: int, name: str
+) -> dict[str, Any]:
+    """The strategy's parameters as it will see them; a strategy that trades one candle
+    interval gets the data's interval unless told otherwise."""
+    given = dict(raw)
+    if "interval" in cls.Params.model_fields and "interval" not in given:
+        given["interval"] = interval
+    try:
+        model = cls.parse_params(given, name)
+    except StrategyConfigError as error:
+        raise BacktestSetupError(str(error)) from error
+    return model.model_dump(mode="json")
+
+
+class Backtester:
+    def __init__(
+        self, config: BacktestConfig, bars: Bars, *, pairs: PairRegistry | None = None
+    ) -> None:
+        if not len(bars):
+            raise BacktestSetupError("no bars to replay (is the date range inside the data?)")
+        self.config = config
+        self._bars = bars
+        self._pair = resolve_pair(config.symbol, pairs or PairRegistry())
+        self.instrument = self._pair.to_instrument()
+        self._cls = strategy_class(config.strategy, config.strategy_dir)
+        self.params = validated_params(
+            self._cls, config.params, bars.interval, self._cls.strategy_name or config.strategy
+        )
+        start_us = to_epoch_us(bars.frame["ts"][0])
+        self.clock = ReplayClock(start_us)
+        self._venue = SandboxVenue(
+            PairRegistry([self._pair]),
+            fees=config.fees,
+            clock=self.clock.seconds,
+            id_seed=0,
+        )
+        name = self._cls.strategy_name or self._cls.__name__
+        self.broker = VenueBroker(
+            self._venue, self._pair, self.clock, config.fill, strategy=name, cash=config.cash
+        )
+        self.risk = RiskManager(config.risk, self.clock)
+        self.context = ReplayContext(instrument=self.instrument, clock=self.clock, book=self._book)
+        self.context.position = self.broker.position
+        self.strategy = self._cls(
+            name, self.instrument.symbol, self._cls.Params.model_validate(self.params), self.context
+        )
+        self._name = name
+        self._book_close: Decimal | None = None
+        self._book_cache: tuple[Decimal, BookSnapshot] | None = None
+        self._orders_sent = 0
+        self._denials = 0
+        self._order_seq = 0
+        self._halted = False
+
+    # -- the replay -----------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[int], None] | None = None) -> BacktestResult:
+        """Replay every bar once. `progress(bars_done)` is called every 10,000 bars."""
+        started = time.perf_counter()
+        frame = self._bars.frame
+        n = frame.height
+        interval = self._bars.interval
+        step_us = interval * _MICROS_PER_MINUTE
+        opens_us: list[int] = frame["ts"].dt.epoch("us").to_list()
+        opens: list[float] = frame["open"].to_list()
+        highs: list[float] = frame["high"].to_list()
+        lows: list[float] = frame["low"].to_list()
+        closes: list[float] = frame["close"].to_list()
+        volumes: list[float] = frame["volume"].to_list()
+        trade_counts: list[int] = frame["trades"].to_list()
+        close_decimals = [Decimal(repr(close)) for close in closes]
+
+        strategy = self.strategy
+        cls = type(strategy)
+        wants_book = cls.on_book is not BaseStrategy.on_book
+        timer_us = None if not cls.timer_interval_s else int(cls.timer_interval_s * 1_000_000)
+        limits = self.config.risk
+        watch_losses = limits.daily_loss_limit > 0 or limits.max_drawdown_pct > 0
+        per_bar_hooks = wants_book or timer_us is not None or watch_losses
+        next_timer_us = opens_us[0] + (timer_us or 0)
+        on_candle = strategy.on_candle
+        broker = self.broker
+        clock = self.clock
+        symbol = self.instrument.symbol
+        equity = [0.0] * n
+        exposure = 0
+        peak = float(self.config.cash)
+        day_start = (-1, peak)
+
+        self._dispatch(strategy.on_start())
+        # Bar open times as datetimes: one addition per bar while bars are contiguous (much
+        # cheaper than converting the whole column), a conversion after each gap.
+        step = timedelta(minutes=interval)
+        previous_us = opens_us[0] - step_us
+        ts = UNIX_EPOCH + timedelta(microseconds=previous_us)
+        i = 0
+        try:
+            for i in range(n):
+                bar_open_us = opens_us[i]
+                if bar_open_us - previous_us == step_us:
+                    ts += step
+                else:
+                    ts = UNIX_EPOCH + timedelta(microseconds=bar_open_us)
+                previous_us = bar_open_us
+                if broker.next_arrival_us <= bar_open_us:
+                    clock.advance_to(bar_open_us)
+                    broker.arrive(bar_open_us, Decimal(repr(opens[i])), volumes[i])
+                    self._after_venue()
+                bar_close_us = bar_open_us + step_us
+                clock.epoch_us = bar_close_us
+                if broker.resting:
+                    broker.sweep(opens[i], highs[i], lows[i], closes[i], volumes[i])
+                    self._after_venue()
+                self._book_close = close_decimals[i]
+                if per_bar_hooks:
+                    if wants_book:
+                        self._dispatch(strategy.on_book(self._book()))
+                    result = on_candle(
+                        BarCandle(
+                            symbol,
+                            interval,
+                            ts,
+                            close_decimals[i],
+                            opens[i],
+                            highs[i],
+                            lows[i],
+                            volumes[i],
+                            trade_counts[i],
+                        )
+                    )
+                    if result is not None:
+                        self._dispatch(result)
+                    if timer_us is not None and bar_close_us >= next_timer_us:
+                        next_timer_us = bar_close_us + timer_us
+                        self._dispatch(strategy.on_timer(clock.now()))
+                else:
+                    result = on_candle(
+                        BarCandle(
+                            symbol,
+                            interval,
+                            ts,
+                            close_decimals[i],
+                            opens[i],
+                            highs[i],
+                            lows[i],
+                            volumes[i],
+                            trade_counts[i],
+                        )
+                    )
+                    if result is not None:
+                        self._dispatch(result)
+                base = broker.base
+                if base:
+                    exposure += 1
+                    value = broker.cash + base * closes[i]
+                else:
+                    value = broker.cash
+                equity[i] = value
+                if watch_losses:
+                    peak = max(peak, value)
+                    day = bar_close_us // _MICROS_PER_DAY
+                    if day != day_start[0]:
+                        day_start = (day, value)
+                    self._watch_losses(value - day_start[1], peak, value)
+                if progress is not None and i % 10_000 == 0:
+                    progress(i)
+        except (StrategyFailedError, BacktestSetupError):
+            raise
+        except Exception as error:
+            when = f"{ts:%Y-%m-%d %H:%M} UTC"
+            raise StrategyFailedError(
+                f"strategy {self._name!r} failed at the bar opening {when}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if progress is not None:
+            progress(n)
+        strategy.on_stop()
+        return self._result(frame, equity, exposure, close_decimals[-1], started)
+
+    # -- intents --------------------------------------------------------------------------------
+
+    def _dispatch(self, result: object) -> None:
+        for intent in _as_intents(result):
+            if isinstance(intent, PlaceOrder):
+                self._place(intent)
+            elif isinstance(intent, CancelOrder):
+                self.broker.cancel(intent.cl_ord_id, self.clock.epoch_us)
+            else:
+                self.broker.cancel_all(self.clock.epoch_us)
+
+    def _place(self, intent: PlaceOrder) -> None:
+        context = self.context
+        proposed = ProposedOrder(
+            symbol=self.instrument.symbol,
+            side=intent.side,
+            order_type=intent.order_type,
+            volume=intent.volume,
+            price=intent.price,
+            trigger_price=intent.trigger_price,
+            strategy=self._name,
+        )
+        decision = self.risk.check(
+            proposed,
+            RiskContext(
+                instrument=self.instrument,
+                book=self._book(),
+                symbol_position=context.position,
+                strategy_position=context.position,
+                open_orders=context.open_orders,
+            ),
+        )
+        if not decision.allowed:
+            self._denials += 1
+            return
+        self._order_seq += 1
+        now = self.clock.now()
+        order = Order(
+            cl_ord_id=f"bt-{self._order_seq}",
+            symbol=self.instrument.symbol,
+            side=intent.side,
+            order_type=intent.order_type,
+            volume=intent.volume,
+            status=OrderStatus.PENDING_NEW,
+            price=intent.price,
+            trigger_price=intent.trigger_price,
+            time_in_force=intent.tif,
+            post_only=intent.post_only,
+            strategy=self._name,
+            created_at=now,
+            updated_at=now,
+        )
+        self._orders_sent += 1
+        self.broker.submit(order, self.clock.epoch_us)
+        context.open_orders = tuple(self.broker.open_orders.values())
+
+    def _after_venue(self) -> None:
+        """Publish what the venue did to the strategy's view, then let it react."""
+        broker = self.broker
+        context = self.context
+        context.position = broker.position
+        context.open_orders = tuple(broker.open_orders.values())
+        while broker.has_updates:
+            fills, orders = broker.take_updates()
+            for fill in fills:
+                self._dispatch(self.strategy.on_fill(fill))
+            for order in orders:
+                self._dispatch(self.strategy.on_order_update(order))
+            context.open_orders = tuple(broker.open_orders.values())
+
+    def _book(self) -> BookSnapshot:
+        """The book strategies and risk see between bars: the fill model's reference quotes
+        around the last close (its depth is not modelled, so quantities are 0). Before the
+        first close it is the first bar's open, the price the first order would meet."""
+        close = self._book_close
+        if close is None:
+            close = Decimal(repr(self._bars.frame["open"][0]))
+        cached = self._book_cache
+        if cached is not None and cached[0] is close:
+            return cached[1]
+        bid, ask = self.config.fill.reference_quotes(close, self.instrument.tick_size)
+        book = BookSnapshot(
+            symbol=self.instrument.symbol,
+            bids=(BookLevel(bid, ZERO),),
+            asks=(BookLevel(ask, ZERO),),
+            ts=self.clock.now(),
+        )
+        self._book_cache = (close, book)
+        return book
+
+    def _watch_losses(self, daily_pnl: float, peak: float, value: float) -> None:
+        """The live engine's kill switch on the daily-loss and drawdown limits: halt trading
+        and cancel every order once either is breached."""
+        drawdown_pct = (peak - value) / peak * 100 if peak > 0 else 0.0
+        breach = self.risk.update_pnl(
+            Decimal(repr(round(daily_pnl, 8))), Decimal(repr(round(drawdown_pct, 6)))
+        )
+        if breach is not None and not self._halted:
+            self._halted = True
+            self.risk.set_trading_state(TradingState.HALTED, f"{breach.rule}: {breach.reason}")
+            self.broker.cancel_all(self.clock.epoch_us)
+
+    # -- the result -----------------------------------------------------------------------------
+
+    def _result(
+        self,
+        frame: pl.DataFrame,
+        equity: list[float],
+        exposure: int,
+        last_close: Decimal,
+        started: float,
+    ) -> BacktestResult:
+        broker = self.broker
+        balances = broker.balances()
+        curve = pl.DataFrame(
+            {
+                "ts": frame["ts"] + timedelta(minutes=self._bars.interval),
+                "equity": pl.Series(equity, dtype=pl.Float64),
+            }
+        )
+        elapsed = time.perf_counter() - started
+        logger.debug(
+            "backtest {}: {} bars in {:.2f} s ({:,.0f} bars/s)",
+            self._name,
+            frame.height,
+            elapsed,
+            frame.height / elapsed if elapsed else math.inf,
+        )
+        return BacktestResult(
+            config=self.config,
+            instrument=self.instrument,
+            params=self.params,
+            interval=self._bars.interval,
+            equity=curve,
+            initial_equity=float(self.config.cash),
+            fills=tuple(broker.fills),
+            trips=tuple(broker.trips.closed),
+            open_trip=broker.trips.open_trip(broker.position, last_close),
+            final_position=broker.position,
+            final_cash=balances.get(self._pair.quote.code, ZERO),
+            final_base=balances.get(self._pair.base.code, ZERO),
+            fees_paid=broker.fees_paid,
+            orders_sent=self._orders_sent,
+            orders_rejected=broker.rejected,
+            risk_denials=self._denials,
+            exposure_bars=exposure,
+            unsent_requests=broker.pending_requests(),
+            elapsed_s=elapsed,
+        )
+
+
+class ReplayContext(StrategyContext):
+    """A `StrategyContext` whose book is built when read: strategies that never look at the
+    book (most bar strategies) cost nothing for it, the others see the last closed bar's."""
+
+    def __init__(
+        self, *, instrument: Instrument, clock: ReplayClock, book: Callable[[], BookSnapshot]
+    ) -> None:
+        self._book_source = book
+        self._pinned_book: BookSnapshot | None = None
+        super().__init__(instrument=instrument, clock=clock)
+
+    @property  # type: ignore[override]
+    def book(self) -> BookSnapshot | None:
+        return self._pinned_book or self._book_source()
+
+    @book.setter
+    def book(self, value: BookSnapshot | None) -> None:
+        """A book set explicitly (as the live engine does) wins over the replayed one."""
+        self._pinned_book = value
+
+
+def _as_intents(result: object) -> Iterable[Intent]:
+    """The handler contract the live StrategyManager enforces: None, one intent, or a list."""
+    if result is None:
+        return ()
+    if isinstance(result, PlaceOrder | CancelOrder | CancelAll):
+        return (result,)
+    if not isinstance(result, list | tuple):
+        raise TypeError(f"handler returned {type(result).__name__}, expected a list of intents")
+    for item in result:
+        if not isinstance(item, PlaceOrder | CancelOrder | CancelAll):
+            raise TypeError(f"handler returned {item!r}, which is not an intent")
+    return result
+
+
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "BacktestSetupError",
+    "Backtester",
+    "StrategyFailedError",
+    "resolve_pair",
+    "strategy_class",
+    "validated_params",
+]
