@@ -255,6 +255,9 @@ class PublicChannels:
         pairs = self._pairs(params)
         options = self._options(channel, params)
         for pair in pairs:
+            if conn in self._members(channel, pair, options):
+                raise WsRequestError("Already subscribed", symbol=pair.symbol)
+        for pair in pairs:
             result = {"channel": channel, "symbol": pair.symbol, **options}
             conn.send(ws_ack("subscribe", time_in, req_id, result=result))
             self._add(conn, channel, pair, options)
@@ -338,8 +341,12 @@ class PublicChannels:
             if group is None:
                 group = self._books[key] = BookGroup(pair=pair, depth=options["depth"])
                 group.load(self._venue)
-            else:
+            elif group.members:
+                # Bring existing members up to date first, so the newcomer's snapshot and
+                # everyone's next update start from the same state.
                 self._publish_book(group)
+            else:
+                group.load(self._venue)
             group.members.add(conn)
             if snapshot:
                 conn.send(group.snapshot_message())

@@ -177,6 +177,18 @@ async def test_bad_subscriptions_are_refused_with_req_id(
         assert reply["req_id"] == 9
 
 
+async def test_subscribing_twice_is_refused(live: SandboxServer) -> None:
+    session, inbox = await _open(live.ws_url + "/v2")
+    async with session:
+        params = {"channel": "ticker", "symbol": ["ETH/USD"]}
+        await inbox.send({"method": "subscribe", "params": params, "req_id": 1})
+        await inbox.next(lambda m: m.get("req_id") == 1)
+        await inbox.send({"method": "subscribe", "params": params, "req_id": 2})
+        again = await inbox.next(lambda m: m.get("req_id") == 2)
+        assert again["success"] is False and again["error"] == "Already subscribed"
+        assert again["symbol"] == "ETH/USD"
+
+
 async def test_unsubscribe_acks_and_stops_the_feed(live: SandboxServer) -> None:
     session, inbox = await _open(live.ws_url + "/v2")
     async with session:
