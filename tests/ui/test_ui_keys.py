@@ -527,3 +527,15 @@ async def test_a_failing_risk_preview_is_shown_and_the_ticket_keeps_working() ->
         assert engine.commands == ["submit:BTC/USD:buy:0.01"]
         refusal = str(app.screen.query_one("#ticket-risk").render())
         assert refusal == "Refused: TimeoutError: risk service slow"
+
+
+async def test_every_ladder_level_is_redrawn_dimmed_when_the_feed_goes_stale() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        ladder = app.screen.query_one(OrderBookLadder)
+        engine.set_connection(ConnectionStatus(ConnectionState.STALE, "no heartbeat"))
+        await pilot.pause(0.2)
+        levels = [row for row in ladder._rows if row.kind in ("ask", "bid")]
+        assert levels and all(row.stale for row in levels)
+        assert any(row.kind == "warning" and row.note == "FEED STALE" for row in ladder._rows)

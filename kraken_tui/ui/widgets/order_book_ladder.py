@@ -49,6 +49,7 @@ class _Row:
     total: Decimal | None = None
     bar: int = 0
     own: bool = False
+    stale: bool = False
     note: str = ""
 
 
@@ -132,11 +133,12 @@ class OrderBookLadder(Widget):
         def bar(total: Decimal) -> int:
             return 0 if deepest <= 0 else int(total / deepest * bar_width)
 
+        stale = self._warning() is not None
         padding = depth - len(asks)
         rows.extend(_Row("blank") for _ in range(padding))
         for price, size, total in reversed(asks):
             own = (Side.SELL, price) in self._own_prices
-            rows.append(_Row("ask", price, size, total, bar(total), own))
+            rows.append(_Row("ask", price, size, total, bar(total), own, stale))
         warning = self._warning()
         if warning is not None:
             rows.append(_Row("warning", note=warning))
@@ -144,7 +146,7 @@ class OrderBookLadder(Widget):
             rows.append(_Row("mid", book.mid, book.spread))
         for price, size, total in bids:
             own = (Side.BUY, price) in self._own_prices
-            rows.append(_Row("bid", price, size, total, bar(total), own))
+            rows.append(_Row("bid", price, size, total, bar(total), own, stale))
         return rows[:height]
 
     @staticmethod
@@ -173,7 +175,6 @@ class OrderBookLadder(Widget):
 
     def _draw(self, row: _Row, width: int) -> Strip:
         decimals = self._instrument.price_decimals if self._instrument else 2
-        stale = self._warning() is not None
         segments: list[Segment]
         if row.kind == "header":
             text = f" {'Price':>{PRICE_W}} {'Size':>{SIZE_W}} {'Total':>{TOTAL_W}}"
@@ -181,7 +182,7 @@ class OrderBookLadder(Widget):
         elif row.kind in ("ask", "bid"):
             is_ask = row.kind == "ask"
             side_style = ASK if is_ask else BID
-            if stale:
+            if row.stale:
                 side_style = side_style + DIM
             assert row.size is not None and row.total is not None
             segments = [
