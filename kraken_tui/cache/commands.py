@@ -32,6 +32,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from kraken_tui.cache.background import POLL_S, StopSignal, finish
 from kraken_tui.cache.codec import CODEC_VERSION, decoder_for, encode
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys
@@ -168,6 +169,7 @@ class CommandServer:
         self._seen: dict[str, float] = {}
         self._redis: Redis | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop = StopSignal()
         self._running: set[asyncio.Task[None]] = set()
         self._outage = Outage(f"command server {self.keys.engine_id}")
         self.listening = asyncio.Event()
@@ -192,21 +194,25 @@ class CommandServer:
         logger.info("remote control enabled on {}", self.keys.commands)
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._running) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Stops listening; commands already executing are let finish (a half-done kill
+        switch is worse than a slow shutdown)."""
+        await finish(self._task, self._stop)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=10)
         if self._redis is not None:
             await self._redis.aclose()
         self._task = None
 
     async def _serve(self) -> None:
         assert self._redis is not None
-        while True:
+        while not self._stop.is_set:
             pubsub: PubSub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self.keys.commands)
-                async for message in pubsub.listen():
+                while not self._stop.is_set:
+                    message = await pubsub.get_message(timeout=POLL_S)
+                    if message is None:
+                        continue
                     if message["type"] == "subscribe":
                         self._outage.recovered()
                         self.listening.set()
@@ -214,7 +220,7 @@ class CommandServer:
                         self._receive(message["data"])
             except REDIS_FAILURES as exc:
                 self.listening.clear()
-                await self._outage.wait(exc)
+                await self._stop.sleep(self._outage.failed(exc))
             finally:
                 await pubsub.aclose()
 
@@ -415,6 +421,7 @@ class CommandClient:
         self._pending: dict[str, _Pending] = {}
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._reader_stop = StopSignal()
         self._subscribed = asyncio.Event()
 
     async def close(self) -> None:
@@ -460,23 +467,28 @@ class CommandClient:
             return
         await self._drop_subscription()
         self._subscribed.clear()
+        self._reader_stop = StopSignal()
         self._pubsub = self._redis.pubsub()
         await self._pubsub.subscribe(self.keys.reply(self.reply_id))
-        self._reader = asyncio.create_task(self._read_replies(self._pubsub), name="command replies")
+        self._reader = asyncio.create_task(
+            self._read_replies(self._pubsub, self._reader_stop), name="command replies"
+        )
         await asyncio.wait_for(self._subscribed.wait(), timeout_s)
 
     async def _drop_subscription(self) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            await finish(self._reader, self._reader_stop)
             self._reader = None
         if self._pubsub is not None:
             await self._pubsub.aclose()
             self._pubsub = None
 
-    async def _read_replies(self, pubsub: PubSub) -> None:
+    async def _read_replies(self, pubsub: PubSub, stop: StopSignal) -> None:
         try:
-            async for message in pubsub.listen():
+            while not stop.is_set:
+                message = await pubsub.get_message(timeout=POLL_S)
+                if message is None:
+                    continue
                 if message["type"] == "subscribe":
                     self._subscribed.set()
                 elif message["type"] == "message":

@@ -4,7 +4,6 @@ raise into the caller, since Redis is optional and trading must go on without it
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 from loguru import logger
@@ -44,6 +43,3 @@ class Outage:
             logger.info("{}: Redis connection restored", self.what)
         self.down = False
         self._delay_s = self.initial_s
-
-    async def wait(self, error: BaseException) -> None:
-        await asyncio.sleep(self.failed(error))

@@ -34,6 +34,7 @@ import orjson
 from loguru import logger
 from redis.asyncio import Redis
 
+from kraken_tui.cache.background import StopSignal, finish
 from kraken_tui.cache.codec import BOOK_PREFIX, CODEC_VERSION, encode, snapshot_parts
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys
@@ -80,6 +81,7 @@ class CachePublisher:
         """Number of successful publishes that carried at least one changed part."""
         self._redis: Redis | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop = StopSignal()
         self._outage = Outage(f"cache publisher {self.keys.engine_id}")
         self._seq = 0
         self._last_snapshot: EngineSnapshot | None = None
@@ -108,8 +110,7 @@ class CachePublisher:
     async def stop(self) -> None:
         if self._task is None:
             return
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await finish(self._task, self._stop)
         self._task = None
         assert self._redis is not None
         try:
@@ -119,22 +120,22 @@ class CachePublisher:
         await self._redis.aclose()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set:
             try:
                 await self._publish(full=True)
                 self._outage.recovered()
                 self.connected.set()
                 deadline = time.monotonic()
-                while True:
+                while not self._stop.is_set:
                     deadline += self.period_s
                     delay = deadline - time.monotonic()
                     if delay < 0:
                         deadline = time.monotonic()
-                    await asyncio.sleep(max(delay, 0))
+                    await self._stop.sleep(delay)
                     await self._publish(full=False)
             except REDIS_FAILURES as exc:
                 self.connected.clear()
-                await self._outage.wait(exc)
+                await self._stop.sleep(self._outage.failed(exc))
 
     async def _publish(self, *, full: bool) -> None:
         """One MULTI/EXEC with what changed since the last successful publish (everything

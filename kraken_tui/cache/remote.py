@@ -31,6 +31,7 @@ import orjson
 from loguru import logger
 from redis.asyncio import Redis
 
+from kraken_tui.cache.background import StopSignal, finish
 from kraken_tui.cache.codec import (
     CODEC_VERSION,
     CodecError,
@@ -108,6 +109,7 @@ class RemoteEngine:
         self._redis: Redis | None = None
         self._client: CommandClient | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop = StopSignal()
         self._outage = Outage(f"remote engine {self.keys.engine_id}")
         self._ready = asyncio.Event()
         self._run: str | None = None
@@ -137,10 +139,8 @@ class RemoteEngine:
         self._task = asyncio.create_task(self._follow(), name=f"follow {self.keys.base}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await finish(self._task, self._stop)
+        self._task = None
         if self._client is not None:
             await self._client.close()
         if self._redis is not None:
@@ -229,7 +229,7 @@ class RemoteEngine:
     # -- following the engine --------------------------------------------------------------------
 
     async def _follow(self) -> None:
-        while True:
+        while not self._stop.is_set:
             try:
                 await self._resync()
                 self._outage.recovered()
@@ -237,10 +237,10 @@ class RemoteEngine:
             except _Resync:
                 continue
             except _NothingPublished:
-                await asyncio.sleep(NOT_PUBLISHED_RETRY_S)
+                await self._stop.sleep(NOT_PUBLISHED_RETRY_S)
             except REDIS_FAILURES as exc:
                 self._set_link(ConnectionState.RECONNECTING, f"Redis connection lost: {exc}")
-                await self._outage.wait(exc)
+                await self._stop.sleep(self._outage.failed(exc))
 
     async def _resync(self) -> None:
         assert self._redis is not None
@@ -284,7 +284,7 @@ class RemoteEngine:
     async def _stream(self) -> None:
         assert self._redis is not None
         next_check = time.monotonic() + self.heartbeat_check_s
-        while True:
+        while not self._stop.is_set:
             response = await self._redis.xread(
                 {self.keys.changes: self._changes_id, self.keys.log: self._log_id},
                 count=READ_BATCH,
