@@ -46,6 +46,7 @@ from kraken_tui.sandbox.ws_public import (
 API_VERSION = "v2"
 SERVER_VERSION = "2.0.10"
 FAULTS_PATH = "/_sandbox/faults"
+INTERNAL_ERROR = "EGeneral:Internal error"
 MIN_SLEEP_S = 0.001
 """Below this the pacer yields instead of sleeping: the loop's timer resolution is ~1 ms."""
 MAX_IDLE_FLUSH_S = 0.005
@@ -112,11 +113,11 @@ class SandboxServer:
         self.limiter = RateLimiter(tier=config.tier, enabled=config.rate_limits)
         self.authenticator = Authenticator()
         self.gateway = OrderGateway(venue, self.limiter, self.faults)
+        self.system_status = "online"
         self.public_rest = PublicRest(venue, lambda: self.system_status)
         self.private_rest = PrivateRest(venue, self.gateway, self.authenticator)
         self.public_ws = PublicChannels(venue, self.faults)
         self.private_ws = PrivateChannels(venue, self.gateway, self.authenticator)
-        self.system_status = "online"
         self._connections: set[WsConnection] = set()
         self._connection_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -149,9 +150,7 @@ class SandboxServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         self._tasks = [
             asyncio.create_task(self._pace(), name="sandbox-pacer"),
             asyncio.create_task(self._heartbeat(), name="sandbox-heartbeat"),
@@ -242,6 +241,9 @@ class SandboxServer:
             return self._envelope(self.public_rest.handle(request.match_info["method"], params))
         except VenueError as exc:
             return self._envelope(error=exc.error)
+        except Exception:
+            logger.exception("sandbox REST {} failed", request.path)
+            return self._envelope(error=INTERNAL_ERROR)
 
     async def _private_rest(self, request: web.Request) -> web.Response:
         faulted = await self._faulted_response()
@@ -277,6 +279,9 @@ class SandboxServer:
             return self._envelope(self.private_rest.handle(account, method, params))
         except VenueError as exc:
             return self._envelope(error=exc.error)
+        except Exception:
+            logger.exception("sandbox REST {} failed", request.path)
+            return self._envelope(error=INTERNAL_ERROR)
 
     # ---- fault control -----------------------------------------------------------------------
     async def _faults_get(self, request: web.Request) -> web.Response:
@@ -376,6 +381,9 @@ class SandboxServer:
             conn.send(ws_ack(method, time_in, req_id, error=exc.message, extra=exc.extra))
         except VenueError as exc:
             conn.send(ws_ack(method, time_in, req_id, error=exc.error))
+        except Exception:
+            logger.exception("sandbox WS {} failed", method)
+            conn.send(ws_ack(method, time_in, req_id, error=INTERNAL_ERROR))
 
     def _dispatch_ws(
         self,
