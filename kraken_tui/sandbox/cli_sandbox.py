@@ -93,10 +93,10 @@ def _wait_for_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) ->
 def _announce(server: SandboxServer, config: SandboxConfig, *, ready_line: bool) -> None:
     lines = [
         "kraken-tui sandbox (Kraken REST + WebSocket v2 protocol, loopback only)",
-        f"  REST         {server.rest_url}        (SDK: url=...)",
-        f"  WS public    {server.ws_url}          (SDK: ws_url=..., serves /v2)",
-        f"  WS private   {server.ws_auth_url}     (SDK: auth_ws_url=..., serves /auth/v2)",
-        f"  faults       {server.rest_url}{FAULTS_PATH}",
+        f"  REST        {server.rest_url:<34} SDK: url=",
+        f"  WS public   {server.ws_url:<34} SDK: ws_url= (serves /v2)",
+        f"  WS private  {server.ws_auth_url:<34} SDK: auth_ws_url= (serves /auth/v2)",
+        f"  faults      {server.rest_url + FAULTS_PATH}",
         f"  dev API key     {DEV_API_KEY}",
         f"  dev API secret  {DEV_API_SECRET}",
         "  (sandbox-only development credentials, documented in docs/sandbox.md)",
