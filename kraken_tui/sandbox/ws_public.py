@@ -28,6 +28,8 @@ from kraken_tui.sandbox.wire import book_checksum, dumps, rfc3339
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 PUBLIC_CHANNELS = ("book", "instrument", "ohlc", "ticker", "trade")
+REORDER_HOLD_S = 1.0
+"""How long a message held back for reordering waits for one to swap with."""
 OUTBOX_LIMIT = 200_000
 """A client this far behind is disconnected, as Kraken drops connections it cannot feed."""
 
@@ -105,7 +107,16 @@ class WsConnection:
     async def _write_loop(self) -> None:
         held: str | None = None
         while True:
-            queued_at, text = await self._outbox.get()
+            released = False
+            if held is None:
+                queued_at, text = await self._outbox.get()
+            else:
+                try:
+                    queued_at, text = await asyncio.wait_for(self._outbox.get(), REORDER_HOLD_S)
+                except TimeoutError:
+                    # Nothing to swap with: a reorder fault must not turn into a drop.
+                    text, held, released = held, None, True
+                    queued_at = time.monotonic()
             stall = self.faults.stall_remaining()
             if stall > 0:
                 await asyncio.sleep(stall)
@@ -114,7 +125,7 @@ class WsConnection:
                 wait = queued_at + delay_s - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            if held is None and self.faults.take_reorder():
+            if held is None and not released and self.faults.take_reorder():
                 held = text
                 continue
             try:

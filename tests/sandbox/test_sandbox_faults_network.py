@@ -152,6 +152,17 @@ async def test_reorder_swaps_the_next_pair_of_messages(
     await ws.close()
 
 
+async def test_message_held_for_reordering_is_released_when_nothing_follows(
+    box: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    ws = await _status_socket(http, box)
+    await _set(http, box, ws_reorder=1)
+    await ws.send_json({"method": "ping", "req_id": 1})
+    pong = await ws.receive_json(timeout=3)
+    assert pong["req_id"] == 1
+    await ws.close()
+
+
 async def test_faults_from_configuration_apply_at_start() -> None:
     async with running_sandbox(rate=0, faults={"reject_orders": 1}) as server:
         client = _client(server)
