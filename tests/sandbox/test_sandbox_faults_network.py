@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import aiohttp
 import pytest
 from kraken.exceptions import KrakenApiLimitExceededError, KrakenRateLimitExceededError
-from kraken.spot import SpotAsyncClient
+from kraken.spot import SpotAsyncClient, SpotWSClient
 
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.server import FAULTS_PATH, SandboxServer, is_loopback
@@ -126,6 +126,34 @@ async def test_drop_ws_closes_connections(box: SandboxServer, http: aiohttp.Clie
     assert state["dropped_connections"] == 1
     frame = await ws.receive(timeout=2)
     assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_sdk_ws_client_reconnects_and_resubscribes_after_a_drop(
+    box: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    snapshots: list[dict] = []
+
+    async def on_message(message: dict) -> None:
+        if message.get("channel") == "book" and message.get("type") == "snapshot":
+            snapshots.append(message)
+
+    client = SpotWSClient(callback=on_message, ws_url=box.ws_url, rest_url=box.rest_url)
+    await client.start()
+    try:
+        await client.subscribe(params={"channel": "book", "symbol": ["BTC/USD"]})
+        await _until(lambda: len(snapshots) == 1)
+        state = await _set(http, box, drop_ws="public")
+        assert state["dropped_connections"] == 1
+        await _until(lambda: len(snapshots) == 2, within=15)
+    finally:
+        await client.close()
+
+
+async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
 
 
 async def test_delay_holds_each_ws_message(box: SandboxServer, http: aiohttp.ClientSession) -> None:
