@@ -111,6 +111,18 @@ async def test_stall_holds_rest_answers(box: SandboxServer, http: aiohttp.Client
     assert time.monotonic() - started >= 0.35
 
 
+async def test_stall_holds_websocket_output(
+    box: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    ws = await _status_socket(http, box)
+    await _set(http, box, stall_s=0.4)
+    started = time.monotonic()
+    await ws.send_json({"method": "ping", "req_id": 4})
+    assert (await ws.receive_json(timeout=3))["req_id"] == 4
+    assert time.monotonic() - started >= 0.35
+    await ws.close()
+
+
 async def _status_socket(
     http: aiohttp.ClientSession, box: SandboxServer
 ) -> aiohttp.ClientWebSocketResponse:
