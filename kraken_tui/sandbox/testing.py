@@ -107,8 +107,9 @@ class SandboxThread:
 
     def start(self) -> SandboxServer:
         self._thread.start()
-        self._context = running_sandbox(**self._options)
-        self.server = self.run(self._context.__aenter__())
+        context = running_sandbox(**self._options)
+        self.server = self.run(context.__aenter__())
+        self._context = context
         return self.server
 
     def run(self, coro: Any, timeout: float = 30.0) -> Any:
@@ -125,11 +126,13 @@ class SandboxThread:
         return self.run(invoke())
 
     def stop(self) -> None:
+        """Stop the server (if it started) and the loop thread; safe after a failed start."""
         if self._context is not None:
             self.run(self._context.__aexit__(None, None, None))
             self._context = None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
         self._loop.close()
 
 
@@ -137,8 +140,8 @@ class SandboxThread:
 def sandbox_in_thread(**options: Any) -> Iterator[SandboxThread]:
     """`with sandbox_in_thread(rate=500) as box: box.server.rest_url ...`"""
     box = SandboxThread(**options)
-    box.start()
     try:
+        box.start()
         yield box
     finally:
         box.stop()
