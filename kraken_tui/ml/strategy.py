@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from kraken_tui.domain import Candle
@@ -36,6 +35,7 @@ from kraken_tui.ml.features import (
     resolve_feature_set,
 )
 from kraken_tui.ml.model_file import ModelFileError, load_model
+from kraken_tui.ml.predictor import probability_function
 from kraken_tui.strategies.base import (
     BaseStrategy,
     CancelAll,
@@ -84,7 +84,7 @@ class MlSignal(BaseStrategy):
             ) from None
         except ModelFileError as exc:
             raise StrategyConfigError(f"strategy {name!r}: {exc}") from None
-        self._model = loaded.estimator
+        self._probability = probability_function(loaded.estimator)
         self.metadata = loaded.metadata
         self._feature_set = resolve_feature_set(loaded.metadata.features)
         self._features = LiveFeatures(self._feature_set)
@@ -109,7 +109,7 @@ class MlSignal(BaseStrategy):
         if vector is None:
             self.probability = None
             return None
-        probability = float(self._model.predict_proba(np.array([vector]))[0, 1])
+        probability = self._probability(vector)
         self.probability = probability
         return self._act(probability, candle)
 

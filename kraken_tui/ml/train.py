@@ -42,7 +42,7 @@ from kraken_tui.ml.features import (
 from kraken_tui.ml.labels import check_label_spec, forward_label, forward_net_return
 from kraken_tui.ml.leakage import check_label_correlation, check_lookahead
 from kraken_tui.ml.model_file import ModelMetadata, library_versions, save_model
-from kraken_tui.ml.replay import BacktestOutcome, BacktestRequest, BacktestRunner
+from kraken_tui.ml.oos_backtest import BacktestOutcome, BacktestRequest, BacktestRunner
 from kraken_tui.sandbox.fees import FeeSchedule
 
 ModelKind = Literal["logreg", "gbt"]
@@ -346,12 +346,12 @@ def _backtest_fold(
     scratch: Path,
 ) -> BacktestOutcome:
     """Save the fold's model like a real one and backtest it over the fold's test window,
-    starting the feed `WARMUP_BARS` earlier so the strategy's features are warm on entry."""
+    starting the feed early enough that the strategy's first prediction falls on the window's
+    first bar, never before it."""
     first_bar = int(dataset.bar[fold.test[0]])
     last_bar = int(dataset.bar[fold.test[-1]])
-    window = bars.frame.slice(
-        max(first_bar - WARMUP_BARS, 0), last_bar + 1 - first_bar + WARMUP_BARS
-    )
+    feed_from = max(first_bar - (WARMUP_BARS - 1), 0)
+    window = bars.frame.slice(feed_from, last_bar + 1 - feed_from)
     metadata = _metadata(
         Bars(bars.frame.slice(0, first_bar), bars.interval, bars.source),
         symbol,

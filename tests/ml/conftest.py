@@ -10,7 +10,7 @@ from ml_synthetic import BARS, FEE_RATE, HORIZON, PLANTED_PHI, autoregressive_ba
 from threadpoolctl import threadpool_limits
 
 from kraken_tui.backtest.data import Bars
-from kraken_tui.ml.replay import replay_backtest
+from kraken_tui.ml.oos_backtest import run_backtest
 from kraken_tui.ml.train import TrainingConfig, TrainingResult, save_training, train_walk_forward
 
 
@@ -38,7 +38,7 @@ def training_config() -> TrainingConfig:
 
 @pytest.fixture(scope="session")
 def planted_result(planted_bars: Bars, training_config: TrainingConfig) -> TrainingResult:
-    return train_walk_forward(planted_bars, "XBT/USD", training_config, runner=replay_backtest)
+    return train_walk_forward(planted_bars, "XBT/USD", training_config, runner=run_backtest)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,9 @@ FEE_RATE = 0.0005
 HORIZON = 3
 
 
-def autoregressive_bars(n: int, *, phi: float, seed: int, sigma: float = 0.002) -> Bars:
+def autoregressive_bars(
+    n: int, *, phi: float, seed: int, sigma: float = 0.002, start: datetime = START
+) -> Bars:
     """`n` one-minute bars whose log returns are AR(1) with coefficient `phi`."""
     rng = np.random.default_rng(seed)
     shocks = sigma * rng.standard_normal(n)
@@ -39,7 +41,7 @@ def autoregressive_bars(n: int, *, phi: float, seed: int, sigma: float = 0.002) 
     high = np.round(np.maximum(open_, close) * (1.0 + wiggle[0]), 1)
     low = np.round(np.minimum(open_, close) * (1.0 - wiggle[1]), 1)
     volume = np.round(rng.lognormal(0.0, 0.5, n), 8)
-    micros = int(START.timestamp()) * 1_000_000 + 60_000_000 * np.arange(n, dtype=np.int64)
+    micros = int(start.timestamp()) * 1_000_000 + 60_000_000 * np.arange(n, dtype=np.int64)
     frame = pl.DataFrame(
         {
             "ts": pl.Series(micros).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),

@@ -15,7 +15,7 @@ from kraken_tui.domain import Candle, OrderType, Side
 from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.ml.features import BOOK_FEATURES, FEATURE_VERSION, WARMUP_BARS, compute_features
 from kraken_tui.ml.model_file import ModelMetadata, library_versions, load_model, save_model
-from kraken_tui.ml.replay import instrument_for
+from kraken_tui.ml.oos_backtest import instrument_for
 from kraken_tui.ml.strategy import MlSignal
 from kraken_tui.ml.train import make_estimator
 from kraken_tui.strategies import (

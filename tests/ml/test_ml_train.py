@@ -13,7 +13,7 @@ from ml_synthetic import FEE_RATE, HORIZON
 from kraken_tui.backtest.data import Bars
 from kraken_tui.ml.features import BAR_FEATURES, FEATURE_VERSION
 from kraken_tui.ml.model_file import load_model
-from kraken_tui.ml.replay import replay_backtest
+from kraken_tui.ml.oos_backtest import run_backtest
 from kraken_tui.ml.train import TrainingConfig, TrainingResult, train_walk_forward
 
 
@@ -38,7 +38,7 @@ def test_planted_pattern_is_found_out_of_sample_and_a_random_walk_shows_no_edge(
     assert planted.strategy_return > planted.buy_hold_return
     assert round_trip_t_stat(planted) > 2.0
 
-    noise = train_walk_forward(random_walk_bars, "XBT/USD", training_config, runner=replay_backtest)
+    noise = train_walk_forward(random_walk_bars, "XBT/USD", training_config, runner=run_backtest)
     assert not noise.verdict.edge
     assert noise.verdict.auc is not None and abs(noise.verdict.auc - 0.5) < 0.03
     assert noise.strategy_return is not None and noise.strategy_return < 0.02
