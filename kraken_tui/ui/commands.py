@@ -12,7 +12,8 @@ from kraken_tui.ui.screens.main_screen import MainScreen
 ACTIONS = (
     ("Pause / resume selected strategy", "toggle_strategy", "p"),
     ("Pause / resume all strategies", "toggle_all", "P"),
-    ("Kill switch (or reset when HALTED)", "kill_switch", "k"),
+    ("Kill switch: halt trading, cancel all orders", "kill_switch", "k"),
+    ("Reset the kill switch", "reset_kill_switch", "k"),
     ("New order (order ticket)", "order_ticket", "o"),
     ("Cancel selected order", "cancel_order", "c"),
     ("Cancel all orders", "cancel_all", "C"),
@@ -33,11 +34,16 @@ class TradingCommands(Provider):
                 return screen
         return None
 
+    @staticmethod
+    def _available(screen: MainScreen) -> list[tuple[str, str, str]]:
+        """Only what can be done now (no kill switch while HALTED, no reset while trading)."""
+        return [entry for entry in ACTIONS if screen.check_action(entry[1], ())]
+
     async def discover(self) -> Hits:
         screen = self._main_screen()
         if screen is None:
             return
-        for title, action, key in ACTIONS:
+        for title, action, key in self._available(screen):
             yield DiscoveryHit(title, partial(screen.run_action, action), help=f"key: {key}")
 
     async def search(self, query: str) -> Hits:
@@ -45,7 +51,7 @@ class TradingCommands(Provider):
         if screen is None:
             return
         matcher = self.matcher(query)
-        for title, action, key in ACTIONS:
+        for title, action, key in self._available(screen):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(

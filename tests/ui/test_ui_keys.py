@@ -539,3 +539,13 @@ async def test_every_ladder_level_is_redrawn_dimmed_when_the_feed_goes_stale() -
         levels = [row for row in ladder._rows if row.kind in ("ask", "bid")]
         assert levels and all(row.stale for row in levels)
         assert any(row.kind == "warning" and row.note == "FEED STALE" for row in ladder._rows)
+
+
+async def test_the_footer_offers_reset_instead_of_kill_while_halted() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.active_bindings["k"].binding.description == "Kill"
+        await pilot.press("k", "y")
+        await pilot.pause(0.2)
+        assert app.active_bindings["k"].binding.description == "Reset kill"

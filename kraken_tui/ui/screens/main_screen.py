@@ -108,6 +108,7 @@ class MainScreen(Screen[None]):
         Binding("p", "toggle_strategy", "Pause/resume"),
         Binding("P", "toggle_all", "All"),
         Binding("k", "kill_switch", "Kill"),
+        Binding("k", "reset_kill_switch", "Reset kill"),
         Binding("o", "order_ticket", "Order"),
         Binding("c", "cancel_order", "Cancel"),
         Binding("C", "cancel_all", "Cancel all"),
@@ -123,7 +124,7 @@ class MainScreen(Screen[None]):
     HELP = (
         ("p", "pause / resume the selected strategy"),
         ("P", "pause all strategies (resume all when none is running)"),
-        ("k", "kill switch: halt trading and cancel all orders (reset when HALTED)"),
+        ("k", "kill switch: halt trading and cancel all orders; when HALTED, reset it"),
         ("o", "open the order ticket"),
         ("c", "cancel the selected open order"),
         ("C", "cancel all open orders (asks first)"),
@@ -243,7 +244,10 @@ class MainScreen(Screen[None]):
             drawn.table_fills = snap.recent_fills
         drawn.symbol, drawn.book = symbol, book
         drawn.connection, drawn.ladder_orders = snap.connection, snap.open_orders
+        halted_before = self._halted()
         self.snapshot = snap
+        if self._halted() != halted_before:
+            self.refresh_bindings()
 
     # -- panels ----------------------------------------------------------------------------
 
@@ -372,21 +376,22 @@ class MainScreen(Screen[None]):
         else:
             self.run_command("Resume all", self.engine.resume_all)
 
+    def _halted(self) -> bool:
+        snap = self.snapshot
+        return snap is not None and snap.risk.trading_state is TradingState.HALTED
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`k` is bound twice: to the kill switch while trading, to its reset while HALTED;
+        the footer shows whichever applies."""
+        if action == "kill_switch":
+            return not self._halted()
+        if action == "reset_kill_switch":
+            return self._halted()
+        return True
+
     @guarded
     def action_kill_switch(self) -> None:
-        snap = self.snapshot
-        if snap is not None and snap.risk.trading_state is TradingState.HALTED:
-            self.app.push_screen(
-                ConfirmScreen(
-                    "Reset the kill switch?",
-                    f"Trading is HALTED ({snap.risk.reason or 'no reason given'}).\n"
-                    "Reset allows strategies and manual orders to trade again.",
-                    "Reset",
-                ),
-                self._reset_confirmed,
-            )
-            return
-        open_orders = len(snap.open_orders) if snap else 0
+        open_orders = len(self.snapshot.open_orders) if self.snapshot else 0
         self.app.push_screen(
             ConfirmScreen(
                 "KILL SWITCH",
@@ -395,6 +400,19 @@ class MainScreen(Screen[None]):
                 "Kill",
             ),
             self._kill_confirmed,
+        )
+
+    @guarded
+    def action_reset_kill_switch(self) -> None:
+        reason = self.snapshot.risk.reason if self.snapshot else ""
+        self.app.push_screen(
+            ConfirmScreen(
+                "Reset the kill switch?",
+                f"Trading is HALTED ({reason or 'no reason given'}).\n"
+                "Reset allows strategies and manual orders to trade again.",
+                "Reset",
+            ),
+            self._reset_confirmed,
         )
 
     @guarded
