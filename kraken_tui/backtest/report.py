@@ -11,7 +11,7 @@ peak to the first bar back at that peak (or to the end, if it never got back).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -90,6 +90,51 @@ class Metrics:
             else:
                 out[key] = value
         return out
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> Metrics:
+        """The inverse of `as_dict` (extra keys, such as a stored equity curve, are ignored)."""
+        values: dict[str, Any] = {}
+        for name, kind in _FIELD_KINDS.items():
+            raw = stored.get(name)
+            if raw is None or kind is None:
+                values[name] = raw
+            elif kind is timedelta:
+                values[name] = timedelta(seconds=float(raw))
+            elif kind is datetime:
+                values[name] = datetime.fromisoformat(raw)
+            elif kind is Decimal:
+                values[name] = Decimal(raw)
+            else:
+                values[name] = math.inf if raw == "inf" else float(raw)
+        return cls(**values)
+
+
+_FIELD_KINDS: dict[str, type | None] = {
+    "start": datetime,
+    "end": datetime,
+    "bars": None,
+    "interval": None,
+    "initial_equity": float,
+    "final_equity": float,
+    "total_return": float,
+    "annualized_return": float,
+    "sharpe": float,
+    "sortino": float,
+    "max_drawdown": float,
+    "max_drawdown_duration": timedelta,
+    "longest_drawdown": timedelta,
+    "trade_count": None,
+    "open_trade_pnl": float,
+    "win_rate": float,
+    "profit_factor": float,
+    "exposure": float,
+    "fees_paid": Decimal,
+    "orders_sent": None,
+    "orders_rejected": None,
+    "risk_denials": None,
+}
+"""How each stored metric turns back into its type (None: stored as is)."""
 
 
 # -- the numbers ------------------------------------------------------------------------------

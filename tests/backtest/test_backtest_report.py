@@ -12,6 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from rich.console import Console
+from textual.app import App
+from textual.widgets import DataTable
 
 from kraken_tui.backtest.chart import EIGHTHS, bucketed, column_chart, labelled_chart
 from kraken_tui.backtest.engine import BacktestConfig, BacktestResult
@@ -34,6 +36,7 @@ from kraken_tui.backtest.round_trips import RoundTrip
 from kraken_tui.domain import Execution, Liquidity, Position, Side
 from kraken_tui.sandbox.pairs import PairRegistry
 from kraken_tui.store import BacktestRun, Store
+from kraken_tui.ui.screens.backtest_screen import BacktestScreen, EquityChart
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EQUITY = [110.0, 99.0, 99.0, 121.0]
@@ -247,3 +250,37 @@ def test_runs_are_stored_with_parameters_and_a_curve_for_comparison(tmp_path: Pa
     assert stored.metrics["equity_curve"] == EQUITY
     assert stored.metrics["trade_count"] == 2
     assert stored.range_start == T0
+
+
+# -- the stored report in the app's backtest screen ---------------------------------------------
+
+
+async def test_backtest_screen_shows_a_stored_runs_metrics_and_equity_chart(
+    tmp_path: Path,
+) -> None:
+    result = hand_made_result()
+    metrics = compute_metrics(result)
+    db = tmp_path / "runs.sqlite3"
+    await store_runs(db, [backtest_run(result, metrics, "first.csv")])
+    await store_runs(db, [backtest_run(result, metrics, "second.csv")])
+    store = await Store.open(db)
+    try:
+
+        class Host(App[None]):
+            def on_mount(self) -> None:
+                self.push_screen(BacktestScreen(store.backtests, run_id=1))
+
+        async with Host().run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.3)
+            screen = pilot.app.screen
+            runs = screen.query_one("#runs", DataTable)
+            assert runs.row_count == 2
+            table = screen.query_one("#metrics", DataTable)
+            rows = {table.get_row_at(i)[0]: table.get_row_at(i)[1] for i in range(table.row_count)}
+            assert rows["total return"] == "+21.00%"
+            assert rows["trades"] == "2"
+            chart = str(screen.query_one("#equity", EquityChart).render())
+            assert "121.00 ┤" in chart and "█" in chart
+            assert "first.csv" in str(screen.query_one("#run-params").render())
+    finally:
+        await store.close()
