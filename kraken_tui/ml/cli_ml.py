@@ -140,8 +140,12 @@ def register(app: typer.Typer) -> None:
         symbol: Annotated[
             str | None, typer.Option(help="Pair to backtest (default: the model's).")
         ] = None,
-        enter: Annotated[float | None, typer.Option(help="Entry probability.")] = None,
-        exit_: Annotated[float | None, typer.Option("--exit", help="Exit probability.")] = None,
+        enter: Annotated[
+            float | None, typer.Option(help="Entry probability (default: as trained).")
+        ] = None,
+        exit_: Annotated[
+            float | None, typer.Option("--exit", help="Exit probability (default: as trained).")
+        ] = None,
     ) -> None:
         """Score a saved model on other data and backtest it against buy-and-hold."""
         _quiet_logs()
@@ -252,8 +256,8 @@ def _evaluate(
         raise BadInput(str(error)) from None
     meta = loaded.metadata
     symbol = symbol or meta.symbol
-    enter = 0.55 if enter is None else enter
-    exit = min(0.50, enter) if exit is None else exit
+    enter = float(meta.metrics.get("enter", 0.55)) if enter is None else enter
+    exit = float(meta.metrics.get("exit", min(0.50, enter))) if exit is None else exit
     if not 0.0 < exit <= enter < 1.0:
         raise BadInput(
             f"thresholds must satisfy 0 < exit <= enter < 1 (exit {exit}, enter {enter})"

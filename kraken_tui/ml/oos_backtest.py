@@ -22,8 +22,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from threadpoolctl import threadpool_limits
-
 from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.engine import BacktestConfig, Backtester
 from kraken_tui.domain import Instrument
@@ -89,6 +87,8 @@ def run_backtest(request: BacktestRequest) -> BacktestOutcome:
         cash=2 * notional,
         fees=FeeSchedule(maker=fee, taker=fee),
     )
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
     # One row per prediction: worker threads would only add start-up cost to each call.
     with threadpool_limits(limits=1):
         result = Backtester(config, request.bars).run()

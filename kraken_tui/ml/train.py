@@ -11,7 +11,8 @@ Every fold reports AUC (ranking quality, 0.5 = chance) and precision at the entr
 (how often a trade the strategy would take was a winner), and its model is backtested on the
 window through a `BacktestRunner` against buy-and-hold. The pooled out-of-sample AUC gets a
 confidence interval whose width accounts for overlapping labels (an effective sample of
-n / horizon); the verdict says "edge" only when the whole interval is above 0.5.
+n / horizon); the verdict says "edge" only when that interval is above 0.5 and the strategy's
+out-of-sample trades returned more than the fees with the same confidence (see `Verdict`).
 
 The model finally saved is refitted on all labelled bars; its quality is the walk-forward
 estimate, never a score on the data it was fitted to.
@@ -227,23 +228,51 @@ class FoldResult:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """Whether the out-of-sample evidence shows an edge. Two things must hold: the predicted
+    probabilities rank winners above losers (AUC interval above 0.5), and trading on them made
+    money after fees (the lower end of the mean trade return's interval above 0).
+
+    Ranking alone is not enough: with fees in the label, volatility predicts which bars can
+    clear the fee at all, in either direction, and gives a high AUC on a random walk with
+    volatility regimes while every trade still loses the fee. The trades are the backtests'
+    closed round trips when backtests ran, else the rows with probability ≥ enter held for the
+    label horizon."""
+
     auc: float | None
-    low: float | None
-    high: float | None
-    effective_n: int
+    auc_low: float | None
+    auc_high: float | None
+    basis: str
+    """What the trade returns are: "round trips" or "signals"."""
+    trades: int
+    trade_return: float | None
+    """Mean net return per trade, after both fees."""
+    trade_return_low: float | None
+    """Lower end of its 95% interval."""
 
     @property
     def edge(self) -> bool:
-        """True only when the whole 95% interval of the out-of-sample AUC is above chance."""
-        return self.low is not None and self.low > 0.5
+        return (
+            self.auc_low is not None
+            and self.auc_low > 0.5
+            and self.trade_return_low is not None
+            and self.trade_return_low > 0.0
+        )
 
     def describe(self) -> str:
-        if self.auc is None or self.low is None or self.high is None:
-            return "no verdict: the out-of-sample labels are all one class"
-        interval = f"AUC {self.auc:.3f} (95% CI {self.low:.3f}–{self.high:.3f})"
-        if self.edge:
-            return f"edge: {interval} is above chance out of sample"
-        return f"no evidence of an edge: {interval} includes chance (0.5)"
+        if self.auc is None or self.auc_low is None or self.auc_high is None:
+            ranking = "no AUC: the out-of-sample labels are all one class"
+        else:
+            ranking = f"AUC {self.auc:.3f} (95% CI {self.auc_low:.3f}–{self.auc_high:.3f})"
+        if self.trade_return is None:
+            trading = f"no {self.basis}: the probability never reached the entry threshold"
+        else:
+            low = "n/a" if self.trade_return_low is None else f"{self.trade_return_low:+.3%}"
+            trading = (
+                f"{self.trades:,} {self.basis} returned {self.trade_return:+.3%} net on "
+                f"average (95% lower bound {low})"
+            )
+        verdict = "edge" if self.edge else "no evidence of an edge"
+        return f"{verdict}: {ranking}; {trading}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +314,8 @@ def train_walk_forward(
     results: list[FoldResult] = []
     pooled_y: list[np.ndarray] = []
     pooled_p: list[np.ndarray] = []
+    pooled_signals: list[np.ndarray] = []
+    forward = dataset.frame["forward_return"].to_numpy()
     steps = len(folds) + 1
     with tempfile.TemporaryDirectory(prefix="kraken-tui-ml-") as scratch:
         for fold in folds:
@@ -296,6 +327,7 @@ def train_walk_forward(
             pooled_y.append(truth)
             pooled_p.append(probability)
             chosen = probability >= config.enter
+            pooled_signals.append(forward[fold.test][chosen])
             backtest = None
             if runner is not None:
                 backtest = _backtest_fold(
@@ -320,14 +352,18 @@ def train_walk_forward(
             )
         report("final model", len(folds), steps)
         verdict = _verdict(
-            np.concatenate(pooled_y), np.concatenate(pooled_p), config.horizon, roc_auc_score
+            np.concatenate(pooled_y),
+            np.concatenate(pooled_p),
+            config.horizon,
+            _trade_returns(results, np.concatenate(pooled_signals), config.horizon),
+            roc_auc_score,
         )
         final = make_estimator(config.model, config.seed)
         final.fit(x, y)
         report("done", steps, steps)
     metadata = _metadata(bars, symbol, config, dataset)
     result = TrainingResult(final, metadata, tuple(results), verdict, correlations)
-    return replace(result, metadata=replace(metadata, metrics=_metrics(result)))
+    return replace(result, metadata=replace(metadata, metrics=_metrics(result, config)))
 
 
 def save_training(result: TrainingResult, path: str | Path) -> ModelMetadata:
@@ -394,13 +430,19 @@ def _metadata(
     )
 
 
-def _metrics(result: TrainingResult) -> dict[str, Any]:
+def _metrics(result: TrainingResult, config: TrainingConfig) -> dict[str, Any]:
     verdict = result.verdict
     return {
-        "validation": "walk-forward",
+        "validation": f"walk-forward, {config.window} window, purge {config.horizon} bars",
+        "enter": config.enter,
+        "exit": config.exit,
         "folds": [fold.to_json() for fold in result.folds],
         "oos_auc": verdict.auc,
-        "oos_auc_ci95": [verdict.low, verdict.high],
+        "oos_auc_ci95": [verdict.auc_low, verdict.auc_high],
+        "oos_trade_basis": verdict.basis,
+        "oos_trades": verdict.trades,
+        "oos_trade_return": verdict.trade_return,
+        "oos_trade_return_low95": verdict.trade_return_low,
         "edge": verdict.edge,
         "verdict": verdict.describe(),
         "oos_strategy_return": result.strategy_return,
@@ -416,23 +458,50 @@ def _auc(score: Callable[..., float], truth: np.ndarray, probability: np.ndarray
 
 
 def _verdict(
-    truth: np.ndarray, probability: np.ndarray, horizon: int, score: Callable[..., float]
+    truth: np.ndarray,
+    probability: np.ndarray,
+    horizon: int,
+    trades: tuple[str, np.ndarray, float],
+    score: Callable[..., float],
 ) -> Verdict:
-    """Pooled AUC with a Hanley–McNeil interval on an effective sample of n / horizon: labels
-    `horizon` bars long overlap, so neighbouring rows are not independent evidence."""
-    effective = max(len(truth) // horizon, 1)
+    """Pooled AUC with a Hanley–McNeil interval on an effective sample of n / horizon (labels
+    `horizon` bars long overlap, so neighbouring rows are not independent evidence), and the
+    mean trade return with a normal interval; `trades` is (basis, returns, overlap), the
+    returns' sample being shrunk by `overlap` the same way."""
     auc = _auc(score, truth, probability)
-    if auc is None:
-        return Verdict(None, None, None, effective)
-    positives = max(round(float(truth.mean()) * effective), 1)
-    negatives = max(effective - positives, 1)
-    q1 = auc / (2.0 - auc)
-    q2 = 2.0 * auc * auc / (1.0 + auc)
-    variance = (
-        auc * (1.0 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
-    ) / (positives * negatives)
-    half = Z_95 * math.sqrt(max(variance, 0.0))
-    return Verdict(auc, max(auc - half, 0.0), min(auc + half, 1.0), effective)
+    auc_low = auc_high = None
+    if auc is not None:
+        effective = max(len(truth) // horizon, 1)
+        positives = max(round(float(truth.mean()) * effective), 1)
+        negatives = max(effective - positives, 1)
+        q1 = auc / (2.0 - auc)
+        q2 = 2.0 * auc * auc / (1.0 + auc)
+        variance = (
+            auc * (1.0 - auc)
+            + (positives - 1) * (q1 - auc * auc)
+            + (negatives - 1) * (q2 - auc * auc)
+        ) / (positives * negatives)
+        half = Z_95 * math.sqrt(max(variance, 0.0))
+        auc_low, auc_high = max(auc - half, 0.0), min(auc + half, 1.0)
+    basis, returns, overlap = trades
+    count = len(returns)
+    mean = float(returns.mean()) if count else None
+    low = None
+    if mean is not None and count >= 2:
+        effective_trades = max(count / overlap, 1.0)
+        low = mean - Z_95 * float(returns.std(ddof=1)) / math.sqrt(effective_trades)
+    return Verdict(auc, auc_low, auc_high, basis, count, mean, low)
+
+
+def _trade_returns(
+    folds: Sequence[FoldResult], signals: np.ndarray, horizon: int
+) -> tuple[str, np.ndarray, float]:
+    """The backtests' round trips when every fold was backtested (they do not overlap), else
+    the signals held for the label horizon (which overlap when closer than `horizon` bars)."""
+    if folds and all(fold.backtest is not None for fold in folds):
+        returns = [r for fold in folds if fold.backtest for r in fold.backtest.round_trip_returns]
+        return "round trips", np.array(returns, dtype=float), 1.0
+    return "signals", signals, float(horizon)
 
 
 def _compound(returns: Sequence[float]) -> float | None:

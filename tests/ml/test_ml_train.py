@@ -11,6 +11,7 @@ import numpy as np
 from ml_synthetic import FEE_RATE, HORIZON
 
 from kraken_tui.backtest.data import Bars
+from kraken_tui.backtest.synthetic import generate_bars
 from kraken_tui.ml.features import BAR_FEATURES, FEATURE_VERSION
 from kraken_tui.ml.model_file import load_model
 from kraken_tui.ml.oos_backtest import run_backtest
@@ -31,6 +32,8 @@ def test_planted_pattern_is_found_out_of_sample_and_a_random_walk_shows_no_edge(
 ) -> None:
     planted = planted_result
     assert planted.verdict.edge
+    assert planted.verdict.basis == "round trips"
+    assert planted.verdict.trade_return_low is not None and planted.verdict.trade_return_low > 0
     assert planted.verdict.auc is not None and planted.verdict.auc > 0.55
     assert all(fold.auc is not None and fold.auc > 0.5 for fold in planted.folds)
     assert planted.strategy_return is not None and planted.buy_hold_return is not None
@@ -45,12 +48,25 @@ def test_planted_pattern_is_found_out_of_sample_and_a_random_walk_shows_no_edge(
     assert round_trip_t_stat(noise) < 2.0
 
 
-def test_boosted_trees_also_find_the_planted_pattern(planted_bars: Bars) -> None:
+def test_boosted_trees_also_rank_the_planted_pattern_above_chance(planted_bars: Bars) -> None:
     config = TrainingConfig(model="gbt", horizon=HORIZON, fee_rate=FEE_RATE, folds=4)
     result = train_walk_forward(planted_bars, "XBT/USD", config)
-    assert result.verdict.edge
     assert result.verdict.auc is not None and result.verdict.auc > 0.55
+    assert result.verdict.auc_low is not None and result.verdict.auc_low > 0.5
     assert all(fold.backtest is None for fold in result.folds)
+    assert result.verdict.basis == "signals"
+
+
+def test_ranking_from_volatility_alone_is_not_called_an_edge() -> None:
+    # A random walk whose volatility comes in regimes: with fees in the label, volatility
+    # predicts which bars can clear the fee at all (in either direction), so the AUC is far
+    # above chance, yet there is nothing to trade.
+    bars = generate_bars(6000, seed=1)
+    config = TrainingConfig(horizon=5, fee_rate=0.001, folds=4, enter=0.3, exit=0.25)
+    result = train_walk_forward(bars, "XBT/USD", config, runner=run_backtest)
+    assert result.verdict.auc_low is not None and result.verdict.auc_low > 0.5
+    assert not result.verdict.edge
+    assert result.verdict.describe().startswith("no evidence of an edge")
 
 
 def test_every_fold_is_tested_after_its_training_with_the_purge_gap(
