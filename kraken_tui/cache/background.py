@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
@@ -35,12 +36,20 @@ class StopSignal:
 
 
 async def finish(
-    task: asyncio.Task[None] | None, stop: StopSignal, grace_s: float = STOP_GRACE_S
+    task: asyncio.Task[None] | None,
+    stop: StopSignal,
+    grace_s: float = STOP_GRACE_S,
+    wake: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Ask `task` to stop, give it `grace_s` to notice, then cancel it; never waits forever."""
+    """Ask `task` to stop, give it `grace_s` to notice, then cancel it; never waits forever.
+    `wake` makes a blocked read return at once (an UNSUBSCRIBE answers a pub/sub read)
+    instead of at its next timeout."""
     stop.set()
     if task is None or task.done():
         return
+    if wake is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(wake(), grace_s)
     done, _ = await asyncio.wait({task}, timeout=grace_s)
     if done:
         return

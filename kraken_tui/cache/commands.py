@@ -170,6 +170,7 @@ class CommandServer:
         self._redis: Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = StopSignal()
+        self._pubsub: PubSub | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._outage = Outage(f"command server {self.keys.engine_id}")
         self.listening = asyncio.Event()
@@ -196,7 +197,8 @@ class CommandServer:
     async def stop(self) -> None:
         """Stops listening; commands already executing are let finish (a half-done kill
         switch is worse than a slow shutdown)."""
-        await finish(self._task, self._stop)
+        pubsub = self._pubsub
+        await finish(self._task, self._stop, wake=pubsub.unsubscribe if pubsub else None)
         if self._running:
             await asyncio.wait(set(self._running), timeout=10)
         if self._redis is not None:
@@ -207,6 +209,7 @@ class CommandServer:
         assert self._redis is not None
         while not self._stop.is_set:
             pubsub: PubSub = self._redis.pubsub()
+            self._pubsub = pubsub
             try:
                 await pubsub.subscribe(self.keys.commands)
                 while not self._stop.is_set:
@@ -477,7 +480,10 @@ class CommandClient:
 
     async def _drop_subscription(self) -> None:
         if self._reader is not None:
-            await finish(self._reader, self._reader_stop)
+            pubsub = self._pubsub
+            await finish(
+                self._reader, self._reader_stop, wake=pubsub.unsubscribe if pubsub else None
+            )
             self._reader = None
         if self._pubsub is not None:
             await self._pubsub.aclose()
