@@ -376,9 +376,9 @@ def _progress_bar(console: Console) -> Progress:
 
 def _print_folds(console: Console, folds: list[dict[str, Any]]) -> None:
     table = Table(title="walk-forward folds (every score is out of sample)")
+    table.add_column("fold", justify="right")
+    table.add_column("test window (UTC)", no_wrap=True)
     for column in (
-        "fold",
-        "test window",
         "train rows",
         "purged",
         "base rate",
