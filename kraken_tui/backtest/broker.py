@@ -235,12 +235,25 @@ class VenueBroker:
         )
         self._record(fill)
         del self.open_orders[order.cl_ord_id]
-        self.updated_orders[order.cl_ord_id] = order.with_changes(
+        # Built directly: `with_changes` (dataclasses.replace) costs several times more, and
+        # this runs for every order of a market-order strategy.
+        self.updated_orders[order.cl_ord_id] = Order(
+            cl_ord_id=order.cl_ord_id,
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            volume=order.volume,
             status=OrderStatus.FILLED,
+            price=order.price,
+            trigger_price=order.trigger_price,
+            time_in_force=order.time_in_force,
+            post_only=order.post_only,
             order_id=fill.order_id,
             filled=order.volume,
             avg_price=price,
             fees=fee,
+            strategy=order.strategy,
+            created_at=order.created_at,
             updated_at=now,
         )
 

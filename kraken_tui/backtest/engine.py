@@ -227,11 +227,15 @@ class Backtester:
         self._denials = 0
         self._order_seq = 0
         self._halted = False
+        self._ran = False
 
     # -- the replay -----------------------------------------------------------------------------
 
-    def run(self, progress: Callable[[int], None] | None = None) -> BacktestResult:
-        """Replay every bar once. `progress(bars_done)` is called every 10,000 bars."""
+    def run(self) -> BacktestResult:
+        """Replay every bar once (a Backtester runs once: the strategy keeps its state)."""
+        if self._ran:
+            raise RuntimeError("this Backtester has already run; build a new one")
+        self._ran = True
         started = time.perf_counter()
         frame = self._bars.frame
         n = frame.height
@@ -338,8 +342,6 @@ class Backtester:
                     if day != day_start[0]:
                         day_start = (day, value)
                     self._watch_losses(value - day_start[1], peak, value)
-                if progress is not None and i % 10_000 == 0:
-                    progress(i)
         except (StrategyFailedError, BacktestSetupError):
             raise
         except Exception as error:
@@ -348,8 +350,7 @@ class Backtester:
                 f"strategy {self._name!r} failed at the bar opening {when}: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        if progress is not None:
-            progress(n)
+        # Intents from on_stop could only reach the venue after the data ends: not sent.
         strategy.on_stop()
         return self._result(frame, equity, exposure, close_decimals[-1], started)
 
