@@ -152,6 +152,11 @@ def walk_forward_folds(
         train_start = 0 if window == "expanding" else test_start - initial
         candidates = np.arange(train_start, test_start)
         keep = bar[candidates] + horizon < bar[test_start]
+        if keep.sum() < MIN_ROWS_PER_FOLD:
+            raise ValueError(
+                f"fold {number + 1} keeps {int(keep.sum())} training rows after purging labels "
+                f"that reach into its test window; use a shorter horizon or more data"
+            )
         result.append(
             Fold(
                 number=number + 1,
@@ -320,6 +325,7 @@ def train_walk_forward(
     with tempfile.TemporaryDirectory(prefix="kraken-tui-ml-") as scratch:
         for fold in folds:
             report("walk-forward folds", fold.number - 1, steps)
+            _check_both_classes(y[fold.train], fold.number, config)
             estimator = make_estimator(config.model, config.seed)
             estimator.fit(x[fold.train], y[fold.train])
             probability = estimator.predict_proba(x[fold.test])[:, 1]
@@ -449,6 +455,16 @@ def _metrics(result: TrainingResult, config: TrainingConfig) -> dict[str, Any]:
         "oos_buy_hold_return": result.buy_hold_return,
         "feature_label_correlation": result.correlations,
     }
+
+
+def _check_both_classes(labels: np.ndarray, fold: int, config: TrainingConfig) -> None:
+    if labels.min() == labels.max():
+        outcome = "clears" if labels[0] else "fails to clear"
+        raise ValueError(
+            f"fold {fold}: every training row {outcome} the fee ({config.fee_rate:.2%} per "
+            f"side) over {config.horizon} bars, so there is nothing to learn; use a longer "
+            "horizon, longer bars or a lower fee"
+        )
 
 
 def _auc(score: Callable[..., float], truth: np.ndarray, probability: np.ndarray) -> float | None:

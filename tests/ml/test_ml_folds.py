@@ -55,3 +55,8 @@ def test_the_expanding_window_keeps_all_history_and_the_rolling_one_a_fixed_span
 def test_too_little_data_for_the_folds_is_refused() -> None:
     with pytest.raises(ValueError, match="too few"):
         walk_forward_folds(np.arange(MIN_ROWS_PER_FOLD * 3), folds=5, horizon=1)
+
+
+def test_a_horizon_that_purges_almost_all_training_rows_is_refused() -> None:
+    with pytest.raises(ValueError, match="shorter horizon"):
+        walk_forward_folds(np.arange(1000), folds=4, horizon=150)

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from ml_synthetic import FEE_RATE, HORIZON
 
 from kraken_tui.backtest.data import Bars
@@ -104,3 +105,9 @@ def test_the_saved_model_records_what_it_needs_and_how_it_did(
     assert first is not None
     assert meta.metrics["folds"][0]["strategy_return"] == first.strategy_return
     assert set(meta.libraries) >= {"python", "scikit-learn", "skops", "numpy", "polars"}
+
+
+def test_a_fee_no_move_can_clear_is_refused_with_advice(random_walk_bars: Bars) -> None:
+    config = TrainingConfig(horizon=1, fee_rate=0.05, folds=2)
+    with pytest.raises(ValueError, match=r"fails to clear the fee .* use a longer horizon"):
+        train_walk_forward(random_walk_bars, "XBT/USD", config)
