@@ -36,6 +36,7 @@ class PrivateRedis:
 
     port: int
     workdir: Path
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,6 +54,7 @@ class PrivateRedis:
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self.workdir),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -70,9 +72,10 @@ class PrivateRedis:
         self.process = None
 
     def _answers(self) -> bool:
+        """Up and serving: PONG, or the refusal an ACL without a default user gives."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as connection:
                 connection.sendall(b"PING\r\n")
-                return connection.recv(16).startswith(b"+PONG")
+                return connection.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False

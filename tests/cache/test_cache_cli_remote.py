@@ -15,7 +15,7 @@ from cache_fixtures import free_port
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from kraken_tui.cache.cli_remote import ctl, list_engines
+from kraken_tui.cache.cli_remote import attach, ctl, list_engines
 from kraken_tui.cache.publisher import CachePublisher
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import StrategyState, TradingState
@@ -229,3 +229,10 @@ async def test_the_real_cli_pauses_a_strategy(
     assert states(engine)["sma_cross"] is StrategyState.PAUSED
     missing = await asyncio.to_thread(run_cli, "ctl", "pause", "nope", env=env)
     assert missing.returncode == 2
+
+
+async def test_attach_to_an_engine_that_is_not_running_exits_2(settings: Settings) -> None:
+    err = io.StringIO()
+    code = await asyncio.to_thread(attach, settings, "ghost", err=err)
+    assert code == 2 and "no engine 'ghost' is running" in err.getvalue()
+    assert await asyncio.to_thread(attach, Settings(), None, err=io.StringIO()) == 2
