@@ -467,10 +467,6 @@ class LiveFeatures:
         self.last: tuple[float | None, ...] = (None,) * len(self._trackers)
 
     @property
-    def warm(self) -> bool:
-        return self._count >= WARMUP_BARS
-
-    @property
     def bars_seen(self) -> int:
         return self._count
 

@@ -84,6 +84,15 @@ def test_train_prints_the_walk_forward_report_and_saves_the_model(
     assert meta.horizon == HORIZON and meta.symbol == "XBT/USD" and meta.metrics["edge"]
 
 
+def test_train_with_boosted_trees_on_a_rolling_window(app: typer.Typer, data_dir: Path) -> None:
+    out = data_dir / "gbt.ktmodel"
+    code, output = run(app, *train_args(data_dir, out, "--model", "gbt", "--window", "rolling"))
+    assert code == 0, output
+    meta = read_model_metadata(out)
+    assert meta.model_kind == "gbt"
+    assert meta.metrics["validation"] == f"walk-forward, rolling window, purge {HORIZON} bars"
+
+
 def test_evaluate_scores_a_model_on_later_data_as_out_of_sample(
     app: typer.Typer, trained: tuple[Path, str], data_dir: Path
 ) -> None:
