@@ -13,96 +13,36 @@ later, on the command line or in the app's backtest screen.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from loguru import logger
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 
-from kraken_tui.backtest.data import DataError, default_cache_dir
-from kraken_tui.backtest.engine import (
-    DEFAULT_CASH,
-    DEFAULT_STRATEGY_DIR,
-    BacktestConfig,
-    Backtester,
-    BacktestSetupError,
-    StrategyFailedError,
-)
-from kraken_tui.backtest.fill_model import FillModel
-from kraken_tui.backtest.report import (
-    backtest_run,
-    compute_metrics,
-    export_run,
-    render_report,
-    store_runs,
-)
-from kraken_tui.backtest.sweep import (
-    HIGHER_IS_BETTER,
-    DataSpec,
-    SweepError,
-    SweepOutcome,
-    check_metric,
-    grid_points,
-    parse_grid,
-    rank,
-    run_sweep,
-)
-from kraken_tui.sandbox.fees import FeeSchedule
-from kraken_tui.store import StoreError
+if TYPE_CHECKING:
+    from rich.console import Console
 
-EXIT_OK = 0
-EXIT_FAILED = 1
+    from kraken_tui.backtest.command import RunOptions
+
 EXIT_BAD_INPUT = 2
 DEFAULT_DB = Path("data/kraken_tui.sqlite3")
+DEFAULT_CASH_TEXT = "10000"
+DEFAULT_STRATEGY_DIR = Path("strategies")
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+RANKING_HELP = (
+    "Rank sweeps by: sharpe, sortino, total_return, annualized_return, final_equity, "
+    "profit_factor, win_rate, max_drawdown, trade_count, exposure."
+)
 
 
 class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
-
-
-class ParamSyntaxError(ValueError):
-    """A `--param` that is not `name=value`."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """Everything besides the strategy and the data that shapes a run."""
-
-    cash: Decimal = DEFAULT_CASH
-    fees: FeeSchedule = field(default_factory=FeeSchedule)
-    fill: FillModel = field(default_factory=FillModel)
-    resample_to: int | None = None
-    cache: bool = True
-    strategy_dir: Path = DEFAULT_STRATEGY_DIR
-    workers: int | None = None
-    top: int = 10
-    store: bool = True
-    export_format: ExportFormat = ExportFormat.csv
-
-
-def parse_param_items(items: Sequence[str]) -> dict[str, str]:
-    """`["fast=10", "kind=ema"]` → {"fast": "10", "kind": "ema"}; the strategy's parameter
-    model converts and validates the text."""
-    params: dict[str, str] = {}
-    for item in items:
-        name, separator, value = item.partition("=")
-        if not separator or not name.strip():
-            raise ParamSyntaxError(f"--param {item!r} must look like name=value")
-        params[name.strip()] = value.strip()
-    return params
 
 
 def backtest(
@@ -119,145 +59,13 @@ def backtest(
     options: RunOptions | None = None,
     console: Console | None = None,
 ) -> int:
-    """Run the backtest (or sweep) and print its report; returns the process exit code."""
-    options = options or RunOptions()
-    console = console or Console()
-    try:
-        base = BacktestConfig(
-            strategy=strategy,
-            symbol=symbol,
-            params=parse_param_items(params),
-            cash=options.cash,
-            fees=options.fees,
-            fill=options.fill,
-            strategy_dir=options.strategy_dir,
-        )
-        grid = parse_grid(sweep)
-        if grid:
-            check_metric(metric)
-        spec = DataSpec(
-            path=data,
-            start=start,
-            end=end,
-            resample_to=options.resample_to,
-            cache_dir=default_cache_dir() if options.cache else None,
-        )
-        bars = spec.load()
-        if grid:
-            return _sweep(base, spec, grid, metric, db, out, options, console)
-        result = Backtester(base, bars).run()
-    except (DataError, BacktestSetupError, SweepError, ParamSyntaxError) as error:
-        return _fail(str(error), EXIT_BAD_INPUT)
-    except StrategyFailedError as error:
-        return _fail(str(error), EXIT_FAILED)
-    metrics = compute_metrics(result)
-    console.print(render_report(result, metrics, width=min(console.width, 110)))
-    if out is not None:
-        written = export_run(result, out, options.export_format.value)
-        console.print(f"exported {', '.join(str(path) for path in written)}")
-    if options.store and db is not None:
-        try:
-            (run_id,) = asyncio.run(store_runs(db, [backtest_run(result, metrics, str(data))]))
-        except StoreError as error:
-            return _fail(f"cannot store the run in {db}: {error}", EXIT_FAILED)
-        console.print(f"stored as backtest run #{run_id} in {db}")
-    return EXIT_OK
+    """Run the backtest (or sweep), print its report, export and store it; returns the exit
+    code: 0 ok, 1 the strategy failed, 2 bad input (data, strategy, symbol or parameters)."""
+    from kraken_tui.backtest.command import run_backtest
 
-
-def _sweep(
-    base: BacktestConfig,
-    spec: DataSpec,
-    grid: dict[str, list[str]],
-    metric: str,
-    db: Path | None,
-    out: Path | None,
-    options: RunOptions,
-    console: Console,
-) -> int:
-    total = len(grid_points(grid))
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
+    return run_backtest(
+        strategy, data, symbol, start, end, params, sweep, metric, out, db, options, console
     )
-    with progress:
-        task = progress.add_task(f"sweeping {base.strategy}", total=total)
-        outcomes = run_sweep(
-            base,
-            spec,
-            grid,
-            workers=options.workers,
-            on_done=lambda _: progress.advance(task),
-        )
-    ranked = rank(outcomes, metric)
-    console.print(_sweep_table(ranked[: options.top], list(grid), metric, total))
-    failed = [o for o in ranked if o.error is not None]
-    for outcome in failed:
-        console.print(f"[red]{outcome.params}: {outcome.error}[/red]")
-    runs = [o.run for o in ranked if o.run is not None]
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"sweep.{options.export_format.value}"
-        frame = sweep_frame(ranked)
-        if options.export_format is ExportFormat.csv:
-            frame.write_csv(path)
-        else:
-            frame.write_parquet(path)
-        console.print(f"exported {path}")
-    if options.store and db is not None and runs:
-        try:
-            ids = asyncio.run(store_runs(db, runs))
-        except StoreError as error:
-            return _fail(f"cannot store the runs in {db}: {error}", EXIT_FAILED)
-        console.print(f"stored {len(ids)} backtest runs (#{min(ids)}–#{max(ids)}) in {db}")
-    return EXIT_FAILED if failed and not runs else EXIT_OK
-
-
-def sweep_frame(ranked: Sequence[SweepOutcome]) -> pl.DataFrame:
-    """One row per point, best first: its swept values, then every metric (or its error)."""
-    rows: list[dict[str, Any]] = []
-    for position, outcome in enumerate(ranked, start=1):
-        row: dict[str, Any] = {"rank": position, **outcome.params}
-        if outcome.metrics is not None:
-            row.update(outcome.metrics.as_dict())
-        row["error"] = outcome.error
-        rows.append(row)
-    return pl.DataFrame(rows, infer_schema_length=None)
-
-
-def _sweep_table(
-    ranked: Sequence[SweepOutcome], names: list[str], metric: str, total: int
-) -> Table:
-    direction = "higher" if HIGHER_IS_BETTER[metric] else "lower"
-    table = Table(title=f"best {len(ranked)} of {total} by {metric} ({direction} is better)")
-    table.add_column("#", justify="right")
-    for name in names:
-        table.add_column(name, justify="right")
-    for column in (metric, "total return", "max drawdown", "trades"):
-        table.add_column(column, justify="right")
-    for position, outcome in enumerate(ranked, start=1):
-        cells = [str(position), *(str(outcome.params[name]) for name in names)]
-        m = outcome.metrics
-        if m is None:
-            cells += ["failed", "", "", ""]
-        else:
-            score = outcome.score(metric)
-            cells += [
-                "n/a" if score is None else f"{score:.4g}",
-                f"{m.total_return:+.2%}",
-                f"{-m.max_drawdown:.2%}",
-                f"{m.trade_count:,}",
-            ]
-        table.add_row(*cells)
-    return table
-
-
-def _fail(message: str, code: int) -> int:
-    typer.echo(f"kraken-tui backtest: {message}", err=True)
-    return code
 
 
 # -- the typer command --------------------------------------------------------------------------
@@ -290,9 +98,7 @@ def backtest_command(
         list[str] | None,
         typer.Option("--sweep", help="Sweep a parameter over values: name=a,b,c (repeatable)."),
     ] = None,
-    metric: Annotated[
-        str, typer.Option(help=f"Rank sweeps by: {', '.join(sorted(HIGHER_IS_BETTER))}.")
-    ] = "sharpe",
+    metric: Annotated[str, typer.Option(help=RANKING_HELP)] = "sharpe",
     out: Annotated[
         Path | None, typer.Option(help="Directory for equity/trades/fills (or sweep) files.")
     ] = None,
@@ -303,7 +109,7 @@ def backtest_command(
         Path | None, typer.Option(help="SQLite file for the run (default: the configured one).")
     ] = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not store the run.")] = False,
-    cash: Annotated[str, typer.Option(help="Starting quote balance.")] = str(DEFAULT_CASH),
+    cash: Annotated[str, typer.Option(help="Starting quote balance.")] = DEFAULT_CASH_TEXT,
     maker_fee_pct: Annotated[
         str | None, typer.Option(help="Maker fee in percent (default: Kraken's base tier).")
     ] = None,
@@ -331,6 +137,10 @@ def backtest_command(
     ] = DEFAULT_STRATEGY_DIR,
 ) -> None:
     """Backtest a strategy on Kraken OHLCVT data (or sweep its parameters)."""
+    from kraken_tui.backtest.command import RunOptions
+    from kraken_tui.backtest.fill_model import FillModel
+    from kraken_tui.sandbox.fees import FeeSchedule
+
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     try:
@@ -354,10 +164,11 @@ def backtest_command(
             workers=workers,
             top=top,
             store=not no_store,
-            export_format=export_format,
+            export_format=export_format.value,
         )
     except ValueError as error:
-        raise typer.Exit(_fail(str(error), EXIT_BAD_INPUT)) from None
+        typer.echo(f"kraken-tui backtest: {error}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     code = backtest(
         strategy,
         data,

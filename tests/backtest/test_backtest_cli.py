@@ -121,6 +121,8 @@ def test_malformed_lines_exit_2_with_their_line_numbers(tmp_path: Path) -> None:
         (["--sweep", "fast=5", "--metric", "luck"], "cannot rank by 'luck'"),
         (["--symbol", "DOGE/EUR"], "unknown symbol 'DOGE/EUR'"),
         (["--slippage-bps", "lots"], "--slippage-bps 'lots' is not a number"),
+        (["--from", "2031-01-01"], "no bars to replay"),
+        (["--from", "someday"], "Invalid value for '--from'"),
     ],
 )
 def test_bad_parameters_exit_2_naming_the_parameter(
