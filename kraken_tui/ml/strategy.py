@@ -4,6 +4,7 @@ On every closed candle of the model's interval the strategy updates its features
 (the same definitions the model was trained on, see `features`), asks the model for the
 probability of a fee-clearing rise, and acts with hysteresis: flat → buy one entry when the
 probability reaches `enter`; long → sell the whole position when it falls to `exit` or below.
+While one of its orders is still in flight it waits, so a slow fill never doubles an entry.
 The gap between the two thresholds keeps a probability hovering near one level from churning
 fees. Orders are plain market intents, so the engine's risk checks apply as to any strategy.
 
@@ -38,8 +39,6 @@ from kraken_tui.ml.model_file import ModelFileError, load_model
 from kraken_tui.ml.predictor import probability_function
 from kraken_tui.strategies.base import (
     BaseStrategy,
-    CancelAll,
-    Intent,
     Intents,
     StrategyConfigError,
     StrategyContext,
@@ -115,14 +114,17 @@ class MlSignal(BaseStrategy):
 
     def _feature_bar(self, candle: Candle) -> FeatureBar:
         bid = ask = None
-        book = self.book
-        if self._feature_set.needs_book and book is not None and not book.stale:
-            bid, ask = book_depth(book)
+        if self._feature_set.needs_book:
+            book = self.book
+            if book is not None and not book.stale:
+                bid, ask = book_depth(book)
         return FeatureBar(
             candle.ts.timestamp(), float(candle.close), float(candle.volume), bid, ask
         )
 
     def _act(self, probability: float, candle: Candle) -> Intents:
+        if self.open_orders:
+            return None  # an order of ours is still in flight: act once it has settled
         p = self.params
         held = self.position.qty
         price = candle.close
@@ -131,14 +133,9 @@ class MlSignal(BaseStrategy):
             if entry is None:
                 self.signal = "entry is below the exchange minimum"
                 return None
-            change = entry - held
-            intents: list[Intent] = [CancelAll()] if self.open_orders else []
-            intents.append(self.buy(change, tag=ENTER_TAG))
-            return intents
+            return [self.buy(entry - held, tag=ENTER_TAG)]
         if held > ZERO and probability <= p.exit and tradable(self.instrument, held, price):
-            intents = [CancelAll()] if self.open_orders else []
-            intents.append(self.sell(held, tag=EXIT_TAG))
-            return intents
+            return [self.sell(held, tag=EXIT_TAG)]
         return None
 
     # -- restart: persist the recent bars, replay them into fresh features ---------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kraken_tui.backtest.data import Bars, to_candles
-from kraken_tui.domain import Candle, OrderType, Side
+from kraken_tui.domain import Candle, Order, OrderStatus, OrderType, Side
 from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.ml.features import BOOK_FEATURES, FEATURE_VERSION, WARMUP_BARS, compute_features
 from kraken_tui.ml.model_file import ModelMetadata, library_versions, load_model, save_model
@@ -99,6 +99,29 @@ def test_orders_are_market_orders_of_one_entry_tagged_enter_then_exit(
     assert all(order.order_type is OrderType.MARKET for _, order in orders)
     assert {order.volume for _, order in orders} == {Decimal("0.01")}
     assert [order.tag for _, order in orders[:2]] == ["ml enter", "ml exit"]
+
+
+def test_while_its_order_is_in_flight_it_sends_nothing_more(
+    planted_model: Path, tail: Bars
+) -> None:
+    strategy = make(planted_model)
+    candles = list(to_candles(tail, SYMBOL))
+    first_index, first = feed(strategy, candles)[0]
+    pending = make(planted_model)
+    feed(pending, candles[:first_index])
+    assert pending.on_candle(candles[first_index]) == [first]
+    pending.context.open_orders = (
+        Order(
+            cl_ord_id="ml-1",
+            symbol=SYMBOL,
+            side=first.side,
+            order_type=OrderType.MARKET,
+            volume=first.volume,
+            status=OrderStatus.PENDING_NEW,
+        ),
+    )
+    assert all(pending.on_candle(candle) is None for candle in candles[first_index + 1 :])
+    assert pending.probability is not None
 
 
 def test_the_signal_shows_the_warm_up_then_the_last_probability(
