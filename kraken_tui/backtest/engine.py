@@ -256,7 +256,6 @@ class Backtester:
         timer_us = None if not cls.timer_interval_s else int(cls.timer_interval_s * 1_000_000)
         limits = self.config.risk
         watch_losses = limits.daily_loss_limit > 0 or limits.max_drawdown_pct > 0
-        per_bar_hooks = wants_book or timer_us is not None or watch_losses
         next_timer_us = opens_us[0] + (timer_us or 0)
         on_candle = strategy.on_candle
         broker = self.broker
@@ -264,17 +263,17 @@ class Backtester:
         symbol = self.instrument.symbol
         equity = [0.0] * n
         exposure = 0
-        peak = float(self.config.cash)
-        day_start = (-1, peak)
-
-        self._dispatch(strategy.on_start())
+        value = peak = day_open_value = float(self.config.cash)
+        day = -1
         # Bar open times as datetimes: one addition per bar while bars are contiguous (much
         # cheaper than converting the whole column), a conversion after each gap.
         step = timedelta(minutes=interval)
         previous_us = opens_us[0] - step_us
         ts = UNIX_EPOCH + timedelta(microseconds=previous_us)
-        i = 0
+        where = "in on_start"
         try:
+            self._dispatch(strategy.on_start())
+            where = "bars"
             for i in range(n):
                 bar_open_us = opens_us[i]
                 if bar_open_us - previous_us == step_us:
@@ -292,43 +291,28 @@ class Backtester:
                     broker.sweep(opens[i], highs[i], lows[i], closes[i], volumes[i])
                     self._after_venue()
                 self._book_close = close_decimals[i]
-                if per_bar_hooks:
-                    if wants_book:
-                        self._dispatch(strategy.on_book(self._book()))
-                    result = on_candle(
-                        BarCandle(
-                            symbol,
-                            interval,
-                            ts,
-                            close_decimals[i],
-                            opens[i],
-                            highs[i],
-                            lows[i],
-                            volumes[i],
-                            trade_counts[i],
-                        )
+                if wants_book:
+                    self._dispatch(strategy.on_book(self._book()))
+                result = on_candle(
+                    BarCandle(
+                        symbol,
+                        interval,
+                        ts,
+                        close_decimals[i],
+                        opens[i],
+                        highs[i],
+                        lows[i],
+                        volumes[i],
+                        trade_counts[i],
                     )
-                    if result is not None:
-                        self._dispatch(result)
-                    if timer_us is not None and bar_close_us >= next_timer_us:
-                        next_timer_us = bar_close_us + timer_us
-                        self._dispatch(strategy.on_timer(clock.now()))
-                else:
-                    result = on_candle(
-                        BarCandle(
-                            symbol,
-                            interval,
-                            ts,
-                            close_decimals[i],
-                            opens[i],
-                            highs[i],
-                            lows[i],
-                            volumes[i],
-                            trade_counts[i],
-                        )
-                    )
-                    if result is not None:
-                        self._dispatch(result)
+                )
+                if result is not None:
+                    self._dispatch(result)
+                if timer_us is not None and bar_close_us >= next_timer_us:
+                    next_timer_us = bar_close_us + timer_us
+                    self._dispatch(strategy.on_timer(clock.now()))
+                if watch_losses and bar_close_us // _MICROS_PER_DAY != day:
+                    day, day_open_value = bar_close_us // _MICROS_PER_DAY, value
                 base = broker.base
                 if base:
                     exposure += 1
@@ -338,20 +322,17 @@ class Backtester:
                 equity[i] = value
                 if watch_losses:
                     peak = max(peak, value)
-                    day = bar_close_us // _MICROS_PER_DAY
-                    if day != day_start[0]:
-                        day_start = (day, value)
-                    self._watch_losses(value - day_start[1], peak, value)
+                    self._watch_losses(value - day_open_value, peak, value)
+            where = "in on_stop"
+            # Intents from on_stop could only reach the venue after the data ends: not sent.
+            strategy.on_stop()
         except (StrategyFailedError, BacktestSetupError):
             raise
         except Exception as error:
-            when = f"{ts:%Y-%m-%d %H:%M} UTC"
+            moment = f"at the bar opening {ts:%Y-%m-%d %H:%M} UTC" if where == "bars" else where
             raise StrategyFailedError(
-                f"strategy {self._name!r} failed at the bar opening {when}: "
-                f"{type(error).__name__}: {error}"
+                f"strategy {self._name!r} failed {moment}: {type(error).__name__}: {error}"
             ) from error
-        # Intents from on_stop could only reach the venue after the data ends: not sent.
-        strategy.on_stop()
         return self._result(frame, equity, exposure, close_decimals[-1], started)
 
     # -- intents --------------------------------------------------------------------------------

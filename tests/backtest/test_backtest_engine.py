@@ -64,6 +64,7 @@ class Recorder(BaseStrategy):
 
     Params = ScriptParams
     buy_on: ClassVar[set[int]] = set()
+    volume: ClassVar[Decimal] = Decimal("0.01")
     seen: ClassVar[list[tuple[datetime, Decimal, datetime, Decimal | None]]] = []
     fills: ClassVar[list[Execution]] = []
     fill_seen_at: ClassVar[list[datetime]] = []
@@ -72,7 +73,7 @@ class Recorder(BaseStrategy):
     def on_candle(self, candle: Candle) -> Intents:
         index = len(Recorder.seen)
         Recorder.seen.append((candle.ts, candle.close, self.now, self.mid))
-        return [self.buy(Decimal("0.01"))] if index in Recorder.buy_on else None
+        return [self.buy(Recorder.volume)] if index in Recorder.buy_on else None
 
     def on_fill(self, execution: Execution) -> Intents:
         Recorder.fills.append(execution)
@@ -87,6 +88,7 @@ class Recorder(BaseStrategy):
 @pytest.fixture(autouse=True)
 def fresh_recorder() -> None:
     Recorder.buy_on = set()
+    Recorder.volume = Decimal("0.01")
     Recorder.seen = []
     Recorder.fills = []
     Recorder.fill_seen_at = []
@@ -251,6 +253,26 @@ def test_risk_manager_denies_orders_over_the_notional_limit() -> None:
     )
     assert result.risk_denials == 2
     assert result.orders_sent == 0
+
+
+def test_drawdown_limit_halts_trading_like_the_live_kill_switch() -> None:
+    rows = [
+        (100.0, 101.0, 99.0, 100.0),
+        (110.0, 111.0, 79.0, 80.0),  # bought 15 at 110: equity 2,000 → 1,550 (-22.5 %)
+        (80.0, 81.0, 59.0, 60.0),
+        (60.0, 61.0, 49.0, 50.0),
+        (50.0, 51.0, 49.0, 50.0),
+    ]
+    Recorder.buy_on = {0, 3}
+    Recorder.volume = Decimal(15)
+    result = run(
+        "test_bt_recorder",
+        bars_from(rows),
+        cash=Decimal(2_000),
+        risk=RiskLimits(max_drawdown_pct=Decimal(20)),
+    )
+    assert len(result.fills) == 1
+    assert result.risk_denials == 1, "the second buy comes after the halt"
 
 
 def test_resting_limit_buy_fills_as_maker_only_when_the_bar_trades_through_it() -> None:
