@@ -6,7 +6,8 @@ fold's model file, over the fold's test window (fed `WARMUP_BARS - 1` earlier ba
 first prediction falls on the window's first bar). `run_backtest` hands it to the real
 `Backtester`: the unchanged strategy class, the RiskManager and the sandbox venue's matching
 engine, orders filled at the next bar's open with Kraken's fee. Training takes the runner as a
-parameter (`BacktestRunner`), so a caller can add latency, slippage or risk limits.
+parameter (`BacktestRunner`): `functools.partial(run_backtest, fill=FillModel(...),
+risk=RiskLimits(...))` adds latency, slippage or risk limits.
 
 Both legs are measured the same way against `notional`: the strategy buys one `notional` per
 entry (the account holds twice that, so fees never starve an entry), buy-and-hold buys
@@ -24,7 +25,9 @@ from typing import Any
 
 from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.engine import BacktestConfig, Backtester
+from kraken_tui.backtest.fill_model import FillModel
 from kraken_tui.domain import Instrument
+from kraken_tui.engine.risk import RiskLimits
 from kraken_tui.ml.strategy import MlSignal
 from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.pairs import PairRegistry
@@ -72,8 +75,15 @@ def instrument_for(symbol: str) -> Instrument:
     return pair.to_instrument()
 
 
-def run_backtest(request: BacktestRequest) -> BacktestOutcome:
-    """Backtest `ml_signal` on the request's bars with the Backtester; compare with holding."""
+def run_backtest(
+    request: BacktestRequest,
+    *,
+    fill: FillModel | None = None,
+    risk: RiskLimits | None = None,
+) -> BacktestOutcome:
+    """Backtest `ml_signal` on the request's bars with the Backtester; compare with holding.
+    `fill` (latency, spread, slippage, depth) and `risk` default to the Backtester's own
+    defaults; bind them with `functools.partial` to make a runner for training."""
     frame = request.bars.frame
     measured = frame.filter(frame["ts"] >= request.trade_from)
     if measured.is_empty():
@@ -86,6 +96,8 @@ def run_backtest(request: BacktestRequest) -> BacktestOutcome:
         params={**request.params, "notional": str(notional)},
         cash=2 * notional,
         fees=FeeSchedule(maker=fee, taker=fee),
+        fill=fill or FillModel(),
+        risk=risk or RiskLimits(),
     )
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
