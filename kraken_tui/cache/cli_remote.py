@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
-from kraken_tui.cache.codec import CODEC_VERSION, CodecError, decode_part, snapshot_from_parts
+from kraken_tui.cache.codec import CodecError, snapshot_from_state_hash
 from kraken_tui.cache.commands import (
     Command,
     CommandClient,
@@ -171,16 +171,10 @@ def _args(command: Command, name: str | None) -> dict[str, str]:
 
 async def _read_snapshot(redis: Redis, keys: EngineKeys) -> EngineSnapshot | None:
     state = await redis.hgetall(keys.state)
-    if not state or state.get(b"_v") != str(CODEC_VERSION).encode():
+    if not state:
         return None
     try:
-        return snapshot_from_parts(
-            {
-                field.decode(): decode_part(field.decode(), value)
-                for field, value in state.items()
-                if not field.startswith(b"_")
-            }
-        )
+        return snapshot_from_state_hash(state)
     except CodecError:
         return None
 

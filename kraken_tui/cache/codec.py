@@ -184,6 +184,24 @@ def snapshot_from_parts(parts: Mapping[str, object]) -> EngineSnapshot:
     return EngineSnapshot(**values)  # type: ignore[arg-type]
 
 
+def snapshot_from_state_hash(state: Mapping[bytes, bytes]) -> EngineSnapshot:
+    """The snapshot held in an engine's state hash (fields starting with ``_`` are the
+    publisher's bookkeeping); raises `CodecError` if it was written by another codec version."""
+    version = state.get(b"_v")
+    if version != str(CODEC_VERSION).encode():
+        raise CodecError(f"state written with codec version {version!r}, not {CODEC_VERSION}")
+    try:
+        return snapshot_from_parts(
+            {
+                name.decode(): decode_part(name.decode(), value)
+                for name, value in state.items()
+                if not name.startswith(b"_")
+            }
+        )
+    except TypeError as exc:
+        raise CodecError(f"state hash incomplete: {exc}") from exc
+
+
 def with_parts(
     snapshot: EngineSnapshot, changed: Mapping[str, object], removed: frozenset[str]
 ) -> EngineSnapshot:

@@ -33,11 +33,10 @@ from redis.asyncio import Redis
 
 from kraken_tui.cache.background import StopSignal, finish
 from kraken_tui.cache.codec import (
-    CODEC_VERSION,
     CodecError,
     decode,
     decode_part,
-    snapshot_from_parts,
+    snapshot_from_state_hash,
     with_parts,
 )
 from kraken_tui.cache.commands import (
@@ -50,7 +49,7 @@ from kraken_tui.cache.commands import (
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys
 from kraken_tui.cache.outage import Outage
-from kraken_tui.cache.presence import EngineHeartbeat, read_heartbeat
+from kraken_tui.cache.presence import EngineHeartbeat
 from kraken_tui.domain import ComponentState, ConnectionState, Mode, TradingState
 from kraken_tui.engine.api import (
     CommandResult,
@@ -154,10 +153,6 @@ class RemoteEngine:
             return False
         return True
 
-    @property
-    def can_command(self) -> bool:
-        return self._client is not None
-
     # -- EngineApi: reads ----------------------------------------------------------------------
 
     def snapshot(self) -> EngineSnapshot:
@@ -257,18 +252,10 @@ class RemoteEngine:
                 f"engine {self.keys.engine_id!r} has published no state",
             )
             raise _NothingPublished
-        if state.get(b"_v") != str(CODEC_VERSION).encode():
-            self._set_link(ConnectionState.DISCONNECTED, "engine publishes another codec version")
-            raise _NothingPublished
         try:
-            parts = {
-                name.decode(): decode_part(name.decode(), value)
-                for name, value in state.items()
-                if not name.startswith(b"_")
-            }
-            base = snapshot_from_parts(parts)
-        except (CodecError, TypeError) as exc:
-            logger.warning("remote engine state unreadable ({}); retrying", exc)
+            base = snapshot_from_state_hash(state)
+        except CodecError as exc:
+            self._set_link(ConnectionState.DISCONNECTED, f"engine state unreadable: {exc}")
             raise _NothingPublished from exc
         self._run = state[b"_run"].decode()
         self._seq = int(state[b"_seq"])
@@ -353,12 +340,14 @@ class RemoteEngine:
             raise _Resync
 
     def _set_link(self, state: ConnectionState, reason: str) -> None:
+        """Logged on a change of state only (Redis outages are reported by `Outage`)."""
         if self.link.state is state and self.link.reason == reason:
             return
-        if state is ConnectionState.CONNECTED:
-            logger.info("attached to engine {}", self.keys.engine_id)
-        else:
-            logger.warning("engine {}: {}", self.keys.engine_id, reason)
+        if state is not self.link.state:
+            if state is ConnectionState.CONNECTED:
+                logger.info("attached to engine {}", self.keys.engine_id)
+            elif state is ConnectionState.DISCONNECTED:
+                logger.warning("engine {}: {}", self.keys.engine_id, reason)
         self.link = RemoteLink(state, reason, datetime.now(UTC))
         self._view = self._overlay()
 
@@ -372,12 +361,3 @@ class RemoteEngine:
         books = {symbol: replace(book, stale=True) for symbol, book in base.books.items()}
         status = ConnectionStatus(link.state, link.reason, since=link.since)
         return replace(base, connection=status, books=books)
-
-
-async def fetch_heartbeat(settings: RedisSettings, engine_id: str) -> EngineHeartbeat | None:
-    """One engine's heartbeat through a short-lived connection (for `ctl` and `attach`)."""
-    redis = open_redis(settings)
-    try:
-        return await read_heartbeat(redis, EngineKeys(settings.key_prefix, engine_id))
-    finally:
-        await redis.aclose()

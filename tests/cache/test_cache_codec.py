@@ -18,6 +18,7 @@ from kraken_tui.cache.codec import (
     encode,
     encode_instruments,
     snapshot_from_parts,
+    snapshot_from_state_hash,
     snapshot_parts,
     with_parts,
 )
@@ -172,3 +173,12 @@ def test_any_order_round_trips_exactly(volume, price, filled, status, side, crea
 def test_any_position_tuple_round_trips_exactly(qty, avg, pnl, mark) -> None:  # type: ignore[no-untyped-def]
     positions = (Position("BTC/USD", qty, avg, -pnl, Decimal(0), mark), Position("ETH/USD"))
     assert decode(encode(positions), tuple[Position, ...]) == positions
+
+
+def test_a_state_hash_of_another_codec_version_is_refused() -> None:
+    state = {name.encode(): encode(v) for name, v in snapshot_parts(build_snapshot()).items()}
+    assert snapshot_from_state_hash({**state, b"_v": b"1", b"_seq": b"3"}) == build_snapshot()
+    with pytest.raises(CodecError, match="codec version"):
+        snapshot_from_state_hash({**state, b"_v": b"2"})
+    with pytest.raises(CodecError, match="incomplete"):
+        snapshot_from_state_hash({b"_v": b"1", b"risk": state[b"risk"]})
