@@ -242,6 +242,7 @@ class TradingEngine:
         await self._revalue()
         self.strategies.set_sink(self._on_intent)
         self.strategies.start()
+        await self._warm_up_strategies()
         logger.info(
             "engine started in {} mode: {} symbols, {} strategies, {}",
             self.config.mode,
@@ -613,8 +614,26 @@ class TradingEngine:
         for position in self.positions.apply(execution, strategy):
             self.store.positions.queue_upsert(self._portfolio_id, position, now)
 
+    async def _warm_up_strategies(self) -> None:
+        """Feed each traded symbol's recent closed candles to its strategies so indicators
+        start warm; what they would have done is dropped, since history is no reason to trade
+        now. Live candles up to the newest one seen here are then ignored as duplicates."""
+        for symbol in sorted({host.symbol for host in self.strategies.hosts}):
+            try:
+                candles = await self.exchange.recent_candles(symbol)
+            except ExchangeError as exc:
+                logger.warning("no candle history for {}, strategies start cold: {}", symbol, exc)
+                continue
+            if not candles:
+                continue
+            self._candles = {**self._candles, symbol: tuple(candles[-CANDLES_KEPT:])}
+            self.strategies.warm_up(symbol, candles)
+            logger.info("strategies on {} warmed up with {} candles", symbol, len(candles))
+
     def _on_candle(self, candle: Candle) -> None:
         history = self._candles.get(candle.symbol, ())
+        if candle.closed and any(c.closed and c.ts >= candle.ts for c in history[-2:]):
+            return
         if history and not history[-1].closed and history[-1].ts == candle.ts:
             history = history[:-1]
         history = (*history[-(CANDLES_KEPT - 1) :], candle)

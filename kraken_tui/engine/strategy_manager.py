@@ -240,6 +240,13 @@ class StrategyManager:
             if host.receives_events and not book.stale:
                 self._call(host, "on_book", book)
 
+    def warm_up(self, symbol: str, candles: Sequence[Candle]) -> None:
+        """Replay closed candles into the strategies of `symbol`, dropping their intents."""
+        for host in self.hosts_for(symbol):
+            if host.receives_events:
+                for candle in candles:
+                    self._call(host, "on_candle", candle, emit=False)
+
     def on_trade(self, trade: Trade) -> None:
         for host in self.hosts_for(trade.symbol):
             if host.receives_events:
@@ -310,7 +317,7 @@ class StrategyManager:
 
     # -- isolation -------------------------------------------------------------------------------
 
-    def _call(self, host: StrategyHost, handler: str, *args: object) -> None:
+    def _call(self, host: StrategyHost, handler: str, *args: object, emit: bool = True) -> None:
         strategy = host.strategy
         if strategy is None:
             return
@@ -325,6 +332,8 @@ class StrategyManager:
             self._measure(host, handler, time.perf_counter() - started)
         if host.snapshot.last_signal != strategy.signal:
             self._publish()
+        if not emit:
+            return
         for intent in intents:
             if host.state is not StrategyState.RUNNING and isinstance(intent, PlaceOrder):
                 host.dropped_while_paused += 1

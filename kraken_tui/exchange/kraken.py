@@ -224,6 +224,19 @@ class KrakenExchange:
             {"channel": "ohlc", "symbol": wanted, "interval": ohlc_interval, "snapshot": True}
         )
 
+    async def recent_candles(self, symbol: str, interval: int = 1) -> list[Candle]:
+        instrument = self._registry.require(symbol)
+        pair = instrument.altname or instrument.rest_name or instrument.symbol
+        result = await self._rest.public("OHLC", {"pair": pair, "interval": interval})
+        rows = next((v for k, v in result.items() if k != "last"), [])
+        candles: list[Candle] = []
+        for row in rows[:-1]:  # Kraken's last row is the interval still forming
+            try:
+                candles.append(parse.candle_from_rest(instrument.symbol, interval, row))
+            except (parse.MalformedPayload, ValueError, TypeError) as exc:
+                logger.warning("Skipping malformed OHLC row for {}: {}", symbol, exc)
+        return candles
+
     # -- orders ----------------------------------------------------------------------------
 
     async def add_order(self, request: OrderRequest) -> OrderAck:
@@ -407,10 +420,14 @@ class KrakenExchange:
                 logger.warning("Skipping malformed {} item: {}", message.get("channel"), exc)
 
     def _each_candle(self, message: Mapping[str, Any]) -> None:
-        """Kraken streams the open candle; it is closed when a later interval begins."""
+        """Kraken streams the open candle; it is closed when a later interval begins. A
+        snapshot only sets the forming candle: history comes from `recent_candles`, so a
+        (re)subscription never replays old candles to strategies as if they just closed."""
         data = message.get("data")
         if not isinstance(data, list):
             return
+        if message.get("type") == "snapshot":
+            data = data[-1:]
         for item in data:
             try:
                 candle = parse.candle_from_ws(item, closed=False)

@@ -312,3 +312,27 @@ def balances_from_ws(data: object, display_asset: Callable[[str], str]) -> dict[
         total = _dec(item, "balance")
         balances[name] = Balance(asset=name, total=total, available=total)
     return balances
+
+
+def candle_from_rest(symbol: str, interval: int, row: object) -> Candle:
+    """One REST OHLC row: `[time, open, high, low, close, vwap, volume, count]`."""
+    if not isinstance(row, list | tuple) or len(row) < 8:
+        raise MalformedPayload(f"OHLC row must have 8 fields, got {row!r}")
+    fields = dict(
+        zip(("time", "open", "high", "low", "close", "vwap", "volume"), row, strict=False)
+    )
+    count = row[7]
+    if not isinstance(count, int):
+        raise MalformedPayload("OHLC trade count must be an integer")
+    return Candle(
+        symbol=symbol,
+        interval=interval,
+        ts=parse_timestamp(fields["time"]),
+        open=_dec(fields, "open"),
+        high=_dec(fields, "high"),
+        low=_dec(fields, "low"),
+        close=_dec(fields, "close"),
+        volume=_dec(fields, "volume", ZERO),
+        trades=count,
+        closed=True,
+    )

@@ -178,6 +178,10 @@ class Exchange(Protocol):
     def book(self, symbol: str) -> BookSnapshot | None:
         """Latest verified book; `stale=True` while it is being resynchronised."""
 
+    async def recent_candles(self, symbol: str, interval: int = 1) -> list[Candle]:
+        """Closed candles before now, oldest first: warms strategies up at start so their
+        indicators do not need live data to fill."""
+
     async def add_order(self, request: OrderRequest) -> OrderAck:
         """Raises OrderRejected (certainly not placed) or OutcomeUnknown (maybe placed)."""
 

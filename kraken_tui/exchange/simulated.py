@@ -384,6 +384,24 @@ class SimulatedExchange:
         await self._request("balances")
         return self._balances()
 
+    async def recent_candles(self, symbol: str, interval: int = 1) -> list[Candle]:
+        bars = self.venue.ohlc(symbol, interval)
+        return [
+            Candle(
+                symbol=symbol,
+                interval=interval,
+                ts=datetime.fromtimestamp(bar.interval_begin, UTC),
+                open=bar.open,
+                high=bar.high,
+                low=bar.low,
+                close=bar.close,
+                volume=bar.volume,
+                trades=bar.trades,
+                closed=True,
+            )
+            for bar in bars[:-1]
+        ]
+
     # -- venue events ---------------------------------------------------------------------------
 
     def _on_venue_event(self, event: VenueEvent) -> None:

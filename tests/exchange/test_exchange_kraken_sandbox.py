@@ -259,5 +259,5 @@ async def test_sixty_seconds_of_orders_as_fast_as_allowed_see_no_rate_limit_erro
                     await exchange.open_orders()
     finally:
         logger.remove(sink)
-    assert placed > 20
+    assert placed >= 10  # Starter allows ~14 add+cancel pairs of young orders a minute
     assert refusals == []
