@@ -153,10 +153,7 @@ class VenueBroker:
         for request in due:
             self._queue.remove(request)
         self.next_arrival_us = min((r.arrival_us for r in self._queue), default=NEVER)
-        if self._depth_bar_us != bar_open_us:
-            depth = self._fill.depth(bar_volume, self._pair.lot_step)
-            self._depth_left = {Side.BUY: depth, Side.SELL: depth}
-            self._depth_bar_us = bar_open_us
+        self._start_bar(bar_open_us, bar_volume)
         for request in due:
             if request.order is not None:
                 self._place(request.order, open_price)
@@ -166,16 +163,30 @@ class VenueBroker:
                 self._venue.cancel_all(API_KEY)
         self._refresh_balances()
 
-    def sweep(self, open_: float, high: float, low: float, close: float, volume: float) -> None:
-        """Trade synthetic flow along the bar's path against our resting orders."""
+    def sweep(
+        self, bar_open_us: int, open_: float, high: float, low: float, close: float, volume: float
+    ) -> None:
+        """Trade synthetic flow along the bar's path against our resting orders, out of what
+        is left of the bar's depth on each side after the orders that arrived at its open."""
+        self._start_bar(bar_open_us, volume)
         tick = self._pair.tick_size
-        depth = self._fill.depth(volume, self._pair.lot_step)
         down = (Side.SELL, Decimal(repr(low)) + tick)
         up = (Side.BUY, Decimal(repr(high)) - tick)
         for side, limit in (down, up) if close >= open_ else (up, down):
-            if self.resting and depth > 0:
-                self._venue.take_synthetic(self._symbol, side, depth, limit)
+            left = self._depth_left[side]
+            if self.resting and left > 0:
+                self._depth_left[side] = left - self._venue.take_synthetic(
+                    self._symbol, side, left, limit
+                )
         self._refresh_balances()
+
+    def _start_bar(self, bar_open_us: int, bar_volume: float) -> None:
+        """`_depth_left[side]`: what synthetic `side` orders may still trade in this bar (sell
+        depth meets our buys, buy depth our sells)."""
+        if self._depth_bar_us != bar_open_us:
+            depth = self._fill.depth(bar_volume, self._pair.lot_step)
+            self._depth_left = {Side.BUY: depth, Side.SELL: depth}
+            self._depth_bar_us = bar_open_us
 
     def _place(self, order: Order, open_price: Decimal) -> None:
         bid, ask = self._fill.taker_quotes(open_price, self._pair.tick_size)

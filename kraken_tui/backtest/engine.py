@@ -288,7 +288,7 @@ class Backtester:
                 bar_close_us = bar_open_us + step_us
                 clock.epoch_us = bar_close_us
                 if broker.resting:
-                    broker.sweep(opens[i], highs[i], lows[i], closes[i], volumes[i])
+                    broker.sweep(bar_open_us, opens[i], highs[i], lows[i], closes[i], volumes[i])
                     self._after_venue()
                 self._book_close = close_decimals[i]
                 if wants_book:

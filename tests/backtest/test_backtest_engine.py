@@ -291,6 +291,22 @@ def test_resting_limit_buy_fills_as_maker_only_when_the_bar_trades_through_it() 
     assert fill.fee == Decimal("0.0009")  # 0.99 × 0.1 % rounded down
 
 
+def test_resting_order_fills_at_most_the_bars_depth_and_keeps_resting() -> None:
+    rows = [
+        (100.0, 100.5, 99.5, 100.0),
+        (100.0, 100.5, 98.0, 100.2),  # through 99.0: 0.005 of the 0.01 fills
+        (100.0, 100.5, 99.5, 100.0),  # not through: nothing
+        (100.0, 100.5, 98.5, 100.2),  # through again: the other 0.005
+    ]
+    model = FillModel(volume_share=Decimal("0.001"))  # 0.005 of each 5.0 bar
+    result = run("test_bt_limit_once", bars_from(rows, volume=5.0), {"price": "99.0"}, fill=model)
+    assert [(f.qty, f.ts) for f in result.fills] == [
+        (Decimal("0.005"), T0 + 2 * MINUTE),
+        (Decimal("0.005"), T0 + 4 * MINUTE),
+    ]
+    assert result.final_position.qty == Decimal("0.01")
+
+
 def test_marketable_limit_order_takes_the_synthetic_level_at_the_open() -> None:
     result = run("test_bt_limit_once", bars_from(GAPPY), {"price": "115.0"})
     (fill,) = result.fills
