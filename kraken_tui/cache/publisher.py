@@ -136,6 +136,12 @@ class CachePublisher:
             except REDIS_FAILURES as exc:
                 self.connected.clear()
                 await self._stop.sleep(self._outage.failed(exc))
+            except Exception:
+                # A snapshot that cannot be read or encoded is a bug elsewhere; publishing
+                # stops being useful but must not end, and trading is unaffected.
+                self.connected.clear()
+                logger.exception("cache publisher: publishing failed; retrying in 1 s")
+                await self._stop.sleep(1.0)
 
     async def _publish(self, *, full: bool) -> None:
         """One MULTI/EXEC with what changed since the last successful publish (everything

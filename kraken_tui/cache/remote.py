@@ -233,6 +233,11 @@ class RemoteEngine:
                 continue
             except _NothingPublished:
                 await self._stop.sleep(NOT_PUBLISHED_RETRY_S)
+            except (CodecError, KeyError, ValueError) as exc:
+                logger.warning(
+                    "engine {}: unreadable change ({}); resyncing", self.keys.engine_id, exc
+                )
+                await self._stop.sleep(NOT_PUBLISHED_RETRY_S)
             except REDIS_FAILURES as exc:
                 self._set_link(ConnectionState.RECONNECTING, f"Redis connection lost: {exc}")
                 await self._stop.sleep(self._outage.failed(exc))

@@ -14,6 +14,7 @@ from kraken_tui.cache.keys import instruments_key
 from kraken_tui.cache.presence import EngineHeartbeat
 from kraken_tui.cache.publisher import CachePublisher
 from kraken_tui.cache.service import EngineCache
+from kraken_tui.engine.api import EngineSnapshot
 from kraken_tui.settings import RedisSettings
 from kraken_tui.ui.fixtures import INSTRUMENTS, StaticEngine
 
@@ -145,3 +146,30 @@ async def test_an_unreachable_redis_is_an_instrument_cache_miss() -> None:
     settings = RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")
     assert await get_cached_instruments(settings, "venue") is None
     assert not await cache_instruments(settings, "venue", INSTRUMENTS)
+
+
+class SnapshotFailsOnce(StaticEngine):
+    """An engine whose snapshot() raises once, as a bug in a snapshot part would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures_left = 1
+
+    def snapshot(self) -> EngineSnapshot:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("snapshot bug")
+        return super().snapshot()
+
+
+async def test_the_publisher_outlives_an_engine_error(
+    redis_settings: RedisSettings, redis_server: str
+) -> None:
+    engine = SnapshotFailsOnce()
+    publisher = CachePublisher(engine, redis_settings)
+    await publisher.start()
+    try:
+        await asyncio.wait_for(publisher.connected.wait(), 5)
+    finally:
+        await publisher.stop()
+    assert engine.failures_left == 0 and publisher.published >= 1

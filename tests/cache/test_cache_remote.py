@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from cache_fixtures import wait_until
+from redis.asyncio import Redis
 
 from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
@@ -158,3 +159,22 @@ async def test_an_engine_restart_is_followed_from_its_new_run(
             assert remote.snapshot().ts <= datetime.now(UTC)
         finally:
             await second.stop()
+
+
+async def test_a_corrupt_change_entry_makes_the_console_resync_not_fail(
+    served: EngineCache, engine: StaticEngine, redis_settings: RedisSettings, redis_server: str
+) -> None:
+    async with RemoteEngine(redis_settings) as remote:
+        assert await remote.wait_ready(5)
+        redis = Redis.from_url(redis_server)
+        try:
+            publisher = served.publisher
+            await redis.xadd(
+                publisher.keys.changes,
+                {"_run": publisher.run_id, "_seq": str(publisher._seq + 1), "risk": b"{broken"},
+            )
+        finally:
+            await redis.aclose()
+        await wait_until(lambda: remote.resyncs >= 2)
+        await engine.pause("sma_cross")
+        await wait_until(lambda: remote.snapshot() == engine.snapshot())
