@@ -200,6 +200,22 @@ def test_an_order_on_the_last_bar_never_fills_because_no_later_bar_exists() -> N
     assert result.unsent_requests == 1
 
 
+def test_after_a_gap_in_the_data_bars_keep_their_times_and_orders_meet_the_next_bar() -> None:
+    frame = bars_from(GAPPY).frame.with_columns(
+        pl.when(pl.int_range(pl.len()) >= 2)
+        .then(pl.col("ts") + pl.duration(minutes=60))
+        .otherwise(pl.col("ts"))
+        .alias("ts")
+    )  # an hour without trades (no bars) after the second bar
+    Recorder.buy_on = {1}
+    result = run("test_bt_recorder", Bars(frame, 1))
+    times = [ts for ts, _, _, _ in Recorder.seen]
+    assert times == [T0, T0 + MINUTE, T0 + 62 * MINUTE, T0 + 63 * MINUTE, T0 + 64 * MINUTE]
+    assert [now for _, _, now, _ in Recorder.seen][2] == T0 + 63 * MINUTE
+    (fill,) = result.fills
+    assert fill.price == Decimal("120.0") and fill.ts == T0 + 62 * MINUTE
+
+
 def test_latency_delays_arrival_to_the_first_open_after_it() -> None:
     Recorder.buy_on = {0}
     result = run("test_bt_recorder", bars_from(GAPPY), fill=FillModel(latency_ms=90_000))
