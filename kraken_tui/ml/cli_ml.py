@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+import numpy as np
 import polars as pl
 import typer
 from loguru import logger
@@ -243,12 +244,10 @@ def _evaluate(
     console: Console,
 ) -> int:
     _require_extra()
-    from sklearn.metrics import roc_auc_score
-
     from kraken_tui.ml.features import resolve_feature_set
     from kraken_tui.ml.model_file import ModelFileError, load_model
     from kraken_tui.ml.oos_backtest import BacktestRequest, instrument_for, run_backtest
-    from kraken_tui.ml.train import build_dataset
+    from kraken_tui.ml.train import build_dataset, judge
 
     try:
         loaded = load_model(model_path)
@@ -263,7 +262,7 @@ def _evaluate(
             f"thresholds must satisfy 0 < exit <= enter < 1 (exit {exit}, enter {enter})"
         )
     try:
-        instrument_for(symbol)
+        instrument = instrument_for(symbol)
     except ValueError as error:
         raise BadInput(str(error)) from None
     bars = _load_bars(data, None)
@@ -295,11 +294,17 @@ def _evaluate(
             "they are left out of the scores below, and the backtest includes them, so it "
             "is partly in-sample and flatters the model[/yellow]"
         )
-    metrics = _scores(unseen, dataset.features, loaded.estimator, enter, roc_auc_score)
+    truth = unseen["label"].to_numpy()
+    probability = (
+        loaded.estimator.predict_proba(unseen.select(dataset.features).to_numpy())[:, 1]
+        if unseen.height
+        else np.empty(0)
+    )
+    chosen = probability >= enter
     table = Table(title="out-of-sample scores")
     for column in ("rows", "base rate", "AUC", f"precision ≥ {enter:.2f}", "signals"):
         table.add_column(column, justify="right")
-    table.add_row(*metrics)
+    table.add_row(*_scores(truth, probability, chosen))
     console.print(table)
     outcome = run_backtest(
         BacktestRequest(
@@ -313,22 +318,29 @@ def _evaluate(
     console.print(
         f"backtest: strategy {outcome.strategy_return:+.2%} vs buy-and-hold "
         f"{outcome.buy_hold_return:+.2%}; {outcome.trades} trades, fees "
-        f"{outcome.fees:.2f}, in the market {outcome.time_in_market:.0%} of bars"
+        f"{outcome.fees:,.2f} {instrument.quote}, in the market {outcome.time_in_market:.0%} "
+        "of bars"
     )
+    if unseen.height:
+        # With in-sample bars in the backtest, only the unseen signals are fair evidence.
+        trades = (
+            ("round trips", np.array(outcome.round_trip_returns), 1.0)
+            if not in_sample
+            else ("signals", unseen["forward_return"].to_numpy()[chosen], float(meta.horizon))
+        )
+        verdict = judge(truth, probability, meta.horizon, trades)
+        console.print(f"[{'green' if verdict.edge else 'yellow'}]{verdict.describe()}[/]")
     return EXIT_OK
 
 
-def _scores(
-    rows: pl.DataFrame, features: tuple[str, ...], estimator: Any, enter: float, auc: Any
-) -> tuple[str, ...]:
-    if rows.height == 0:
+def _scores(truth: np.ndarray, probability: np.ndarray, chosen: np.ndarray) -> tuple[str, ...]:
+    if truth.size == 0:
         return ("0", "–", "–", "–", "0")
-    truth = rows["label"].to_numpy()
-    probability = estimator.predict_proba(rows.select(features).to_numpy())[:, 1]
-    chosen = probability >= enter
-    score = "–" if truth.min() == truth.max() else f"{auc(truth, probability):.3f}"
+    from sklearn.metrics import roc_auc_score
+
+    auc = "–" if truth.min() == truth.max() else f"{roc_auc_score(truth, probability):.3f}"
     precision = f"{truth[chosen].mean():.3f}" if chosen.any() else "–"
-    return (f"{rows.height:,}", f"{truth.mean():.3f}", score, precision, f"{int(chosen.sum()):,}")
+    return (f"{truth.size:,}", f"{truth.mean():.3f}", auc, precision, f"{int(chosen.sum()):,}")
 
 
 # -- shared ---------------------------------------------------------------------------------------

@@ -357,12 +357,11 @@ def train_walk_forward(
                 )
             )
         report("final model", len(folds), steps)
-        verdict = _verdict(
+        verdict = judge(
             np.concatenate(pooled_y),
             np.concatenate(pooled_p),
             config.horizon,
             _trade_returns(results, np.concatenate(pooled_signals), config.horizon),
-            roc_auc_score,
         )
         final = make_estimator(config.model, config.seed)
         final.fit(x, y)
@@ -473,18 +472,19 @@ def _auc(score: Callable[..., float], truth: np.ndarray, probability: np.ndarray
     return float(score(truth, probability))
 
 
-def _verdict(
+def judge(
     truth: np.ndarray,
     probability: np.ndarray,
     horizon: int,
     trades: tuple[str, np.ndarray, float],
-    score: Callable[..., float],
 ) -> Verdict:
-    """Pooled AUC with a Hanley–McNeil interval on an effective sample of n / horizon (labels
-    `horizon` bars long overlap, so neighbouring rows are not independent evidence), and the
-    mean trade return with a normal interval; `trades` is (basis, returns, overlap), the
-    returns' sample being shrunk by `overlap` the same way."""
-    auc = _auc(score, truth, probability)
+    """The verdict on out-of-sample predictions: pooled AUC with a Hanley–McNeil interval on an
+    effective sample of n / horizon (labels `horizon` bars long overlap, so neighbouring rows
+    are not independent evidence), and the mean trade return with a normal interval; `trades`
+    is (basis, net returns, overlap), the returns' sample being shrunk by `overlap` likewise."""
+    from sklearn.metrics import roc_auc_score
+
+    auc = _auc(roc_auc_score, truth, probability)
     auc_low = auc_high = None
     if auc is not None:
         effective = max(len(truth) // horizon, 1)

@@ -104,6 +104,8 @@ def test_evaluate_scores_a_model_on_later_data_as_out_of_sample(
     assert "out-of-sample scores" in output
     assert "inside the training range" not in output
     assert "backtest: strategy" in output and "vs buy-and-hold" in output
+    assert "fees" in output and " USD, in the market" in output
+    assert "round trips returned" in output
 
 
 def test_evaluate_on_the_training_data_warns_that_it_is_in_sample(
