@@ -40,7 +40,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, planted_bars: Bars) -> Pa
 
 
 def run(app: typer.Typer, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), terminal_width=160)
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
     return result.exit_code, result.output
 
 
