@@ -42,12 +42,14 @@ def run_sandbox(
     *,
     tier: Tier = Tier.STARTER,
     faults: Mapping[str, object] | None = None,
+    time_scale: float = 1.0,
     ready_line: bool = False,
     exit_on_stdin_eof: bool = False,
 ) -> None:
     """Serve until interrupted (Ctrl-C, SIGTERM, or stdin EOF when asked). `port` 0 picks a
     free port. `api_key`/`api_secret` (base64) add a funded account besides the dev one.
-    Raises ValueError for a bad credential pair."""
+    `time_scale` makes venue time run that many times faster than wall time. Raises
+    ValueError for a bad credential pair or a time scale that is not positive."""
     if (api_key is None) != (api_secret is None):
         raise ValueError("--api-key and --api-secret must be given together")
     extra = ((api_key, api_secret),) if api_key is not None and api_secret is not None else ()
@@ -60,6 +62,7 @@ def run_sandbox(
         extra_credentials=extra,
         tier=tier,
         faults=dict(faults or {}),
+        time_scale=time_scale,
     )
     asyncio.run(_serve(config, ready_line=ready_line, exit_on_stdin_eof=exit_on_stdin_eof))
 
@@ -101,6 +104,8 @@ def _announce(server: SandboxServer, config: SandboxConfig, *, ready_line: bool)
         f"  dev API secret  {DEV_API_SECRET}",
         "  (sandbox-only development credentials, documented in docs/sandbox.md)",
     ]
+    if config.time_scale != 1:
+        lines.append(f"  time scale      x{config.time_scale:g} (venue time runs faster)")
     for api_key, _ in config.extra_credentials:
         lines.append(f"  extra account   {api_key} (secret as given)")
     print("\n".join(lines), flush=True)
@@ -110,6 +115,7 @@ def _announce(server: SandboxServer, config: SandboxConfig, *, ready_line: bool)
             "rest_url": server.rest_url,
             "ws_url": server.ws_url,
             "ws_auth_url": server.ws_auth_url,
+            "time_scale": config.time_scale,
         }
         print(READY_PREFIX + json.dumps(details), flush=True)
 
@@ -135,6 +141,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--faults", default=None, help="initial fault plan as JSON, e.g. '{\"reject_orders\": 2}'"
     )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="venue time runs this many times faster than wall time (60: a 1-minute candle "
+        "closes every second); dead man's switch timeouts run on venue time too",
+    )
     parser.add_argument("--ready-line", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -156,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.api_secret,
             tier=Tier(args.tier),
             faults=faults,
+            time_scale=args.time_scale,
             ready_line=args.ready_line,
             exit_on_stdin_eof=args.exit_on_stdin_eof,
         )

@@ -33,7 +33,8 @@ class SandboxStartError(RuntimeError):
 
 class SandboxProcess:
     """`with SandboxProcess() as box:` or `async with SandboxProcess() as box:`; then use
-    `box.rest_url`, `box.ws_url`, `box.ws_auth_url`, `box.api_key`, `box.api_secret`."""
+    `box.rest_url`, `box.ws_url`, `box.ws_auth_url`, `box.api_key`, `box.api_secret`.
+    `time_scale` > 1 runs the venue's clock faster than wall time (see `ScaledClock`)."""
 
     def __init__(
         self,
@@ -44,6 +45,7 @@ class SandboxProcess:
         state_path: Path | None = None,
         tier: Tier = Tier.STARTER,
         faults: Mapping[str, object] | None = None,
+        time_scale: float = 1.0,
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
@@ -62,6 +64,8 @@ class SandboxProcess:
             str(rate),
             "--tier",
             tier.value,
+            "--time-scale",
+            repr(time_scale),
             "--ready-line",
             "--exit-on-stdin-eof",
         ]

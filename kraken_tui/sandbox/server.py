@@ -15,6 +15,7 @@ import contextlib
 import ipaddress
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,13 @@ class SandboxConfig:
     rate_limits: bool = True
     faults: Mapping[str, object] = field(default_factory=dict)
     heartbeat_s: float = 1.0
+    time_scale: float = 1.0
+    """Venue time runs this many times faster than wall time (candles, order and trade
+    timestamps, and the price process with them); the message rate stays in wall time."""
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.time_scale) or self.time_scale <= 0:
+            raise ValueError(f"time_scale must be a positive number, got {self.time_scale}")
 
 
 def _json_or_form(body: str, content_type: str) -> dict[str, Any]:
