@@ -172,7 +172,18 @@ class VenueBroker:
         tick = self._pair.tick_size
         down = (Side.SELL, Decimal(repr(low)) + tick)
         up = (Side.BUY, Decimal(repr(high)) - tick)
-        for side, limit in (down, up) if close >= open_ else (up, down):
+        self._flow((down, up) if close >= open_ else (up, down))
+
+    def print_trade(self, ts_us: int, price: float, volume: float) -> None:
+        """A print at `price` fills our resting bids above it and asks below it (traded
+        through by at least one tick), up to its share of the print's volume."""
+        self._start_bar(ts_us, volume)
+        tick = self._pair.tick_size
+        at = Decimal(repr(price))
+        self._flow(((Side.SELL, at + tick), (Side.BUY, at - tick)))
+
+    def _flow(self, legs: tuple[tuple[Side, Decimal], ...]) -> None:
+        for side, limit in legs:
             left = self._depth_left[side]
             if self.resting and left > 0:
                 self._depth_left[side] = left - self._venue.take_synthetic(

@@ -80,7 +80,10 @@ def backtest_command(
         ),
     ],
     data: Annotated[
-        Path, typer.Option("--data", "-d", help="Kraken OHLCVT CSV, e.g. XBTUSD_1.csv.")
+        Path,
+        typer.Option(
+            "--data", "-d", help="Kraken OHLCVT CSV (XBTUSD_1.csv), or time and sales (--trades)."
+        ),
     ],
     symbol: Annotated[str, typer.Option(help="Pair the data is for.")] = "XBT/USD",
     start: Annotated[
@@ -124,8 +127,13 @@ def backtest_command(
     volume_share: Annotated[
         str | None, typer.Option(help="Share of each bar's volume available (default: all).")
     ] = None,
+    trades: Annotated[
+        bool,
+        typer.Option("--trades", help="--data is time and sales (XBTUSD.csv): replay each trade."),
+    ] = False,
     resample: Annotated[
-        int | None, typer.Option(min=1, help="Resample bars to this many minutes.")
+        int | None,
+        typer.Option(min=1, help="Resample bars (with --trades: build candles) to N minutes."),
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Sweep worker processes.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Sweep rows to print.")] = 10,
@@ -159,6 +167,7 @@ def backtest_command(
             fees=fees,
             fill=fill,
             resample_to=resample,
+            trades=trades,
             cache=not no_cache,
             strategy_dir=strategy_dir,
             workers=workers,

@@ -70,6 +70,8 @@ class RunOptions:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     fill: FillModel = field(default_factory=FillModel)
     resample_to: int | None = None
+    trades: bool = False
+    """`data` is a time-and-sales file, replayed trade by trade."""
     cache: bool = True
     strategy_dir: Path = DEFAULT_STRATEGY_DIR
     workers: int | None = None
@@ -126,11 +128,12 @@ def run_backtest(
             end=end,
             resample_to=options.resample_to,
             cache_dir=default_cache_dir() if options.cache else None,
+            trades=options.trades,
         )
-        bars = spec.load()
+        replayed = spec.load()
         if grid:
             return _sweep(base, spec, grid, metric, db, out, options, console)
-        result = Backtester(base, bars).run()
+        result = Backtester(base, replayed).run()
     except (DataError, BacktestSetupError, SweepError, ParamSyntaxError) as error:
         return _fail(str(error), EXIT_BAD_INPUT)
     except StrategyFailedError as error:

@@ -42,6 +42,7 @@ from kraken_tui.backtest.clock import UNIX_EPOCH, ReplayClock, to_epoch_us
 from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.fill_model import FillModel
 from kraken_tui.backtest.round_trips import RoundTrip
+from kraken_tui.backtest.trade_tape import TradeTape, tick_rule_sides
 from kraken_tui.domain import (
     BookLevel,
     BookSnapshot,
@@ -50,6 +51,7 @@ from kraken_tui.domain import (
     Order,
     OrderStatus,
     Position,
+    Trade,
     TradingState,
 )
 from kraken_tui.domain.money import ZERO
@@ -190,19 +192,22 @@ def validated_params(
 
 class Backtester:
     def __init__(
-        self, config: BacktestConfig, bars: Bars, *, pairs: PairRegistry | None = None
+        self, config: BacktestConfig, data: Bars | TradeTape, *, pairs: PairRegistry | None = None
     ) -> None:
-        if not len(bars):
-            raise BacktestSetupError("no bars to replay (is the date range inside the data?)")
+        """`data`: bars, or a tape of trades replayed one by one (candles built from them)."""
+        if not len(data):
+            what = "bars" if isinstance(data, Bars) else "trades"
+            raise BacktestSetupError(f"no {what} to replay (is the date range inside the data?)")
         self.config = config
-        self._bars = bars
+        self._data = data
         self._pair = resolve_pair(config.symbol, pairs or PairRegistry())
         self.instrument = self._pair.to_instrument()
         self._cls = strategy_class(config.strategy, config.strategy_dir)
         self.params = validated_params(
-            self._cls, config.params, bars.interval, self._cls.strategy_name or config.strategy
+            self._cls, config.params, data.interval, self._cls.strategy_name or config.strategy
         )
-        start_us = to_epoch_us(bars.frame["ts"][0])
+        first_us = to_epoch_us(data.frame["ts"][0])
+        start_us = first_us - first_us % (data.interval * _MICROS_PER_MINUTE)
         self.clock = ReplayClock(start_us)
         self._venue = SandboxVenue(
             PairRegistry([self._pair]),
@@ -228,18 +233,34 @@ class Backtester:
         self._order_seq = 0
         self._halted = False
         self._ran = False
+        timer_s = self._cls.timer_interval_s
+        self._next_timer_us = start_us + int((timer_s or 0) * 1_000_000)
+        limits = config.risk
+        self._watch_losses_enabled = limits.daily_loss_limit > 0 or limits.max_drawdown_pct > 0
+        self._loss_day = -1
+        self._peak = self._last_value = self._day_open_value = float(config.cash)
 
     # -- the replay -----------------------------------------------------------------------------
 
     def run(self) -> BacktestResult:
-        """Replay every bar once (a Backtester runs once: the strategy keeps its state)."""
+        """Replay the data once (a Backtester runs once: the strategy keeps its state)."""
         if self._ran:
             raise RuntimeError("this Backtester has already run; build a new one")
         self._ran = True
         started = time.perf_counter()
-        frame = self._bars.frame
+        data = self._data
+        if isinstance(data, TradeTape):
+            replay = self._replay_trades(data)
+        else:
+            replay = self._replay_bars(data)
+        return self._result(replay, started)
+
+    def _replay_bars(self, bars: Bars) -> _Replay:
+        """The fast path: the loop below is written out for speed (locals, no helper calls on a
+        bar where nothing happens)."""
+        frame = bars.frame
         n = frame.height
-        interval = self._bars.interval
+        interval = bars.interval
         step_us = interval * _MICROS_PER_MINUTE
         opens_us: list[int] = frame["ts"].dt.epoch("us").to_list()
         opens: list[float] = frame["open"].to_list()
@@ -330,10 +351,99 @@ class Backtester:
             raise
         except Exception as error:
             moment = f"at the bar opening {ts:%Y-%m-%d %H:%M} UTC" if where == "bars" else where
-            raise StrategyFailedError(
-                f"strategy {self._name!r} failed {moment}: {type(error).__name__}: {error}"
-            ) from error
-        return self._result(frame, equity, exposure, close_decimals[-1], started)
+            raise self._failure(moment, error) from error
+        return _Replay(frame["ts"] + step, equity, exposure, close_decimals[-1])
+
+    def _replay_trades(self, tape: TradeTape) -> _Replay:
+        frame = tape.frame
+        n = frame.height
+        interval = tape.interval
+        step_us = interval * _MICROS_PER_MINUTE
+        times_us: list[int] = frame["ts"].dt.epoch("us").to_list()
+        prices: list[float] = frame["price"].to_list()
+        volumes: list[float] = frame["volume"].to_list()
+        strategy = self.strategy
+        cls = type(strategy)
+        wants_trades = cls.on_trade is not BaseStrategy.on_trade
+        wants_book = cls.on_book is not BaseStrategy.on_book
+        sides = tick_rule_sides(prices) if wants_trades else []
+        broker = self.broker
+        clock = self.clock
+        candles = _CandleState(self, interval)
+        where = "in on_start"
+        try:
+            self._dispatch(strategy.on_start())
+            where = "at the trade"
+            for k in range(n):
+                now_us = times_us[k]
+                price = prices[k]
+                volume = volumes[k]
+                bucket_us = now_us - now_us % step_us
+                if bucket_us != candles.open_us:
+                    candles.close()
+                    candles.open(bucket_us, price)
+                clock.advance_to(now_us)
+                if broker.next_arrival_us <= now_us:
+                    broker.arrive(now_us, Decimal(repr(price)), volume)
+                    self._after_venue()
+                if broker.resting:
+                    broker.print_trade(now_us, price, volume)
+                    self._after_venue()
+                candles.add(price, volume)
+                self._book_close = Decimal(repr(price))
+                if wants_trades:
+                    trade = Trade(
+                        symbol=self.instrument.symbol,
+                        side=sides[k],
+                        price=self._book_close,
+                        qty=Decimal(repr(volume)),
+                        ts=clock.now(),
+                    )
+                    self._dispatch(strategy.on_trade(trade))
+                if wants_book:
+                    self._dispatch(strategy.on_book(self._book()))
+                self._on_timer_due()
+            where = "at the last candle"
+            candles.close()
+            where = "in on_stop"
+            strategy.on_stop()
+        except (StrategyFailedError, BacktestSetupError):
+            raise
+        except Exception as error:
+            if where == "at the trade":
+                where = f"at the trade of {clock.now():%Y-%m-%d %H:%M:%S.%f} UTC"
+            raise self._failure(where, error) from error
+        return _Replay(
+            pl.Series("ts", candles.close_times, dtype=pl.Datetime("us", "UTC")),
+            candles.equity,
+            candles.exposure,
+            candles.last_close,
+        )
+
+    def _failure(self, moment: str, error: Exception) -> StrategyFailedError:
+        return StrategyFailedError(
+            f"strategy {self._name!r} failed {moment}: {type(error).__name__}: {error}"
+        )
+
+    def _on_timer_due(self) -> None:
+        timer_s = type(self.strategy).timer_interval_s
+        if not timer_s:
+            return
+        now_us = self.clock.epoch_us
+        if now_us >= self._next_timer_us:
+            self._next_timer_us = now_us + int(timer_s * 1_000_000)
+            self._dispatch(self.strategy.on_timer(self.clock.now()))
+
+    def _mark(self, value: float) -> None:
+        """Daily-loss and drawdown checks on equity marked at a candle close."""
+        if not self._watch_losses_enabled:
+            return
+        day = self.clock.epoch_us // _MICROS_PER_DAY
+        if day != self._loss_day:
+            self._loss_day, self._day_open_value = day, self._last_value
+        self._peak = max(self._peak, value)
+        self._last_value = value
+        self._watch_losses(value - self._day_open_value, self._peak, value)
 
     # -- intents --------------------------------------------------------------------------------
 
@@ -411,7 +521,8 @@ class Backtester:
         first close it is the first bar's open, the price the first order would meet."""
         close = self._book_close
         if close is None:
-            close = Decimal(repr(self._bars.frame["open"][0]))
+            first = self._data.frame
+            close = Decimal(repr(first["open" if isinstance(self._data, Bars) else "price"][0]))
         cached = self._book_cache
         if cached is not None and cached[0] is close:
             return cached[1]
@@ -439,40 +550,34 @@ class Backtester:
 
     # -- the result -----------------------------------------------------------------------------
 
-    def _result(
-        self,
-        frame: pl.DataFrame,
-        equity: list[float],
-        exposure: int,
-        last_close: Decimal,
-        started: float,
-    ) -> BacktestResult:
+    def _result(self, replay: _Replay, started: float) -> BacktestResult:
         broker = self.broker
         balances = broker.balances()
         curve = pl.DataFrame(
             {
-                "ts": frame["ts"] + timedelta(minutes=self._bars.interval),
-                "equity": pl.Series(equity, dtype=pl.Float64),
+                "ts": replay.close_times.alias("ts"),
+                "equity": pl.Series(replay.equity, dtype=pl.Float64),
             }
         )
         elapsed = time.perf_counter() - started
+        count = len(self._data)
         logger.debug(
-            "backtest {}: {} bars in {:.2f} s ({:,.0f} bars/s)",
+            "backtest {}: {} events in {:.2f} s ({:,.0f}/s)",
             self._name,
-            frame.height,
+            count,
             elapsed,
-            frame.height / elapsed if elapsed else math.inf,
+            count / elapsed if elapsed else math.inf,
         )
         return BacktestResult(
             config=self.config,
             instrument=self.instrument,
             params=self.params,
-            interval=self._bars.interval,
+            interval=self._data.interval,
             equity=curve,
             initial_equity=float(self.config.cash),
             fills=tuple(broker.fills),
             trips=tuple(broker.trips.closed),
-            open_trip=broker.trips.open_trip(broker.position, last_close),
+            open_trip=broker.trips.open_trip(broker.position, replay.last_close),
             final_position=broker.position,
             final_cash=balances.get(self._pair.quote.code, ZERO),
             final_base=balances.get(self._pair.base.code, ZERO),
@@ -480,10 +585,80 @@ class Backtester:
             orders_sent=self._orders_sent,
             orders_rejected=broker.rejected,
             risk_denials=self._denials,
-            exposure_bars=exposure,
+            exposure_bars=replay.exposure,
             unsent_requests=broker.pending_requests(),
             elapsed_s=elapsed,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    close_times: pl.Series
+    equity: list[float]
+    exposure: int
+    last_close: Decimal
+
+
+class _CandleState:
+    """The candle being built from trades, and what its closes leave behind: equity marks,
+    exposure, close times."""
+
+    def __init__(self, backtester: Backtester, interval: int) -> None:
+        self._bt = backtester
+        self._interval = interval
+        self._step_us = interval * _MICROS_PER_MINUTE
+        self.open_us: int | None = None
+        self._open = self._high = self._low = self._close = self._volume = 0.0
+        self._trades = 0
+        self.close_times: list[datetime] = []
+        self.equity: list[float] = []
+        self.exposure = 0
+        self.last_close = ZERO
+
+    def open(self, open_us: int, price: float) -> None:
+        self.open_us = open_us
+        self._open = self._high = self._low = self._close = price
+        self._volume = 0.0
+        self._trades = 0
+
+    def add(self, price: float, volume: float) -> None:
+        self._high = max(self._high, price)
+        self._low = min(self._low, price)
+        self._close = price
+        self._volume += volume
+        self._trades += 1
+
+    def close(self) -> None:
+        """At the candle's close time: hand it to the strategy, then mark equity."""
+        if self.open_us is None:
+            return
+        bt = self._bt
+        close_us = self.open_us + self._step_us
+        bt.clock.advance_to(close_us)
+        close = Decimal(repr(self._close))
+        bt._book_close = close
+        candle = BarCandle(
+            bt.instrument.symbol,
+            self._interval,
+            UNIX_EPOCH + timedelta(microseconds=self.open_us),
+            close,
+            self._open,
+            self._high,
+            self._low,
+            self._volume,
+            self._trades,
+        )
+        bt._dispatch(bt.strategy.on_candle(candle))
+        bt._on_timer_due()
+        broker = bt.broker
+        value = broker.cash + broker.base * self._close
+        if broker.base:
+            self.exposure += 1
+        self.equity.append(value)
+        self.close_times.append(UNIX_EPOCH + timedelta(microseconds=close_us))
+        self.last_close = close
+        bt._mark(value)
+        self.open_us = None
 
 
 class ReplayContext(StrategyContext):

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 from loguru import logger
 
-from kraken_tui.backtest.data import Bars, load_ohlcvt
+from kraken_tui.backtest.data import Bars, load_ohlcvt, load_trades
 from kraken_tui.backtest.engine import (
     BacktestConfig,
     Backtester,
@@ -34,6 +34,7 @@ from kraken_tui.backtest.engine import (
     validated_params,
 )
 from kraken_tui.backtest.report import Metrics, backtest_run, compute_metrics
+from kraken_tui.backtest.trade_tape import TradeTape
 from kraken_tui.store import BacktestRun
 
 HIGHER_IS_BETTER: Mapping[str, bool] = {
@@ -57,8 +58,9 @@ class SweepError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DataSpec:
-    """Where a worker finds the bars: a Kraken OHLCVT file (with its range and resampling)
-    or, for small in-memory data, the frame itself."""
+    """Where a worker finds the data: a Kraken OHLCVT file (with its range and resampling), a
+    time-and-sales file replayed trade by trade (`trades`, candles of `resample_to` or
+    `interval` minutes), or, for small in-memory bars, the frame itself."""
 
     path: Path | None = None
     start: datetime | None = None
@@ -67,12 +69,16 @@ class DataSpec:
     cache_dir: Path | None = None
     frame: pl.DataFrame | None = None
     interval: int = 1
+    trades: bool = False
 
-    def load(self) -> Bars:
+    def load(self) -> Bars | TradeTape:
         if self.frame is not None:
             return Bars(self.frame, self.interval)
         if self.path is None:
             raise ValueError("a DataSpec needs a path or a frame")
+        if self.trades:
+            frame = load_trades(self.path, start=self.start, end=self.end, cache_dir=self.cache_dir)
+            return TradeTape(frame, self.resample_to or self.interval)
         return load_ohlcvt(
             self.path,
             start=self.start,
@@ -180,7 +186,7 @@ def run_sweep(
 
 # -- inside the worker processes -----------------------------------------------------------------
 
-_worker_bars: Bars | None = None
+_worker_bars: Bars | TradeTape | None = None
 
 
 def _load_worker_bars(data: DataSpec) -> None:

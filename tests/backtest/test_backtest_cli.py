@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from kraken_tui.backtest.synthetic import generate_bars, write_ohlcvt_csv
+from kraken_tui.backtest.synthetic import (
+    generate_bars,
+    generate_trades,
+    write_ohlcvt_csv,
+    write_trades_csv,
+)
 
 TIMEOUT_S = 120
 
@@ -68,6 +73,25 @@ def test_good_run_prints_the_report_stores_it_and_exports_files(
         "fills.csv",
         "trades.csv",
     ]
+
+
+def test_time_and_sales_are_replayed_trade_by_trade_with_candles_of_the_chosen_interval(
+    tmp_path: Path,
+) -> None:
+    bars = generate_bars(600, seed=6)
+    tape = write_trades_csv(generate_trades(bars, seed=6), tmp_path / "XBTUSD.csv")
+    result = backtest(
+        tmp_path,
+        "--strategy", "sma_cross",
+        "--data", str(tape),
+        "--trades",
+        "--resample", "5",
+        "--param", "fast=3",
+        "--param", "slow=8",
+        "--no-store",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "120 × 5 min" in result.stdout
 
 
 def test_sweep_ranks_the_grid_and_stores_every_point(tmp_path: Path, data_file: Path) -> None:

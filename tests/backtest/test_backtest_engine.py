@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from kraken_tui.backtest.broker import API_KEY, MarketSettlement
-from kraken_tui.backtest.data import BAR_SCHEMA, Bars
+from kraken_tui.backtest.data import BAR_SCHEMA, TRADES_SCHEMA, Bars
 from kraken_tui.backtest.engine import (
     BacktestConfig,
     Backtester,
@@ -22,8 +22,9 @@ from kraken_tui.backtest.engine import (
     StrategyFailedError,
 )
 from kraken_tui.backtest.fill_model import FillModel
-from kraken_tui.backtest.synthetic import generate_bars
-from kraken_tui.domain import Candle, Execution, Order, OrderStatus, Side
+from kraken_tui.backtest.synthetic import generate_bars, generate_trades
+from kraken_tui.backtest.trade_tape import TradeTape
+from kraken_tui.domain import Candle, Execution, Order, OrderStatus, Side, Trade
 from kraken_tui.engine.risk import RiskLimits
 from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.fees import FeeSchedule
@@ -131,7 +132,7 @@ class Crasher(BaseStrategy):
 
 def run(
     strategy: str,
-    bars: Bars,
+    bars: Bars | TradeTape,
     params: dict[str, Any] | None = None,
     *,
     fill: FillModel | None = None,
@@ -369,6 +370,81 @@ def test_sma_cross_trades_alternate_buy_and_sell_on_synthetic_data() -> None:
     assert all(a is not b for a, b in itertools.pairwise(sides))
     assert len(result.trips) == len(sides) // 2
     assert result.equity.height == 5_000
+
+
+# -- trade-by-trade replay -----------------------------------------------------------------------
+
+
+def tape_from(prints: list[tuple[float, float]], volume: float = 1.0) -> TradeTape:
+    """Trades (seconds after T0, price) of `volume` each."""
+    frame = pl.DataFrame(
+        {
+            "ts": [T0 + timedelta(seconds=seconds) for seconds, _ in prints],
+            "price": [price for _, price in prints],
+            "volume": [volume] * len(prints),
+        },
+        schema=TRADES_SCHEMA,
+    )
+    return TradeTape(frame, 1)
+
+
+@register_strategy("test_bt_tape_reader")
+class TapeReader(BaseStrategy):
+    Params = ScriptParams
+    trades: ClassVar[list[tuple[Decimal, Side, datetime, datetime]]] = []
+
+    def on_trade(self, trade: Trade) -> Intents:
+        TapeReader.trades.append((trade.price, trade.side, trade.ts, self.now))
+        return None
+
+
+def test_trade_replay_delivers_candles_built_from_the_trades_at_their_close() -> None:
+    bars = generate_bars(30, seed=5)
+    run("test_bt_recorder", TradeTape(generate_trades(bars, seed=5), 1))
+    assert len(Recorder.seen) == 30
+    expected = bars.frame["close"].to_list()
+    for index, (ts, close, now, mid) in enumerate(Recorder.seen):
+        assert ts == bars.frame["ts"][index]
+        assert now == ts + MINUTE
+        assert close == Decimal(repr(expected[index]))
+        assert mid == close
+
+
+def test_trade_replay_fills_a_market_order_at_the_first_print_after_it_arrives() -> None:
+    prints = [(0, 100.0), (30, 101.0), (59, 102.0), (61, 105.0), (90, 106.0), (110, 107.0)]
+    Recorder.buy_on = {0}
+    result = run("test_bt_recorder", tape_from(prints))
+    assert [(f.price, f.ts) for f in result.fills] == [
+        (Decimal("105.0"), T0 + timedelta(seconds=61))
+    ]
+    Recorder.buy_on = {0}
+    Recorder.seen = []
+    late = run("test_bt_recorder", tape_from(prints), fill=FillModel(latency_ms=40_000))
+    assert [f.price for f in late.fills] == [Decimal("107.0")], "arrives 00:01:40, next print"
+
+
+def test_trade_replay_fills_a_resting_limit_only_on_a_print_through_it() -> None:
+    # the order reaches the venue at the 00:01:01 print (100.0) and rests below it
+    prints = [(0, 100.0), (59, 100.0), (61, 100.0), (70, 99.0), (80, 99.5), (95, 98.9)]
+    result = run("test_bt_limit_once", tape_from(prints), {"price": "99.0"})
+    (fill,) = result.fills
+    assert fill.price == Decimal("99.0")
+    assert fill.ts == T0 + timedelta(seconds=95), "the print at 99.0 only touched it"
+    assert fill.liquidity.value == "m"
+
+
+def test_trade_replay_shows_each_print_with_its_tick_rule_side_at_its_own_time() -> None:
+    TapeReader.trades = []
+    prints = [(0, 100.0), (10, 100.5), (20, 100.5), (30, 100.1), (70, 100.1)]
+    run("test_bt_tape_reader", tape_from(prints))
+    assert [(price, side) for price, side, _, _ in TapeReader.trades] == [
+        (Decimal("100.0"), Side.BUY),
+        (Decimal("100.5"), Side.BUY),
+        (Decimal("100.5"), Side.BUY),
+        (Decimal("100.1"), Side.SELL),
+        (Decimal("100.1"), Side.SELL),
+    ]
+    assert all(ts == now for _, _, ts, now in TapeReader.trades)
 
 
 # -- the closed-form market settlement is the venue's own result --------------------------------
