@@ -20,6 +20,10 @@ order of work inside bar i is:
 
 Speed: a bar with nothing pending costs a candle object, one handler call and a float multiply;
 the venue, Decimal arithmetic and risk checks run only when an order or fill exists.
+
+Given a `TradeTape` instead of bars, the replay steps print by print: the clock stands at each
+trade, requests meet the first print after their arrival, prints fill the resting orders they
+trade through, the strategy gets `on_trade` for each print and closed candles built from them.
 """
 
 from __future__ import annotations
