@@ -308,6 +308,13 @@ class VenueBroker:
             return self._settlement.balances()
         return self._venue.balances(API_KEY)
 
+    def available_quote(self) -> Decimal:
+        """Quote balance free for new orders: what open orders hold is not available."""
+        if self._settlement is not None:
+            return self._settlement.quote
+        entry = self._venue.balances_ex(API_KEY).get(self._pair.quote.code)
+        return ZERO if entry is None else entry.available
+
     def _refresh_balances(self) -> None:
         balances = self.balances()
         self.cash = float(balances.get(self._pair.quote.code, ZERO))

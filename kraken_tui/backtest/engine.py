@@ -226,6 +226,7 @@ class Backtester:
         self.risk = RiskManager(config.risk, self.clock)
         self.context = ReplayContext(instrument=self.instrument, clock=self.clock, book=self._book)
         self.context.position = self.broker.position
+        self.context.available_quote = config.cash
         self.strategy = self._cls(
             name, self.instrument.symbol, self._cls.Params.model_validate(self.params), self.context
         )
@@ -511,6 +512,7 @@ class Backtester:
         context = self.context
         context.position = broker.position
         context.open_orders = tuple(broker.open_orders.values())
+        context.available_quote = broker.available_quote()
         while broker.has_updates:
             fills, orders = broker.take_updates()
             for fill in fills:

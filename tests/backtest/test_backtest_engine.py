@@ -67,6 +67,7 @@ class Recorder(BaseStrategy):
     buy_on: ClassVar[set[int]] = set()
     volume: ClassVar[Decimal] = Decimal("0.01")
     seen: ClassVar[list[tuple[datetime, Decimal, datetime, Decimal | None]]] = []
+    available: ClassVar[list[Decimal | None]] = []
     fills: ClassVar[list[Execution]] = []
     fill_seen_at: ClassVar[list[datetime]] = []
     updates: ClassVar[list[Order]] = []
@@ -74,6 +75,7 @@ class Recorder(BaseStrategy):
     def on_candle(self, candle: Candle) -> Intents:
         index = len(Recorder.seen)
         Recorder.seen.append((candle.ts, candle.close, self.now, self.mid))
+        Recorder.available.append(self.available_quote)
         return [self.buy(Recorder.volume)] if index in Recorder.buy_on else None
 
     def on_fill(self, execution: Execution) -> Intents:
@@ -91,6 +93,7 @@ def fresh_recorder() -> None:
     Recorder.buy_on = set()
     Recorder.volume = Decimal("0.01")
     Recorder.seen = []
+    Recorder.available = []
     Recorder.fills = []
     Recorder.fill_seen_at = []
     Recorder.updates = []
@@ -241,6 +244,26 @@ def test_taker_fee_comes_from_the_venue_fee_schedule_rounded_down() -> None:
     assert result.fills[0].fee == Decimal("0.0028")
     assert result.final_cash == Decimal(10_000) - Decimal("1.1") - Decimal("0.0028")
     assert result.fees_paid == Decimal("0.0028")
+
+
+def test_strategy_sees_the_free_quote_balance_after_each_fill() -> None:
+    Recorder.buy_on = {0}
+    run("test_bt_recorder", bars_from(GAPPY), cash=Decimal(1_000))
+    assert Recorder.available[:2] == [Decimal(1_000), Decimal(1_000) - Decimal("1.1")]
+
+
+def test_limit_order_resting_in_the_venue_holds_its_quote_out_of_the_free_balance() -> None:
+    class Watcher(LimitOnce):
+        seen: ClassVar[list[Decimal | None]] = []
+
+        def on_candle(self, candle: Candle) -> Intents:
+            Watcher.seen.append(self.available_quote)
+            return super().on_candle(candle)
+
+    register_strategy("test_bt_limit_watcher")(Watcher)
+    run("test_bt_limit_watcher", bars_from(GAPPY), {"price": "50.0"}, cash=Decimal(1_000))
+    assert Watcher.seen[0] == Decimal(1_000)
+    assert Watcher.seen[-1] == Decimal(1_000) - Decimal("0.5"), "0.01 × 50.0 held"
 
 
 def test_order_below_the_pair_minimum_is_refused_by_the_venue_rules() -> None:
