@@ -284,3 +284,30 @@ async def test_backtest_screen_shows_a_stored_runs_metrics_and_equity_chart(
             assert "first.csv" in str(screen.query_one("#run-params").render())
     finally:
         await store.close()
+
+
+async def test_backtest_screen_says_so_when_a_stored_run_has_unreadable_metrics(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "runs.sqlite3"
+    legacy = BacktestRun(
+        created_at=T0, strategy="sma_cross", symbol="BTC/USD", data_path="old.csv",
+        metrics={"total_return": 0.1},
+    )  # fmt: skip
+    await store_runs(db, [legacy])
+    store = await Store.open(db)
+    try:
+
+        class Host(App[None]):
+            def on_mount(self) -> None:
+                self.push_screen(BacktestScreen(store.backtests))
+
+        async with Host().run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.3)
+            table = pilot.app.screen.query_one("#metrics", DataTable)
+            assert table.row_count == 1
+            assert str(table.get_row_at(0)[1]).startswith("unreadable")
+            chart = str(pilot.app.screen.query_one("#equity", EquityChart).render())
+            assert chart == "no equity curve stored"
+    finally:
+        await store.close()

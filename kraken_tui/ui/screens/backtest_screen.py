@@ -162,7 +162,11 @@ class BacktestScreen(Screen[None]):
         quote = str(run.metrics.get("quote", ""))
         table = self.query_one("#metrics", DataTable)
         table.clear()
-        for label, value in metrics_rows(Metrics.from_dict(run.metrics), quote):
+        try:
+            rows = metrics_rows(Metrics.from_dict(run.metrics), quote)
+        except (TypeError, ValueError) as error:  # a row written by another version
+            rows = [("metrics", f"unreadable: {error}")]
+        for label, value in rows:
             table.add_row(label, value)
         curve = run.metrics.get("equity_curve") or []
         self.query_one("#equity", EquityChart).show([float(v) for v in curve])
