@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from kraken_tui import __version__
+from kraken_tui.backtest.cli_backtest import register as register_backtest
+from kraken_tui.ml.cli_ml import register as register_ml
 from kraken_tui.settings import ConfigError, Settings, load_settings
 
 EXIT_OK = 0
@@ -248,6 +250,59 @@ def sandbox(
     except OSError as error:
         typer.echo(f"kraken-tui sandbox: cannot serve: {error}", err=True)
         raise typer.Exit(EXIT_RUNTIME_FAILURE) from error
+
+
+@app.command("ctl")
+def ctl(
+    ctx: typer.Context,
+    command: Annotated[
+        str,
+        typer.Argument(
+            help="status, pause, resume, pause-all, resume-all, kill, reset-kill or cancel-all."
+        ),
+    ],
+    name: Annotated[str | None, typer.Argument(help="Strategy name for pause/resume.")] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Engine id (default: redis.engine_id).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the answer.")] = 5.0,
+) -> None:
+    """Send a signed command to a running engine through Redis and print its answer."""
+    from kraken_tui.cache.cli_remote import ctl as run_ctl
+
+    settings = options_from(ctx).load_settings()
+    raise typer.Exit(run_ctl(settings, command, name, engine, timeout))
+
+
+@app.command("engines")
+def engines(ctx: typer.Context) -> None:
+    """List the engines publishing to the configured Redis."""
+    from kraken_tui.cache.cli_remote import list_engines
+
+    raise typer.Exit(list_engines(options_from(ctx).load_settings()))
+
+
+@app.command("attach")
+def attach(
+    ctx: typer.Context,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Engine id (default: redis.engine_id).")
+    ] = None,
+) -> None:
+    """Open the console on a headless engine running elsewhere, through Redis."""
+    from kraken_tui.cache.cli_remote import attach as run_attach
+    from kraken_tui.logging import configure_logging
+
+    settings = options_from(ctx).load_settings()
+    logs = configure_logging(settings.logging, headless=False, secrets=settings.secret_values())
+    try:
+        raise typer.Exit(run_attach(settings, engine))
+    finally:
+        logs.close()
+
+
+register_backtest(app)
+register_ml(app)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import Mode
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.exchange.protocol import ExchangeError
@@ -46,8 +47,20 @@ def run(settings: Settings, headless: bool, duration: float | None, logs: LogHan
         return EXIT_RUNTIME_FAILURE
 
 
+class _Running:
+    """The engine of this run and, beside it, its Redis cache (inert without `redis.url`)."""
+
+    def __init__(self, engine: TradingEngine, cache: EngineCache) -> None:
+        self.engine = engine
+        self.cache = cache
+
+    async def start(self) -> None:
+        await self.engine.start()
+        await self.cache.start()
+
+
 @asynccontextmanager
-async def _engine(settings: Settings, logs: LogHandles) -> AsyncIterator[TradingEngine]:
+async def _running_engine(settings: Settings, logs: LogHandles) -> AsyncIterator[_Running]:
     """Store, exchange target and engine, torn down in reverse order whatever happens. The
     store opens first: a database this version cannot use must stop the run before anything
     connects to an exchange."""
@@ -59,9 +72,11 @@ async def _engine(settings: Settings, logs: LogHandles) -> AsyncIterator[Trading
                 exchange, store, EngineConfig.from_settings(settings), log_buffer=logs.buffer
             )
             logger.info("kraken-tui {} mode, trading on the {}", settings.mode, target.description)
+            cache = EngineCache(engine, settings.redis)
             try:
-                yield engine
+                yield _Running(engine, cache)
             finally:
+                await cache.stop()
                 await engine.stop(cancel_open_orders=settings.risk.cancel_on_shutdown)
                 await exchange.close()
     finally:
@@ -72,8 +87,8 @@ async def _engine(settings: Settings, logs: LogHandles) -> AsyncIterator[Trading
 async def _run_headless(settings: Settings, duration: float | None, logs: LogHandles) -> int:
     stop = _stop_on_signals()
     logger.info("kraken-tui starting headless, logging to {}", logs.file_path)
-    async with _engine(settings, logs) as engine:
-        await engine.start()
+    async with _running_engine(settings, logs) as running:
+        await running.start()
         try:
             await asyncio.wait_for(stop.wait(), timeout=duration)
         except TimeoutError:
@@ -85,11 +100,13 @@ async def _run_headless(settings: Settings, duration: float | None, logs: LogHan
 async def _run_console(settings: Settings, duration: float | None, logs: LogHandles) -> int:
     from kraken_tui.ui.app import KrakenTuiApp
 
-    async with _engine(settings, logs) as engine:
-        app = KrakenTuiApp(engine, mode=Mode(settings.mode), refresh_hz=settings.ui.refresh_hz)
+    async with _running_engine(settings, logs) as running:
+        app = KrakenTuiApp(
+            running.engine, mode=Mode(settings.mode), refresh_hz=settings.ui.refresh_hz
+        )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, app.exit)
-        starter = asyncio.create_task(_start_in_background(engine, app), name="engine start")
+        starter = asyncio.create_task(_start_in_background(running, app), name="engine start")
         if duration is not None:
             loop.call_later(duration, app.exit)
         await app.run_async()
@@ -99,11 +116,11 @@ async def _run_console(settings: Settings, duration: float | None, logs: LogHand
     return EXIT_OK
 
 
-async def _start_in_background(engine: TradingEngine, app: KrakenTuiApp) -> None:
+async def _start_in_background(running: _Running, app: KrakenTuiApp) -> None:
     """The console is on screen at once and shows the engine connecting; a failed start is
     logged (and so shown in the log panel) instead of leaving a dead screen."""
     try:
-        await engine.start()
+        await running.start()
     except asyncio.CancelledError:
         raise
     except Exception as error:

@@ -145,7 +145,10 @@ async def _ctl(
     if reply.acknowledged and reply.ack_ms is not None:
         out.write(f"engine {keys.engine_id}: {target} acknowledged in {reply.ack_ms:.1f} ms\n")
     status = reply.outcome.value.replace("_", " ")
-    line = f"{status}: {reply.result.message} ({reply.total_ms:.1f} ms)\n"
+    message = reply.result.message
+    if not message.startswith(f"{status}: "):
+        message = f"{status}: {message}"
+    line = f"{message} ({reply.total_ms:.1f} ms)\n"
     code = _EXIT_BY_OUTCOME[reply.outcome]
     if code == EXIT_OK:
         out.write(line)
@@ -196,7 +199,7 @@ def format_status(beat: EngineHeartbeat, snapshot: EngineSnapshot | None) -> str
     trading = f"trading: {risk.trading_state}" + (f" ({risk.reason})" if risk.reason else "")
     lines.append(
         f"{trading}; equity {portfolio.equity} {portfolio.quote_ccy}, "
-        f"drawdown {portfolio.drawdown_pct}%, daily PnL {portfolio.daily_pnl}"
+        f"drawdown {portfolio.drawdown_pct:.2f}%, daily PnL {portfolio.daily_pnl:.2f}"
     )
     if snapshot.connection is not None:
         latency = snapshot.connection.latency_ms

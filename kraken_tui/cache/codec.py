@@ -38,6 +38,9 @@ class CodecError(ValueError):
 def _default(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime):
+        # orjson encodes exact `datetime` itself; subclasses (loguru's record times) land here.
+        return value.isoformat()
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"cannot encode {type(value).__name__}")

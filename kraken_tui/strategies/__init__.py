@@ -38,6 +38,12 @@ def load_builtin_strategies() -> dict[str, str]:
         except Exception as exc:
             errors[name] = f"{type(exc).__name__}: {exc}"
             logger.error("cannot import built-in strategy module {}: {}", name, errors[name])
+    # ml_signal lives with the ML code it needs; importing it needs no scikit-learn.
+    try:
+        importlib.import_module("kraken_tui.ml.strategy")
+    except Exception as exc:
+        errors["kraken_tui.ml.strategy"] = f"{type(exc).__name__}: {exc}"
+        logger.error("cannot import the ml_signal strategy: {}", errors["kraken_tui.ml.strategy"])
     return errors
 
 

@@ -182,3 +182,12 @@ def test_a_state_hash_of_another_codec_version_is_refused() -> None:
         snapshot_from_state_hash({**state, b"_v": b"2"})
     with pytest.raises(CodecError, match="incomplete"):
         snapshot_from_state_hash({b"_v": b"1", b"risk": state[b"risk"]})
+
+
+def test_log_lines_stamped_by_loguru_round_trip() -> None:
+    """Loguru stamps records with its own datetime subclass, which orjson refuses natively;
+    the engine's log lines carry those stamps straight to the publisher."""
+    from loguru._datetime import aware_now
+
+    line = LogLine(7, aware_now(), "INFO", "engine", "started")
+    assert decode(encode(line), LogLine) == line
