@@ -1,6 +1,5 @@
-"""The backtest command in a real subprocess: reports, storage, exports and exit code 2 on
-bad input. Runs `python -m kraken_tui.backtest.cli_backtest` (the same typer command that
-`register(app)` adds to `kraken-tui` as `backtest`)."""
+"""`kraken-tui backtest` in a real subprocess: reports, storage, exports and exit code 2 on
+bad input."""
 
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def backtest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "COLUMNS": "120"}
     return subprocess.run(
-        [sys.executable, "-m", "kraken_tui.backtest.cli_backtest", *args],
+        [sys.executable, "-m", "kraken_tui", "backtest", *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
@@ -92,6 +91,18 @@ def test_time_and_sales_are_replayed_trade_by_trade_with_candles_of_the_chosen_i
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "120 × 5 min" in result.stdout
+
+
+def test_root_database_option_is_where_the_run_is_stored(tmp_path: Path, data_file: Path) -> None:
+    db = tmp_path / "root.sqlite3"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "kraken_tui", "--db", str(db), "backtest",
+         "--strategy", "sma_cross", "--data", str(data_file)],
+        capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp_path, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"stored as backtest run #1 in {db}" in result.stdout.replace("\n", "")
 
 
 def test_sweep_ranks_the_grid_and_stores_every_point(tmp_path: Path, data_file: Path) -> None:
