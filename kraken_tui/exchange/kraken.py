@@ -297,8 +297,11 @@ class KrakenExchange:
     ) -> bool:
         params = _order_ref(cl_ord_id, order_id, key="txid")
         pair = self._pair_of(cl_ord_id, order_id)
-        # Cancels are never delayed by our model (Kraken charges but does not refuse them).
-        self._limiter.record_trade(pair, trade_cost(TradeAction.CANCEL, self._order_age(cl_ord_id)))
+        # Kraken refuses a cancel like any transaction once the pair's counter is full, and
+        # cancelling a young order is the dearest one: wait for room rather than be refused.
+        await self._limiter.acquire_trade(
+            pair, trade_cost(TradeAction.CANCEL, self._order_age(cl_ord_id))
+        )
         try:
             await self._rest.trade_command("CancelOrder", params, pair=pair)
         except UnknownOrder as exc:
