@@ -79,6 +79,7 @@ def write_config(
     cancel_on_shutdown: bool = True,
     dead_man_switch_timeout_s: int = 0,
     risk: Mapping[str, Any] | None = None,
+    file_name: str = "kraken_tui.toml",
 ) -> Path:
     """A complete TOML config in `workdir`: store, logs, pro tier (as the sandbox runs),
     strategies and risk limits. The URLs come from the environment, as an operator would set
@@ -107,7 +108,7 @@ def write_config(
             f'symbol = "{spec.symbol}"',
             f"params = {{{params}}}",
         ]
-    path = workdir / "kraken_tui.toml"
+    path = workdir / file_name
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -235,6 +236,7 @@ class StoredOrder:
     strategy: str | None
     status: str
     filled: Decimal
+    external: bool
 
 
 @dataclass(frozen=True)
@@ -255,8 +257,8 @@ def _read(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def stored_orders(db_path: Path) -> list[StoredOrder]:
-    rows = _read(db_path, "SELECT cl_ord_id, order_id, strategy, status, filled FROM orders")
-    return [StoredOrder(c, o, s, st, D(f)) for c, o, s, st, f in rows]
+    query = "SELECT cl_ord_id, order_id, strategy, status, filled, external FROM orders"
+    return [StoredOrder(c, o, s, st, D(f), bool(x)) for c, o, s, st, f, x in _read(db_path, query)]
 
 
 def stored_executions(db_path: Path) -> list[StoredExecution]:
