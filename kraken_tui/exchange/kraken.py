@@ -34,6 +34,11 @@ from kraken_tui.domain import (
     TimeInForce,
 )
 from kraken_tui.exchange import kraken_parse as parse
+from kraken_tui.exchange.candles import (
+    KRAKEN_OHLC_INTERVALS,
+    CandleBuilder,
+    aggregate_candles,
+)
 from kraken_tui.exchange.instruments import (
     InstrumentRegistry,
     display_asset,
@@ -115,6 +120,7 @@ class KrakenExchange:
         self._private: WsFeed | None = None
         self._status = ConnectionStatus(ConnectionState.DISCONNECTED, "not connected")
         self._open_candles: dict[str, Candle] = {}
+        self._candle_builders: dict[str, CandleBuilder] = {}
         self._seen_fills: OrderedDict[str, None] = OrderedDict()
         self._last_fill_ts: datetime | None = None
         self._placed_at: dict[str, float] = {}
@@ -220,11 +226,21 @@ class KrakenExchange:
             await self._public.subscribe(self._book_params[symbol])
         await self._public.subscribe({"channel": "ticker", "symbol": wanted})
         await self._public.subscribe({"channel": "trade", "symbol": wanted, "snapshot": False})
-        await self._public.subscribe(
-            {"channel": "ohlc", "symbol": wanted, "interval": ohlc_interval, "snapshot": True}
-        )
+        if ohlc_interval in KRAKEN_OHLC_INTERVALS:
+            await self._public.subscribe(
+                {"channel": "ohlc", "symbol": wanted, "interval": ohlc_interval, "snapshot": True}
+            )
+        else:
+            logger.info(
+                "{}-minute candles are built from trades (not a Kraken ohlc interval)",
+                ohlc_interval,
+            )
+            for symbol in wanted:
+                self._candle_builders[symbol] = CandleBuilder(symbol, ohlc_interval)
 
     async def recent_candles(self, symbol: str, interval: int = 1) -> list[Candle]:
+        if interval not in KRAKEN_OHLC_INTERVALS:
+            return aggregate_candles(await self.recent_candles(symbol, 1), interval)
         instrument = self._registry.require(symbol)
         pair = instrument.altname or instrument.rest_name or instrument.symbol
         result = await self._rest.public("OHLC", {"pair": pair, "interval": interval})
@@ -389,6 +405,8 @@ class KrakenExchange:
             self._each(message, lambda item: TickerEvent(parse.ticker_from_ws(item, now)))
         elif channel == "trade":
             self._each(message, lambda item: TradeEvent(parse.trade_from_ws(item)))
+            if self._candle_builders:
+                self._candles_from_trades(message)
         elif channel == "ohlc":
             self._each_candle(message)
         elif message.get("method") in ("subscribe", "unsubscribe") and not message.get("success"):
@@ -421,6 +439,17 @@ class KrakenExchange:
                 self._emit(convert(item))
             except (parse.MalformedPayload, ValueError, TypeError) as exc:
                 logger.warning("Skipping malformed {} item: {}", message.get("channel"), exc)
+
+    def _candles_from_trades(self, message: Mapping[str, Any]) -> None:
+        for item in message.get("data") or ():
+            try:
+                trade = parse.trade_from_ws(item)
+            except (parse.MalformedPayload, ValueError, TypeError):
+                continue  # already reported by the trade handler
+            builder = self._candle_builders.get(trade.symbol)
+            if builder is not None:
+                for candle in builder.add(trade):
+                    self._emit(CandleEvent(candle))
 
     def _each_candle(self, message: Mapping[str, Any]) -> None:
         """Kraken streams the open candle; it is closed when a later interval begins. A
