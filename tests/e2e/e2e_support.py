@@ -31,6 +31,7 @@ ASSET_CODES = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD"}
 """Kraken's REST balance keys for the assets our symbols use."""
 ASSET_STEPS = {asset.display: asset.step for asset in DEFAULT_ASSETS}
 """Kraken settles a fill's quote leg as its `cost`, price x volume rounded down to this step."""
+USER_STRATEGIES = Path(__file__).parent / "e2e_strategies"
 SCALED = 120.0
 """Time scale of the trading tests: a 1-minute candle closes every half second."""
 
@@ -64,6 +65,10 @@ def market_maker(
     )
 
 
+def resting_bids(symbol: str = "BTC/USD", name: str = "resting_bids") -> StrategySpec:
+    return StrategySpec(name, "resting_bids.py:RestingBids", symbol, {})
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -80,6 +85,7 @@ def write_config(
     dead_man_switch_timeout_s: int = 0,
     risk: Mapping[str, Any] | None = None,
     file_name: str = "kraken_tui.toml",
+    strategy_dir: Path = USER_STRATEGIES,
 ) -> Path:
     """A complete TOML config in `workdir`: store, logs, pro tier (as the sandbox runs),
     strategies and risk limits. The URLs come from the environment, as an operator would set
@@ -88,6 +94,7 @@ def write_config(
     lines = [
         "symbols = [" + ", ".join(f'"{s}"' for s in symbols) + "]",
         "strategies = []" if not strategies else "",
+        f'strategy_dir = "{strategy_dir}"',
         "[exchange]",
         'api_tier = "pro"',
         f"dead_man_switch_timeout_s = {dead_man_switch_timeout_s}",
@@ -218,6 +225,12 @@ def sandbox_orders(state_path: Path, api_key: str) -> list[VenueOrder]:
             (api_key,),
         ).fetchall()
     return [VenueOrder(t, c, s, D(v), r) for t, c, s, v, r in rows]
+
+
+def sandbox_open_txids(state_path: Path, api_key: str) -> set[str]:
+    """Open orders as the sandbox's state file has them: cheap to poll, unlike REST
+    OpenOrders, whose calls count against the same API key's rate limit as the engine's."""
+    return {o.txid for o in sandbox_orders(state_path, api_key) if o.status in ("open", "pending")}
 
 
 def sandbox_fill_ids(state_path: Path, api_key: str) -> set[str]:

@@ -1,12 +1,17 @@
 """A headless run of the real CLI with the crossover strategy on a time-scaled sandbox: it
-places orders, gets fills, persists them, and its positions equal the sandbox's balances."""
+places orders, gets fills, persists them, and its positions equal the sandbox's balances. A
+second, non-trading run then starts against the same store and sandbox, as after a restart."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from e2e_support import (
+    VenueOrder,
     asset_changes,
     balance_changes,
     engine_db,
@@ -25,35 +30,92 @@ from e2e_support import (
 )
 
 RUN_S = 14.0
+RESTART_RUN_S = 1.0
 
 
-def test_crossover_run_fills_persists_and_matches_sandbox_balances(tmp_path: Path) -> None:
-    config = write_config(tmp_path, [sma_cross()])
-    with standalone_sandbox(tmp_path) as box:
-        exit_code = run_headless(box, tmp_path, config, RUN_S)
-        assert exit_code == 0, headless_output(tmp_path)[-3000:]
-        assert rest_open_orders(box) == {}
+@dataclass(frozen=True)
+class CrossoverRun:
+    workdir: Path
+    exit_codes: tuple[int, int]
+    open_after: dict[str, object]
+    balances: dict[str, Decimal]
+    venue_orders: list[VenueOrder]
+    venue_fills: set[str]
+    restart_output: str
+
+
+@pytest.fixture(scope="module")
+def crossover_run(tmp_path_factory: pytest.TempPathFactory) -> CrossoverRun:
+    workdir = tmp_path_factory.mktemp("crossover")
+    trading = write_config(workdir, [sma_cross()])
+    restart = write_config(workdir, [], file_name="restart.toml")
+    state = workdir / "sandbox.sqlite3"
+    with standalone_sandbox(workdir) as box:
+        first = run_headless(box, workdir, trading, RUN_S)
+        open_after = rest_open_orders(box)
         balances = rest_balances(box)
-        venue_orders = sandbox_orders(tmp_path / "sandbox.sqlite3", box.api_key)
-        venue_fills = sandbox_fill_ids(tmp_path / "sandbox.sqlite3", box.api_key)
+        venue_orders = sandbox_orders(state, box.api_key)
+        venue_fills = sandbox_fill_ids(state, box.api_key)
+        trading_output = headless_output(workdir)
+        second = run_headless(box, workdir, restart, RESTART_RUN_S)
+    restart_output = headless_output(workdir)[len(trading_output) :]
+    return CrossoverRun(
+        workdir,
+        (first, second),
+        open_after,
+        balances,
+        venue_orders,
+        venue_fills,
+        restart_output,
+    )
 
-    db = engine_db(tmp_path)
+
+def test_crossover_run_fills_persists_and_matches_sandbox_balances(
+    crossover_run: CrossoverRun,
+) -> None:
+    run = crossover_run
+    assert run.exit_codes == (0, 0), headless_output(run.workdir)[-3000:]
+    assert run.open_after == {}
+    db = engine_db(run.workdir)
     orders = stored_orders(db)
     executions = stored_executions(db)
     filled = [o for o in orders if o.strategy == "sma_fast" and o.status == "filled"]
     assert len(filled) >= 2, f"expected crossover trades in {RUN_S}s, store has {orders}"
-    assert executions, "fills were not persisted"
-    assert {e.exec_id for e in executions} == venue_fills
+    assert {e.exec_id for e in executions} == run.venue_fills
 
-    by_txid = {o.txid: o for o in venue_orders}
+    by_txid = {o.txid: o for o in run.venue_orders}
     assert {o.order_id for o in orders} == set(by_txid)
     for order in orders:
         venue_order = by_txid[order.order_id or ""]
         assert venue_order.cl_ord_id == order.cl_ord_id
         assert venue_order.vol_exec == order.filled
-    assert max(Counter(o.cl_ord_id for o in venue_orders).values()) == 1
+    assert max(Counter(o.cl_ord_id for o in run.venue_orders).values()) == 1
 
-    changes = balance_changes(balances)
+    changes = balance_changes(run.balances)
     assert asset_changes(executions) == {k: v for k, v in changes.items() if k in ("BTC", "USD")}
     assert changes["ETH"] == 0
     assert stored_net_positions(db)["BTC/USD"] == changes["BTC"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: PortfolioManager books a fill's quote leg as price x volume while "
+    "Kraken settles its `cost`, rounded down to the quote asset's decimals, so the start-up "
+    "balance check reports a sub-cent USD mismatch as CRITICAL after ordinary fills",
+)
+def test_restart_after_fills_reports_no_balance_mismatch(crossover_run: CrossoverRun) -> None:
+    assert crossover_run.exit_codes[1] == 0
+    assert "balance mismatch" not in crossover_run.restart_output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: on restart the persisted peak equity (all assets priced) is compared "
+    "with an equity that leaves out assets whose books have not arrived yet, so max_drawdown "
+    "fires the kill switch (~75% 'drawdown') and the restarted engine is HALTED",
+)
+def test_restart_after_fills_does_not_fire_the_drawdown_kill_switch(
+    crossover_run: CrossoverRun,
+) -> None:
+    assert crossover_run.exit_codes[1] == 0
+    assert "kill switch fired" not in crossover_run.restart_output

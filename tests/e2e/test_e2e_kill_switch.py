@@ -15,6 +15,7 @@ from e2e_support import (
     StrategySpec,
     market_maker,
     rest_open_orders,
+    sandbox_open_txids,
     sandbox_orders,
     standalone_sandbox,
     write_config,
@@ -71,13 +72,16 @@ async def open_on_sandbox(box: SandboxProcess) -> dict[str, object]:
 async def test_kill_switch_leaves_no_open_order_after_1s_and_denies_until_reset(
     tmp_path: Path,
 ) -> None:
+    state = tmp_path / "sandbox.sqlite3"
     with standalone_sandbox(tmp_path, time_scale=1.0) as box:
         async with running_engine(box, tmp_path, [market_maker(half_spread_bps=40)]) as engine:
             bid = await resting_bid(engine)
             for _ in range(RESTING):
                 assert (await engine.submit_manual_order(bid)).ok
             deadline = time.monotonic() + 10
-            while len(await open_on_sandbox(box)) < RESTING + 2:  # + the maker's two quotes
+            while (
+                len(sandbox_open_txids(state, box.api_key)) < RESTING + 2
+            ):  # + the maker's two quotes
                 assert time.monotonic() < deadline, "orders never rested"
                 await asyncio.sleep(0.1)
 
@@ -88,12 +92,12 @@ async def test_kill_switch_leaves_no_open_order_after_1s_and_denies_until_reset(
             assert await open_on_sandbox(box) == {}
             assert engine.snapshot().risk.trading_state is TradingState.HALTED
 
-            orders_before = len(sandbox_orders(tmp_path / "sandbox.sqlite3", box.api_key))
+            orders_before = len(sandbox_orders(state, box.api_key))
             denied = await engine.submit_manual_order(bid)
             assert not denied.ok and "HALTED" in denied.message.upper()
             await asyncio.sleep(1.0)  # the halted, paused market maker sends nothing either
             assert await open_on_sandbox(box) == {}
-            after = sandbox_orders(tmp_path / "sandbox.sqlite3", box.api_key)
+            after = sandbox_orders(state, box.api_key)
             assert len(after) == orders_before
 
             assert (await engine.reset_kill_switch()).ok
