@@ -4,7 +4,6 @@ its state file, our engine's SQLite store) to compare them."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -45,6 +44,8 @@ class StrategySpec:
 
 
 def sma_cross(symbol: str = "BTC/USD", name: str = "sma_fast") -> StrategySpec:
+    """Close against its 3-bar SMA: on a random walk that crosses every few candles, so a
+    short run at `SCALED` trades several times whatever way the market drifts."""
     return StrategySpec(name, "sma_cross", symbol, {"fast": 1, "slow": 3, "notional": "500"})
 
 
@@ -308,10 +309,3 @@ def balance_changes(balances: Mapping[str, Decimal]) -> dict[str, Decimal]:
         asset: balances.get(code, D(0)) - DEFAULT_FUNDING[code]
         for asset, code in ASSET_CODES.items()
     }
-
-
-def sandbox_balances_from_state(state_path: Path, api_key: str) -> dict[str, Decimal]:
-    with closing(sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)) as db:
-        query = "SELECT balances FROM accounts WHERE api_key = ?"
-        (raw,) = db.execute(query, (api_key,)).fetchone()
-    return {code: D(value) for code, value in json.loads(raw).items()}
