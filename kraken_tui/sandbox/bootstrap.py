@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from kraken_tui.sandbox.market import MarketSimulator
 from kraken_tui.sandbox.scaled_clock import ScaledClock
 from kraken_tui.sandbox.server import SandboxConfig, SandboxServer
+from kraken_tui.sandbox.state import VenueStore
 from kraken_tui.sandbox.venue import SandboxVenue
 
 
@@ -18,10 +20,12 @@ def build_server(config: SandboxConfig) -> SandboxServer:
     With a `time_scale` other than 1 the venue stamps everything with the scaled clock and the
     simulator moves prices by the same scaled time, so volatility per candle is what it is at
     normal speed; the simulator is still stepped in wall time, so the book message rate (the
-    CPU cost) does not grow with the scale."""
-    clock: Callable[[], float] = (
-        time.time if config.time_scale == 1 else ScaledClock(config.time_scale)
-    )
+    CPU cost) does not grow with the scale. On a state file whose stamps are ahead of the wall
+    clock (left by a faster run) the venue clock resumes from the newest stamp."""
+    latest = _latest_stamp(config.state_path)
+    clock: Callable[[], float] = time.time
+    if config.time_scale != 1 or latest > time.time():
+        clock = ScaledClock(config.time_scale, start=max(latest, time.time()))
     venue = SandboxVenue(state_path=config.state_path, clock=clock)
     market = (
         MarketSimulator(venue, seed=config.seed, rate=config.rate, time_scale=config.time_scale)
@@ -29,3 +33,17 @@ def build_server(config: SandboxConfig) -> SandboxServer:
         else None
     )
     return SandboxServer(config, venue, market=market)
+
+
+def _latest_stamp(state_path: Path | None) -> float:
+    """The newest order or fill time in an existing state file (0 without one): a run at a
+    time scale above 1 leaves stamps ahead of the wall clock."""
+    if state_path is None or not state_path.exists():
+        return 0.0
+    store = VenueStore(state_path)
+    try:
+        state = store.load()
+    finally:
+        store.close()
+    stamps = [o.lastupdated for o in state.orders] + [f.time for f in state.fills]
+    return max(stamps, default=0.0)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from kraken.spot import Market, Trade, User
@@ -33,6 +34,13 @@ def test_scaled_clock_starts_at_wall_time_and_runs_scale_times_faster() -> None:
     assert clock() == 1_700_000_000.0
     wall.now += 1.5
     assert clock() == 1_700_000_000.0 + 90.0
+
+
+def test_scaled_clock_can_resume_from_a_later_venue_time() -> None:
+    wall = FakeWall(1_700_000_000.0)
+    clock = ScaledClock(2.0, wall, start=1_700_086_400.0)
+    wall.now += 10.0
+    assert clock() == 1_700_086_400.0 + 20.0
 
 
 @pytest.mark.parametrize("scale", [0.0, -2.0, float("nan"), float("inf")])
@@ -102,3 +110,26 @@ def test_one_minute_candles_close_every_second_at_time_scale_60() -> None:
     assert last[-1] <= high and last[-1] >= low - 120
     low, high = venue_bounds(placed_at)
     assert low - SCALE <= float(opened) <= high
+
+
+def _place_far_bid(box: SandboxProcess) -> Decimal:
+    """Rest a bid nobody will hit and return its `opentm` as the venue stamped it."""
+    trade = Trade(key=box.api_key, secret=box.api_secret, url=box.rest_url)
+    txid = trade.create_order(
+        ordertype="limit", side="buy", pair=PAIR, volume="0.001", price="1000"
+    )["txid"][0]
+    user = User(key=box.api_key, secret=box.api_secret, url=box.rest_url)
+    return Decimal(str(user.get_open_orders()["open"][txid]["opentm"]))
+
+
+def test_restart_on_a_fast_run_state_never_moves_venue_time_backwards(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.sqlite3"
+    with SandboxProcess(rate=0, time_scale=3600.0, state_path=state) as box:
+        time.sleep(1.0)  # an hour of venue time
+        fast_stamp = _place_far_bid(box)
+    assert float(fast_stamp) > time.time() + 1800
+    for scale in (1.0, 60.0):
+        with SandboxProcess(rate=0, time_scale=scale, state_path=state) as box:
+            later = _place_far_bid(box)
+        assert later >= fast_stamp
+        fast_stamp = later
