@@ -181,7 +181,9 @@ def stop_with(process: subprocess.Popen[bytes], signum: signal.Signals, timeout:
 
 
 def headless_output(workdir: Path) -> str:
-    return (workdir / "headless.out").read_text(errors="replace")
+    """Everything the headless runs in `workdir` printed so far ('' before the first)."""
+    path = workdir / "headless.out"
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 # ---- the sandbox's side ---------------------------------------------------------------------

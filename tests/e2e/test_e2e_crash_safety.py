@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,21 @@ from e2e_support import (
     stored_executions,
     stored_net_positions,
     stored_orders,
+    wait_for,
     write_config,
 )
 
 KILLS = 10
+"""Kills while the engine trades; STARTUP_KILLS more land during start-up and reconciliation."""
+STARTUP_KILLS = 2
+RUNNING = "engine starting -> running"
 FINAL_RUN_S = 4.0
 RECONCILE_RUN_S = 1.0
 FINAL_STATUSES = {"filled", "canceled", "expired", "rejected"}
+
+
+def _started_more_than(workdir: Path, starts: int) -> bool:
+    return headless_output(workdir).count(RUNNING) > starts
 
 
 @pytest.mark.slow
@@ -44,10 +53,16 @@ def test_sigkill_at_random_moments_loses_and_duplicates_no_order(tmp_path: Path)
     reconcile_only = write_config(tmp_path, [], file_name="reconcile.toml")
     state = tmp_path / "sandbox.sqlite3"
     with standalone_sandbox(tmp_path) as box:
-        for _ in range(KILLS):
+        kills_while_trading = [True] * KILLS + [False] * STARTUP_KILLS
+        rng.shuffle(kills_while_trading)
+        for while_trading in kills_while_trading:
+            starts = headless_output(tmp_path).count(RUNNING)
             process = start_headless(box, tmp_path, trading)
-            # From before the first connection to well into trading (start-up takes ~4 s).
-            time.sleep(rng.uniform(1.0, 8.0))
+            if while_trading:
+                assert wait_for(partial(_started_more_than, tmp_path, starts), 30)
+                time.sleep(rng.uniform(0.1, 3.0))
+            else:
+                time.sleep(rng.uniform(0.3, 3.5))  # connecting, reconciling, warming up
             process.kill()
             assert process.wait(timeout=10) == -9
         assert run_headless(box, tmp_path, trading, FINAL_RUN_S) == 0, headless_output(tmp_path)
