@@ -264,6 +264,15 @@ def build_snapshot(mode: Mode = Mode.SANDBOX, seed: int = 7) -> EngineSnapshot:
             mark=eth_mark,
             opened_at=FIXED_NOW - timedelta(minutes=54),
         ),
+        # The engine also reports each strategy's share of a symbol, as it does here.
+        Position(
+            "BTC/USD",
+            qty=Decimal("0.15000000"),
+            avg_price=Decimal("63020.0"),
+            mark=btc_mark,
+            strategy="sma_cross",
+            opened_at=FIXED_NOW - timedelta(hours=3),
+        ),
     )
     strategies = (
         StrategySnapshot(
@@ -399,7 +408,7 @@ class StaticEngine:
         instrument = self._snapshot.instruments.get(order.symbol)
         if instrument is None:
             return CommandResult(False, f"EQuery:Unknown asset pair {order.symbol}")
-        error = instrument.check_order(order.price, order.volume)
+        error = instrument.check_order(order.price or order.trigger_price, order.volume)
         if error is not None:
             return CommandResult(False, error)
         self._manual_orders += 1
@@ -412,7 +421,9 @@ class StaticEngine:
             volume=order.volume,
             status=OrderStatus.NEW,
             price=order.price,
+            trigger_price=order.trigger_price,
             time_in_force=order.time_in_force,
+            post_only=order.post_only,
             order_id=f"O{self._manual_orders:04d}-MANU",
             created_at=self._snapshot.ts,
             updated_at=self._snapshot.ts,

@@ -14,7 +14,9 @@ from kraken_tui.engine.api import ManualOrder
 
 @dataclass(frozen=True, slots=True)
 class OrderForm:
-    """The ticket's fields exactly as typed."""
+    """The ticket's fields exactly as typed. `price` is the limit price of a limit order and
+    the trigger price of a stop-loss or take-profit (which Kraken fills at market once
+    triggered); a market order ignores it."""
 
     symbol: str
     side: Side
@@ -22,6 +24,19 @@ class OrderForm:
     price: str
     volume: str
     time_in_force: TimeInForce
+    post_only: bool = False
+
+
+TRIGGERED_TYPES = frozenset({OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
+
+
+def price_label(order_type: OrderType) -> str | None:
+    """What the ticket's price field means for this order type, or None when it has none."""
+    if order_type is OrderType.LIMIT:
+        return "Price"
+    if order_type in TRIGGERED_TYPES:
+        return "Trigger"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +79,19 @@ def check_order_form(
     if instrument is None:
         return FormCheck(None, None, (f"unknown symbol {form.symbol!r}",))
     volume = _parse(form.volume, "volume", errors)
-    price: Decimal | None = None
-    if form.order_type is OrderType.LIMIT:
-        price = _parse(form.price, "price", errors)
+    label = price_label(form.order_type)
+    typed_price = None if label is None else _parse(form.price, label.lower(), errors)
+    if form.post_only and form.order_type is not OrderType.LIMIT:
+        errors.append("post-only applies to limit orders only")
     if errors or volume is None:
         return FormCheck(None, None, tuple(errors))
 
-    exchange_error = instrument.check_order(price, volume)
+    # Kraken checks a trigger price against the tick size and cost minimum as it does a limit.
+    exchange_error = instrument.check_order(typed_price, volume)
     if exchange_error is not None:
         errors.append(_explain(exchange_error, instrument, volume))
 
-    reference = price if price is not None else _touch(book, form.side)
+    reference = typed_price if typed_price is not None else _touch(book, form.side)
     notional = None if reference is None else reference * volume
     if form.side is Side.BUY:
         available = balances.get(instrument.quote, Decimal(0))
@@ -92,8 +109,10 @@ def check_order_form(
         side=form.side,
         order_type=form.order_type,
         volume=volume,
-        price=price,
+        price=typed_price if form.order_type is OrderType.LIMIT else None,
+        trigger_price=typed_price if form.order_type in TRIGGERED_TYPES else None,
         time_in_force=form.time_in_force,
+        post_only=form.post_only,
     )
     return FormCheck(order, notional, tuple(errors))
 

@@ -7,11 +7,20 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
+from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable, Input
+from textual.widgets import Checkbox, DataTable, Input, Label, Select
 
-from kraken_tui.domain import BookLevel, ConnectionState, Mode, StrategyState, TradingState
-from kraken_tui.engine.api import CommandResult, RiskDecision
+from kraken_tui.domain import (
+    BookLevel,
+    ConnectionState,
+    Mode,
+    OrderType,
+    Side,
+    StrategyState,
+    TradingState,
+)
+from kraken_tui.engine.api import CommandResult, LogLine, ManualOrder, RiskDecision
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
 from kraken_tui.ui.commands import ACTIONS
@@ -19,12 +28,15 @@ from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
 from kraken_tui.ui.screens.main_screen import MainScreen
-from kraken_tui.ui.screens.order_ticket import OrderTicket
-from kraken_tui.ui.widgets.log_panel import LogPanel
+from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY, OrderTicket
+from kraken_tui.ui.widgets.key_footer import KeyFooter
+from kraken_tui.ui.widgets.log_panel import LEVEL_STYLES, LevelHighlighter, LogPanel, format_line
 from kraken_tui.ui.widgets.order_book_ladder import OrderBookLadder
 from kraken_tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (120, 40)
+PREVIEW_WAIT = PREVIEW_DELAY + 0.2
+"""Long enough for the ticket's debounced risk preview to have run."""
 
 
 def make_app(engine: StaticEngine, mode: Mode = Mode.SANDBOX) -> KrakenTuiApp:
@@ -162,7 +174,7 @@ async def test_o_opens_a_ticket_that_sends_a_valid_limit_order() -> None:
         await pilot.press("o")
         assert isinstance(app.screen, OrderTicket)
         await pilot.press(*"0.01")
-        await pilot.pause()
+        await pilot.pause(PREVIEW_WAIT)
         assert "Risk: allowed" in str(app.screen.query_one("#ticket-risk").render())
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -191,7 +203,7 @@ async def test_ticket_shows_the_risk_denial_before_sending() -> None:
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("o", *"0.5")
-        await pilot.pause()
+        await pilot.pause(PREVIEW_WAIT)
         risk = str(app.screen.query_one("#ticket-risk").render())
         assert "DENIED by max_order_notional" in risk
         assert "32,124.75" in str(app.screen.query_one("#ticket-notional").render())
@@ -517,7 +529,7 @@ async def test_a_failing_risk_preview_is_shown_and_the_ticket_keeps_working() ->
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("o", *"0.01")
-        await pilot.pause()
+        await pilot.pause(PREVIEW_WAIT)
         risk = str(app.screen.query_one("#ticket-risk").render())
         assert "preview unavailable (TimeoutError: risk service slow)" in risk
         await pilot.press("ctrl+s")
@@ -549,3 +561,146 @@ async def test_the_footer_offers_reset_instead_of_kill_while_halted() -> None:
         await pilot.press("k", "y")
         await pilot.pause(0.2)
         assert app.active_bindings["k"].binding.description == "Reset kill"
+
+
+async def test_typing_a_volume_asks_the_engine_for_one_risk_preview_not_one_per_key() -> None:
+    class CountingEngine(StaticEngine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.previews = 0
+
+        def preview_order(self, order: ManualOrder) -> RiskDecision:
+            self.previews += 1
+            return super().preview_order(order)
+
+    engine = CountingEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", *"0.0125")
+        await pilot.pause(PREVIEW_WAIT)
+        assert engine.previews == 1
+        assert "Risk: allowed" in str(app.screen.query_one("#ticket-risk").render())
+        await pilot.press("tab")
+        await pilot.pause(PREVIEW_WAIT)
+        assert engine.previews == 1
+
+
+async def test_the_ticket_sends_a_stop_loss_with_its_trigger_price() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        ticket.query_one("#ticket-side", Select).value = Side.SELL
+        ticket.query_one("#ticket-type", Select).value = OrderType.STOP_LOSS
+        ticket.query_one("#ticket-price", Input).value = "60000.0"
+        await pilot.press(*"0.01")
+        await pilot.pause()
+        assert str(ticket.query_one("#ticket-price-label", Label).render()) == "Trigger"
+        assert ticket.query_one("#ticket-post-only", Checkbox).disabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        placed = engine.snapshot().open_orders[-1]
+        assert (placed.order_type, placed.side) == (OrderType.STOP_LOSS, Side.SELL)
+        assert (placed.price, placed.trigger_price) == (None, Decimal("60000.0"))
+
+
+async def test_the_ticket_sends_a_post_only_limit_order() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        app.screen.query_one("#ticket-post-only", Checkbox).value = True
+        await pilot.press(*"0.01", "ctrl+s")
+        await pilot.pause()
+        placed = engine.snapshot().open_orders[-1]
+        assert placed.post_only and placed.order_type is OrderType.LIMIT
+
+
+async def test_positions_list_the_account_once_per_symbol_not_each_strategys_share() -> None:
+    engine = StaticEngine()
+    assert len([p for p in engine.snapshot().positions if p.symbol == "BTC/USD"]) == 2
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#positions", DataTable)
+        symbols = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert symbols == ["BTC/USD", "ETH/USD"]
+
+
+async def test_a_long_order_id_is_shortened_and_named_in_full_in_the_title_when_selected() -> None:
+    engine = StaticEngine()
+    long_id = "c3bcf030d730432b979fdc57d2955aed"
+    first = engine.snapshot().open_orders[0]
+    engine._snapshot = replace(
+        engine.snapshot(), open_orders=(replace(first, cl_ord_id=long_id, strategy="mm_eth"),)
+    )
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        orders = app.screen.query_one("#orders", DataTable)
+        assert str(orders.get_cell(long_id, "id")) == "c3bcf030…"
+        assert f"{long_id} · mm_eth" in str(orders.border_title)
+        await pilot.press(*["tab"] * 2, "c")
+        await pilot.pause()
+        assert engine.commands == [f"cancel:{long_id}"]
+
+
+async def test_the_footer_keeps_help_and_quit_in_view_at_80_columns() -> None:
+    app = make_app(StaticEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one(KeyFooter)
+        actions = [getattr(key, "action", None) for key in footer.children]
+        assert {"help", "quit", "toggle_strategy", "order_ticket"} <= set(actions)
+        assert "cancel_all" not in actions
+        assert sum(key.outer_size.width for key in footer.children) <= 80
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert "cancel_all" in [getattr(key, "action", None) for key in footer.children]
+
+
+async def test_log_keeps_following_when_batches_arrive_faster_than_frames() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LogPanel)
+        await pilot.pause()
+        for _ in range(20):
+            for index in range(5):
+                engine._append_log("INFO", "burst", f"line {index}")
+            panel.append(engine.log_lines_since(panel.last_seq))
+        await pilot.pause(0.2)
+        view = panel.log_view
+        assert view.scroll_y == view.max_scroll_y > 0
+
+
+async def test_recent_fills_stay_at_the_newest_when_new_fills_arrive() -> None:
+    engine = StaticEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        fills = engine.snapshot().recent_fills
+        newer = tuple(
+            replace(fill, exec_id=f"NEW{index}", ts=FIXED_NOW) for index, fill in enumerate(fills)
+        )
+        engine._snapshot = replace(engine.snapshot(), recent_fills=(*newer, *fills))
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#fills", DataTable)
+        assert table.cursor_row == 0
+        assert table.scroll_y == 0
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "NEW0"
+
+
+def test_log_levels_are_coloured_in_their_column_only() -> None:
+    warning = LogLine(1, FIXED_NOW, "WARNING", "kraken_tui.engine.portfolio", "no price yet")
+    critical = LogLine(2, FIXED_NOW, "CRITICAL", "kraken_tui.engine.engine", "kill switch")
+    for line in (warning, critical):
+        text = Text(format_line(line))
+        LevelHighlighter().highlight(text)
+        (span,) = text.spans
+        assert text.plain[span.start : span.end] == line.level
+        assert span.style == LEVEL_STYLES[line.level]
+    assert format_line(warning).split()[2:4] == ["portfolio", "no"]
+    assert format_line(critical).index("engine") == format_line(warning).index("portfolio")

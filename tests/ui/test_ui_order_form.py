@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from kraken_tui.domain import OrderType, Side, TimeInForce
@@ -80,3 +81,38 @@ def test_empty_fields_are_required_and_thousands_separators_are_accepted() -> No
 def test_an_unknown_symbol_is_refused() -> None:
     check = check_order_form(form(), None, None, BALANCES)
     assert check.errors == ("unknown symbol 'BTC/USD'",)
+
+
+def test_a_stop_loss_sends_the_typed_price_as_its_trigger() -> None:
+    check = check_order_form(
+        form(price="60000.0", side=Side.SELL, order_type=OrderType.STOP_LOSS), BTC, BOOK, BALANCES
+    )
+    assert check.ok
+    assert check.order is not None
+    assert (check.order.price, check.order.trigger_price) == (None, Decimal("60000.0"))
+    assert check.notional == Decimal("600.000")
+
+
+def test_a_take_profit_trigger_off_the_tick_grid_is_refused() -> None:
+    check = check_order_form(
+        form(price="70000.05", side=Side.SELL, order_type=OrderType.TAKE_PROFIT),
+        BTC,
+        BOOK,
+        BALANCES,
+    )
+    assert check.errors == ("EOrder:Tick size check failed (tick 0.1)",)
+
+
+def test_a_stop_loss_without_a_trigger_names_the_missing_field() -> None:
+    check = check_order_form(form(price="", order_type=OrderType.STOP_LOSS), BTC, BOOK, BALANCES)
+    assert check.errors == ("trigger is required",)
+
+
+def test_post_only_is_carried_on_a_limit_and_refused_on_a_market_order() -> None:
+    limit = replace(form(), post_only=True)
+    check = check_order_form(limit, BTC, BOOK, BALANCES)
+    assert check.order is not None and check.order.post_only
+    market = replace(limit, order_type=OrderType.MARKET)
+    assert check_order_form(market, BTC, BOOK, BALANCES).errors == (
+        "post-only applies to limit orders only",
+    )

@@ -13,6 +13,7 @@ from kraken_tui.domain import ConnectionState, Mode, TradingState
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
 from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
+from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY
 
 SnapCompare = Callable[..., bool]
 
@@ -24,7 +25,7 @@ def make_app(engine: StaticEngine | None = None, mode: Mode = Mode.SANDBOX) -> K
 def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.press(*keys)
-        await pilot.pause()
+        await pilot.pause(PREVIEW_DELAY + 0.2)
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
         await pilot.pause()

@@ -25,12 +25,13 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import DataTable
 from textual.worker import Worker
 
 from kraken_tui.domain import (
     BookSnapshot,
     Candle,
+    ComponentState,
     Execution,
     Mode,
     Order,
@@ -41,12 +42,14 @@ from kraken_tui.domain import (
 from kraken_tui.engine.api import CommandResult, EngineApi, EngineSnapshot, StrategySnapshot
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.errors import guarded, report_worker_failure
+from kraken_tui.ui.heap import freeze_startup_heap
 from kraken_tui.ui.messages import CommandFailed, CommandFinished, SymbolSelected
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
 from kraken_tui.ui.screens.order_ticket import OrderTicket
 from kraken_tui.ui.screens.symbol_picker import SymbolPicker
 from kraken_tui.ui.widgets.fills_table import FillsTable
+from kraken_tui.ui.widgets.key_footer import KeyFooter
 from kraken_tui.ui.widgets.log_panel import LogPanel
 from kraken_tui.ui.widgets.order_book_ladder import OrderBookLadder
 from kraken_tui.ui.widgets.orders_table import OrdersTable
@@ -150,6 +153,7 @@ class MainScreen(Screen[None]):
         self.snapshot: EngineSnapshot | None = None
         self._drawn = _Drawn()
         self._last_error: str | None = None
+        self._heap_frozen = False
         self.status_bar = StatusBar(mode, id="status")
         self.ladder = OrderBookLadder(id="ladder", classes="panel")
         self.chart = PriceChart(id="chart", classes="panel")
@@ -158,6 +162,7 @@ class MainScreen(Screen[None]):
         self.orders = OrdersTable(id="orders", classes="panel")
         self.fills = FillsTable(id="fills", classes="panel")
         self.log_panel = LogPanel(id="log", classes="panel")
+        self.footer = KeyFooter()
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
@@ -172,7 +177,7 @@ class MainScreen(Screen[None]):
             yield self.fills
         with Horizontal(id="row-log", classes="panel-row"):
             yield self.log_panel
-        yield Footer()
+        yield self.footer
 
     def on_mount(self) -> None:
         for panel_id, (_, subtitle) in PANEL_TITLES.items():
@@ -239,11 +244,16 @@ class MainScreen(Screen[None]):
         if snap.open_orders is not drawn.table_orders:
             self.orders.show(snap.open_orders, snap.instruments)
             drawn.table_orders = snap.open_orders
+            self._title_panels()
         if snap.recent_fills is not drawn.table_fills:
             self.fills.show(snap.recent_fills, snap.instruments)
             drawn.table_fills = snap.recent_fills
         drawn.symbol, drawn.book = symbol, book
         drawn.connection, drawn.ladder_orders = snap.connection, snap.open_orders
+        if snap.state is ComponentState.RUNNING and not self._heap_frozen:
+            self._heap_frozen = True
+            frozen = freeze_startup_heap()
+            logger.debug("engine running: {} start-up objects moved out of GC's way", frozen)
         halted_before = self._halted()
         self.snapshot = snap
         if self._halted() != halted_before:
@@ -257,12 +267,21 @@ class MainScreen(Screen[None]):
     def on_resize(self) -> None:
         self._title_panels()
 
+    @on(DataTable.RowHighlighted, "#orders")
+    def _order_highlighted(self) -> None:
+        self._title_panels()
+
     def _title_panels(self) -> None:
         """In the compact layout each table's title says where it is in the tab cycle, since
-        the other tables are out of sight."""
+        the other tables are out of sight. The orders title names the selected order in full
+        (the table shows a short id)."""
         compact = self.size.width < COMPACT_BELOW_WIDTH or self.size.height < COMPACT_BELOW_HEIGHT
+        self.footer.narrow = self.size.width < COMPACT_BELOW_WIDTH
         for index, panel in enumerate(PANELS, start=1):
             hint = f"  {index}/{len(PANELS)} · tab ▸" if compact else ""
+            if panel == "orders":
+                detail = self.orders.describe(self.orders.selected_key)
+                hint += f" ─ {detail}" if detail else ""
             if panel in PANEL_TITLES:
                 self.query_one(f"#{panel}").border_title = PANEL_TITLES[panel][0] + hint
             else:

@@ -4,6 +4,11 @@ balance), shows its notional and the risk engine's verdict, and sends it only wh
 
 A refusal (by risk or by the exchange) is shown inside the ticket, which stays open so the
 trader can fix the field; an accepted order closes the ticket with the engine's message.
+
+The local checks run on every keystroke (they are pure functions of the snapshot); the engine's
+risk preview runs once typing pauses for `PREVIEW_DELAY` and only for an order it has not
+previewed yet, since a remote engine answers it over the network. Sending takes a fresh
+preview first if one is still waiting.
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from textual.worker import Worker
 
 from kraken_tui.domain import OrderType, Side, TimeInForce
-from kraken_tui.engine.api import CommandResult, EngineApi, RiskDecision
+from kraken_tui.engine.api import CommandResult, EngineApi, ManualOrder, RiskDecision
 from kraken_tui.ui.errors import guarded, report_worker_failure
 from kraken_tui.ui.formatting import fmt_price
-from kraken_tui.ui.order_form import FormCheck, OrderForm, check_order_form
+from kraken_tui.ui.order_form import FormCheck, OrderForm, check_order_form, price_label
 
-SUPPORTED_TYPES = (OrderType.LIMIT, OrderType.MARKET)
+PREVIEW_DELAY = 0.15
+"""Seconds of quiet typing before the ticket asks the engine for a risk preview."""
 
 
 class OrderTicket(ModalScreen[CommandResult | None]):
@@ -102,6 +109,8 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         self._symbol = symbol if symbol in snapshot.symbols else (snapshot.symbols or ("",))[0]
         self._check: FormCheck | None = None
         self._risk: RiskDecision | None = None
+        self._previewed: ManualOrder | None = None
+        self._preview_timer: Timer | None = None
         self._sending = False
 
     def compose(self) -> ComposeResult:
@@ -136,16 +145,16 @@ class OrderTicket(ModalScreen[CommandResult | None]):
             yield from self._field(
                 "Type",
                 Select(
-                    [(t.value, t) for t in SUPPORTED_TYPES],
+                    [(t.value, t) for t in OrderType],
                     value=OrderType.LIMIT,
                     allow_blank=False,
                     compact=True,
                     id="ticket-type",
                 ),
             )
-            yield from self._field(
-                "Price", Input(price, placeholder="limit price", compact=True, id="ticket-price")
-            )
+            with Horizontal(classes="ticket-field"):
+                yield Label("Price", id="ticket-price-label")
+                yield Input(price, placeholder="limit price", compact=True, id="ticket-price")
             yield from self._field(
                 "Volume",
                 Input(placeholder="base currency amount", compact=True, id="ticket-volume"),
@@ -159,6 +168,10 @@ class OrderTicket(ModalScreen[CommandResult | None]):
                     compact=True,
                     id="ticket-tif",
                 ),
+            )
+            yield from self._field(
+                "",
+                Checkbox("post-only (maker, never takes)", compact=True, id="ticket-post-only"),
             )
             yield Static("", id="ticket-notional")
             yield Static("", id="ticket-errors")
@@ -185,10 +198,12 @@ class OrderTicket(ModalScreen[CommandResult | None]):
             price=self.query_one("#ticket-price", Input).value,
             volume=self.query_one("#ticket-volume", Input).value,
             time_in_force=TimeInForce(self.query_one("#ticket-tif", Select).value),
+            post_only=self.query_one("#ticket-post-only", Checkbox).value,
         )
 
     @on(Input.Changed)
     @on(Select.Changed)
+    @on(Checkbox.Changed)
     @guarded
     def _field_changed(self) -> None:
         self._validate()
@@ -212,7 +227,14 @@ class OrderTicket(ModalScreen[CommandResult | None]):
     def _validate(self) -> None:
         snapshot = self._engine.snapshot()
         form = self.form()
-        self.query_one("#ticket-price", Input).disabled = form.order_type is OrderType.MARKET
+        label = price_label(form.order_type)
+        price_field = self.query_one("#ticket-price", Input)
+        price_field.disabled = label is None
+        price_field.placeholder = "trigger price" if label == "Trigger" else "limit price"
+        self.query_one("#ticket-price-label", Label).update(label or "Price")
+        self.query_one("#ticket-post-only", Checkbox).disabled = (
+            form.order_type is not OrderType.LIMIT
+        )
         check = check_order_form(
             form,
             snapshot.instruments.get(form.symbol),
@@ -223,16 +245,35 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         quote = (
             snapshot.instruments[form.symbol].quote if form.symbol in snapshot.instruments else ""
         )
-        estimate = "≈" if form.order_type is OrderType.MARKET else ""
+        estimate = "" if form.order_type is OrderType.LIMIT else "≈"
         notional = "-" if check.notional is None else f"{estimate}{check.notional:,.2f} {quote}"
         self.query_one("#ticket-notional", Static).update(f"Notional: {notional}")
         self.query_one("#ticket-errors", Static).update("\n".join(f"✗ {e}" for e in check.errors))
         risk = self.query_one("#ticket-risk", Static)
-        self._risk = None
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview_timer = None
         if check.order is None or check.errors:
+            self._risk, self._previewed = None, None
             risk.update("")
             risk.set_classes("")
             return
+        if check.order == self._previewed:
+            return
+        self._risk, self._previewed = None, None
+        risk.update("Risk: checking…")
+        risk.set_classes("")
+        self._preview_timer = self.set_timer(PREVIEW_DELAY, self._preview)
+
+    @guarded
+    def _preview(self) -> None:
+        """Ask the engine for its risk decision on the order the form describes now."""
+        self._preview_timer = None
+        check = self._check
+        if check is None or check.order is None or check.errors:
+            return
+        risk = self.query_one("#ticket-risk", Static)
+        self._previewed = check.order
         try:
             decision = self._engine.preview_order(check.order)
         except Exception as exc:
@@ -250,6 +291,9 @@ class OrderTicket(ModalScreen[CommandResult | None]):
 
     @guarded
     def action_send(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview()
         check = self._check
         if check is None or not check.ok or check.order is None:
             self.app.bell()

@@ -20,6 +20,7 @@ class FillsTable(KeyedTable):
         ("price", "Price"),
         ("qty", "Qty"),
     )
+    CURSOR_FOLLOWS_KEY = False
 
     def show(self, fills: Sequence[Execution], instruments: Mapping[str, Instrument]) -> None:
         rows: list[Row] = []

@@ -8,6 +8,7 @@ stays on the same key, so a selection survives every refresh.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -19,6 +20,10 @@ Row = tuple[str, tuple[Cell, ...]]
 class KeyedTable(DataTable[Cell]):
     COLUMNS: tuple[tuple[str, str], ...] = ()
     """(key, label) per column; the key names the column for `update_cell`."""
+    CURSOR_FOLLOWS_KEY: ClassVar[bool] = True
+    """Keep the cursor on the same row key when rows come or go (a selection a key acts on).
+    False keeps it at the same position instead: a feed listed newest first stays at the top
+    rather than scrolling down after the row that was first."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
@@ -57,7 +62,7 @@ class KeyedTable(DataTable[Cell]):
             self.add_row(*cells, key=key)
         self._cells = dict(rows)
         self._order = [key for key, _ in rows]
-        if selected in self._cells:
+        if self.CURSOR_FOLLOWS_KEY and selected in self._cells:
             self.move_cursor(row=self._order.index(selected), animate=False)
         elif self._order:
             self.move_cursor(row=min(cursor, len(self._order) - 1), animate=False)

@@ -1,7 +1,7 @@
 """The engine's log: fed in batches, filtered by level and by a search text, bounded in memory.
 
 Lines arrive through `append` once per UI frame (never once per line). The panel keeps the last
-`max_lines` lines so a change of filter can be re-applied to what is already there. `Log` only
+`max_lines` lines so a change of filter can be re-applied to what is already there. The view only
 follows new lines while its view is at the bottom, so scrolling back to read is never yanked.
 """
 
@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -25,8 +28,66 @@ LEVEL_RANK = {"TRACE": 0, "DEBUG": 0, "INFO": 1, "SUCCESS": 1, "WARNING": 2, "ER
 """loguru's levels placed on those steps; anything unknown (CRITICAL) ranks as ERROR."""
 
 
+LEVEL_STYLES = {
+    "TRACE": Style(color="#6e7681"),
+    "DEBUG": Style(color="#6e7681"),
+    "INFO": Style(color="#58a6ff"),
+    "SUCCESS": Style(color="#3fb950"),
+    "WARNING": Style(color="#e3b341", bold=True),
+    "ERROR": Style(color="#f85149", bold=True),
+    "CRITICAL": Style(color="#ffffff", bgcolor="#b62324", bold=True),
+}
+LEVEL_START, LEVEL_WIDTH = 9, 9
+"""Where `format_line` puts the level: after "HH:MM:SS "."""
+
+SOURCE_WIDTH = 10
+
+
+def short_source(source: str) -> str:
+    """The logger's last dotted component (`kraken_tui.engine.portfolio` -> `portfolio`): the
+    full module path would take a third of an 80-column line."""
+    return source.rpartition(".")[2]
+
+
 def format_line(line: LogLine) -> str:
-    return f"{line.ts:%H:%M:%S} {line.level:<7} {line.source:<9} {line.message}"
+    return (
+        f"{line.ts:%H:%M:%S} {line.level:<{LEVEL_WIDTH - 1}} "
+        f"{short_source(line.source):<{SOURCE_WIDTH}} {line.message}"
+    )
+
+
+class LevelHighlighter(Highlighter):
+    """Colours the level word of a formatted line. It reads the fixed column `format_line`
+    writes the level in, so it costs one dictionary lookup per drawn line, not a regex."""
+
+    def highlight(self, text: Text) -> None:
+        level = text.plain[LEVEL_START : LEVEL_START + LEVEL_WIDTH].strip()
+        style = LEVEL_STYLES.get(level)
+        if style is not None:
+            text.stylize(style, LEVEL_START, LEVEL_START + len(level))
+
+
+class LogView(Log):
+    """A `Log` that remembers whether the reader is following its end.
+
+    Following stops only when the view scrolls *up* while it has a size (the reader moved
+    away) and resumes when it reaches the end again. Sampling "is it at the end?" when lines
+    arrive is not enough: the view also falls short of the end when a long line brings in the
+    horizontal scrollbar, or when two batches arrive before a queued scroll has run."""
+
+    def __init__(self, *, max_lines: int, id: str | None = None) -> None:
+        super().__init__(max_lines=max_lines, highlight=True, id=id)
+        self.highlighter = LevelHighlighter()
+        self.following = True
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.size.height == 0:
+            return
+        if new_value >= self.max_scroll_y:
+            self.following = True
+        elif new_value < old_value:
+            self.following = False
 
 
 class LogPanel(Vertical):
@@ -56,12 +117,9 @@ class LogPanel(Vertical):
         self.last_seq = 0
         self.min_level = "DEBUG"
         self.search = ""
-        self._following = True
-        """Whether the view was at the bottom when last seen; survives hiding and resizing,
-        which reset the scroll position of a view that has no size for a moment."""
 
     def compose(self) -> ComposeResult:
-        yield Log(max_lines=self.max_lines, highlight=False, id="log-view")
+        yield LogView(max_lines=self.max_lines, id="log-view")
         yield Input(
             placeholder="search the log (enter keeps it, esc clears)", compact=True, id="log-search"
         )
@@ -70,8 +128,8 @@ class LogPanel(Vertical):
         self._update_title()
 
     @property
-    def log_view(self) -> Log:
-        return self.query_one("#log-view", Log)
+    def log_view(self) -> LogView:
+        return self.query_one("#log-view", LogView)
 
     def append(self, lines: Iterable[LogLine]) -> None:
         batch = list(lines)
@@ -81,10 +139,7 @@ class LogPanel(Vertical):
         self.last_seq = batch[-1].seq
         shown = [format_line(line) for line in batch if self._matches(line)]
         if shown:
-            view = self.log_view
-            if view.size.height > 0:
-                self._following = view.is_vertical_scroll_end
-            view.write_lines(shown, scroll_end=False)
+            self.log_view.write_lines(shown, scroll_end=False)
             self._keep_following()
 
     def on_show(self) -> None:
@@ -94,9 +149,14 @@ class LogPanel(Vertical):
         self._keep_following()
 
     def _keep_following(self) -> None:
-        if self._following:
-            view = self.log_view
-            view.call_after_refresh(view.scroll_end, animate=False, immediate=True)
+        view = self.log_view
+        if view.following:
+            view.call_after_refresh(self._scroll_to_end)
+
+    def _scroll_to_end(self) -> None:
+        view = self.log_view
+        if view.following:
+            view.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def visible_lines(self) -> list[str]:
         """The lines currently shown, after level filter and search."""
@@ -148,7 +208,7 @@ class LogPanel(Vertical):
         view = self.log_view
         view.clear()
         view.write_lines(self.visible_lines(), scroll_end=False)
-        self._following = True
+        view.following = True
         self._keep_following()
         self._update_title()
 

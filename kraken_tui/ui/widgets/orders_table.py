@@ -1,4 +1,8 @@
-"""Our open orders; the cursor row is the order `c` cancels."""
+"""Our open orders; the cursor row is the order `c` cancels.
+
+A client order id is 32 hex digits, too wide for a table that must fit 120 columns next to the
+fills, so the table shows its first 8 (enough to tell orders apart at a glance) and
+`describe` gives the full id and who sent the order for the panel's title."""
 
 from __future__ import annotations
 
@@ -31,6 +35,21 @@ def side_text(side: Side, suffix: str = "") -> Text:
     return text
 
 
+SHORT_ID_WIDTH = 11
+
+
+def short_id(cl_ord_id: str) -> str:
+    if len(cl_ord_id) <= SHORT_ID_WIDTH:
+        return cl_ord_id
+    return cl_ord_id[:8] + "…"
+
+
+def origin(order: Order) -> str:
+    if order.strategy is not None:
+        return order.strategy
+    return "external" if order.external else "manual"
+
+
 class OrdersTable(KeyedTable):
     COLUMNS = (
         ("id", "Order"),
@@ -42,7 +61,19 @@ class OrdersTable(KeyedTable):
         ("status", "Status"),
     )
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._orders: dict[str, Order] = {}
+
+    def describe(self, cl_ord_id: str | None) -> str:
+        """The full id and the sender of an order in the table, or "" if it is not there."""
+        order = self._orders.get(cl_ord_id) if cl_ord_id is not None else None
+        if order is None:
+            return ""
+        return f"{order.cl_ord_id} · {origin(order)}"
+
     def show(self, orders: Sequence[Order], instruments: Mapping[str, Instrument]) -> None:
+        self._orders = {o.cl_ord_id: o for o in orders}
         rows: list[Row] = []
         for o in orders:
             instrument = instruments.get(o.symbol)
@@ -51,10 +82,10 @@ class OrdersTable(KeyedTable):
                 (
                     o.cl_ord_id,
                     (
-                        o.cl_ord_id,
+                        short_id(o.cl_ord_id),
                         o.symbol,
                         side_text(o.side, TYPE_LABELS[o.order_type]),
-                        Text(fmt_price(o.price, decimals), justify="right"),
+                        Text(fmt_price(o.price or o.trigger_price, decimals), justify="right"),
                         Text(fmt_qty(o.volume), justify="right"),
                         Text(fmt_qty(o.filled), justify="right"),
                         STATUS_LABELS.get(o.status, o.status.value),

@@ -1,4 +1,8 @@
-"""Positions per symbol with mark and PnL, coloured by sign."""
+"""The account's position per symbol with mark and PnL, coloured by sign.
+
+The engine reports each symbol twice when a strategy trades it: the account's net position and
+the strategy's own share. Only account rows are shown here (what the exchange balance says);
+each strategy's share is in the strategies table, so no quantity is listed twice."""
 
 from __future__ import annotations
 
@@ -24,16 +28,18 @@ class PositionsTable(KeyedTable):
     def show(self, positions: Sequence[Position], instruments: Mapping[str, Instrument]) -> None:
         rows: list[Row] = []
         for p in positions:
+            if p.strategy is not None:
+                continue
             instrument = instruments.get(p.symbol)
             decimals = instrument.price_decimals if instrument else 2
-            key = p.symbol if p.strategy is None else f"{p.symbol}:{p.strategy}"
+            average = None if p.is_flat else p.avg_price
             rows.append(
                 (
-                    key,
+                    p.symbol,
                     (
                         p.symbol,
                         signed_text(p.qty, 4),
-                        Text(fmt_price(p.avg_price, decimals), justify="right"),
+                        Text(fmt_price(average, decimals), justify="right"),
                         Text(fmt_price(p.mark, decimals), justify="right"),
                         signed_text(p.unrealized_pnl),
                         signed_text(p.realized_pnl),

@@ -84,6 +84,9 @@ class PriceChart(Widget):
         if not self._candles:
             return [Strip([Segment("no candles yet".center(width), AXIS)])]
         candles = self._candles[-plot_w:]
+        # The newest candle sits next to the price axis however few there are, as on any
+        # trading chart; a short history leaves blank space on the left, not on the right.
+        left = plot_w - len(candles)
         low = min(c.low for c in candles)
         high = max(c.high for c in candles)
         order_prices = [o.price for o in self._orders if o.price is not None]
@@ -113,8 +116,8 @@ class PriceChart(Widget):
                 row_of(min(candle.open, candle.close)),
             )
             for y in range(row_of(candle.high), row_of(candle.low) + 1):
-                cells[y][x] = ("┃" if top <= y <= bottom else "│", style)
-        self._mark_fills(cells, candles, row_of, plot_h)
+                cells[y][left + x] = ("┃" if top <= y <= bottom else "│", style)
+        self._mark_fills(cells, candles, left, row_of, plot_h)
 
         decimals = self._instrument.price_decimals if self._instrument else 2
         labels: dict[int, tuple[str, Style]] = {}
@@ -136,13 +139,14 @@ class PriceChart(Widget):
             segments.append(Segment(" "))
             segments.append(Segment(f"{text:<{AXIS_W - 1}}"[: AXIS_W - 1], style))
             strips.append(Strip(segments, width))
-        strips.append(self._time_axis(candles, plot_w, width))
+        strips.append(self._time_axis(candles, left, plot_w, width))
         return strips
 
     def _mark_fills(
         self,
         cells: list[list[tuple[str, Style | None]]],
         candles: Sequence[Candle],
+        left: int,
         row_of: Callable[[Decimal], int],
         plot_h: int,
     ) -> None:
@@ -152,14 +156,20 @@ class PriceChart(Widget):
                     y = row_of(fill.price)
                     if 0 <= y < plot_h:
                         buy = fill.side is Side.BUY
-                        cells[y][x] = ("▲" if buy else "▼", BUY_FILL if buy else SELL_FILL)
+                        cells[y][left + x] = (
+                            "▲" if buy else "▼",
+                            BUY_FILL if buy else SELL_FILL,
+                        )
                     break
 
     @staticmethod
-    def _time_axis(candles: Sequence[Candle], plot_w: int, width: int) -> Strip:
+    def _time_axis(candles: Sequence[Candle], left: int, plot_w: int, width: int) -> Strip:
+        """Labels every `TIME_LABEL_EVERY` candles counted back from the newest, so the
+        labels stay put as new candles arrive on the right."""
         axis = [" "] * plot_w
-        for x in range(0, len(candles), TIME_LABEL_EVERY):
+        for x in range(len(candles) - 1, -1, -TIME_LABEL_EVERY):
             label = candles[x].ts.strftime("%H:%M")
-            if x + len(label) <= plot_w:
-                axis[x : x + len(label)] = label
+            start = min(left + x, plot_w - len(label))
+            if start >= 0 and axis[start : start + len(label)] == [" "] * len(label):
+                axis[start : start + len(label)] = label
         return Strip([Segment("".join(axis), AXIS)], plot_w).adjust_cell_length(width)

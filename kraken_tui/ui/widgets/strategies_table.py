@@ -1,5 +1,8 @@
-"""Strategies: state, last signal, position, PnL and orders sent; the cursor row is the
-strategy `p` pauses or resumes."""
+"""Strategies: state, position, PnL, orders sent and last signal; the cursor row is the
+strategy `p` pauses or resumes.
+
+The signal is free text from the strategy (a market maker's quotes, a crossover's reason), so it
+comes last and is cut to `SIGNAL_WIDTH`: the numbers a trader scans stay in view at 120 columns."""
 
 from __future__ import annotations
 
@@ -18,6 +21,13 @@ STATE_STYLES = {
     StrategyState.ERROR: "bold #ffffff on #da3633",
     StrategyState.STOPPED: "#8b949e",
 }
+SIGNAL_WIDTH = 28
+
+
+def signal_text(signal: str) -> str:
+    if not signal:
+        return "-"
+    return signal if len(signal) <= SIGNAL_WIDTH else signal[: SIGNAL_WIDTH - 1] + "…"
 
 
 def state_text(strategy: StrategySnapshot) -> Text:
@@ -32,10 +42,10 @@ class StrategiesTable(KeyedTable):
         ("name", "Strategy"),
         ("symbol", "Symbol"),
         ("state", "State"),
-        ("signal", "Sig"),
         ("position", "Pos"),
         ("pnl", "PnL"),
         ("orders", "Sent"),
+        ("signal", "Signal"),
     )
 
     def show(self, strategies: Sequence[StrategySnapshot]) -> None:
@@ -46,10 +56,10 @@ class StrategiesTable(KeyedTable):
                     s.name,
                     s.symbol,
                     state_text(s),
-                    s.last_signal or "-",
                     Text(fmt_qty(s.position), justify="right"),
                     signed_text(s.pnl),
                     Text(str(s.orders_sent), justify="right"),
+                    signal_text(s.last_signal),
                 ),
             )
             for s in strategies
