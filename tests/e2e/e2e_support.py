@@ -87,13 +87,14 @@ def write_config(
     risk: Mapping[str, Any] | None = None,
     file_name: str = "kraken_tui.toml",
     strategy_dir: Path = USER_STRATEGIES,
+    symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
 ) -> Path:
     """A complete TOML config in `workdir`: store, logs, pro tier (as the sandbox runs),
     strategies and risk limits. The URLs come from the environment, as an operator would set
     them to point the app at a standalone sandbox."""
-    symbols = sorted({"BTC/USD", "ETH/USD", *(s.symbol for s in strategies)})
+    subscribed = sorted({*symbols, *(s.symbol for s in strategies)})
     lines = [
-        "symbols = [" + ", ".join(f'"{s}"' for s in symbols) + "]",
+        "symbols = [" + ", ".join(f'"{s}"' for s in subscribed) + "]",
         "strategies = []" if not strategies else "",
         f'strategy_dir = "{strategy_dir}"',
         "[exchange]",

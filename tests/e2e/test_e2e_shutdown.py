@@ -66,17 +66,6 @@ def test_sigterm_exits_0_and_cancels_open_orders(cancelling_shutdown: Cancelling
     assert len(bids) == BIDS and all(o.order_id for o in bids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: TradingEngine.stop sends cancel-all and closes the exchange without "
-    "waiting for the cancellations to be confirmed, so the store keeps the cancelled orders "
-    "as 'new' until the next start's reconciliation",
-)
-def test_sigterm_cancel_is_recorded_in_the_store(cancelling_shutdown: CancellingShutdown) -> None:
-    bids = [o for o in cancelling_shutdown.stored if o.strategy == "resting_bids"]
-    assert [o.status for o in bids] == ["canceled"] * BIDS
-
-
 def test_sigterm_without_cancel_leaves_orders_to_the_dead_man_switch(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
