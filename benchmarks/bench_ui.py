@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import inspect
 import json
+import math
 import os
 import random
 import statistics
@@ -135,8 +136,8 @@ class Phase:
 
 def percentile(ordered: list[float], q: float) -> float:
     """Nearest-rank percentile: with 60 samples p99 is the largest, with 100 the second."""
-    rank = max(1, round(q * len(ordered) + 0.5))
-    return ordered[min(rank, len(ordered)) - 1]
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
 
 
 class LoopLag:

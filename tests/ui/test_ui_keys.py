@@ -26,7 +26,7 @@ from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
 from kraken_tui.ui.commands import ACTIONS
 from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
-from kraken_tui.ui.heap import freeze_startup_heap
+from kraken_tui.ui.heap import YOUNG_THRESHOLD, tune_gc_after_start
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
 from kraken_tui.ui.screens.main_screen import MainScreen
@@ -708,9 +708,10 @@ def test_log_levels_are_coloured_in_their_column_only() -> None:
     assert format_line(critical).index("engine") == format_line(warning).index("portfolio")
 
 
-async def test_start_up_objects_are_frozen_out_of_gc_once_the_engine_runs() -> None:
+async def test_gc_is_tuned_once_the_engine_runs_start_up_objects_frozen() -> None:
     app = make_app(StaticEngine())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert gc.get_freeze_count() > 0
-        assert freeze_startup_heap() == 0
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+        assert tune_gc_after_start() == 0

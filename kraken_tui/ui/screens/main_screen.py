@@ -42,7 +42,7 @@ from kraken_tui.domain import (
 from kraken_tui.engine.api import CommandResult, EngineApi, EngineSnapshot, StrategySnapshot
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.errors import guarded, report_worker_failure
-from kraken_tui.ui.heap import freeze_startup_heap
+from kraken_tui.ui.heap import tune_gc_after_start
 from kraken_tui.ui.messages import CommandFailed, CommandFinished, SymbolSelected
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
@@ -153,7 +153,7 @@ class MainScreen(Screen[None]):
         self.snapshot: EngineSnapshot | None = None
         self._drawn = _Drawn()
         self._last_error: str | None = None
-        self._heap_frozen = False
+        self._gc_tuned = False
         self.status_bar = StatusBar(mode, id="status")
         self.ladder = OrderBookLadder(id="ladder", classes="panel")
         self.chart = PriceChart(id="chart", classes="panel")
@@ -250,9 +250,9 @@ class MainScreen(Screen[None]):
             drawn.table_fills = snap.recent_fills
         drawn.symbol, drawn.book = symbol, book
         drawn.connection, drawn.ladder_orders = snap.connection, snap.open_orders
-        if snap.state is ComponentState.RUNNING and not self._heap_frozen:
-            self._heap_frozen = True
-            frozen = freeze_startup_heap()
+        if snap.state is ComponentState.RUNNING and not self._gc_tuned:
+            self._gc_tuned = True
+            frozen = tune_gc_after_start()
             logger.debug("engine running: {} start-up objects moved out of GC's way", frozen)
         halted_before = self._halted()
         self.snapshot = snap
