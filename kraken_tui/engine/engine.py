@@ -19,6 +19,7 @@ snapshot parts are immutable values replaced on change, so `snapshot()` is O(1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ from kraken_tui.strategies import CancelAll, CancelOrder, Intent, PlaceOrder
 TRADING_STATE_KEY = "risk.trading_state"
 BASELINE_KEY = "portfolio.baseline"
 DAY_START_KEY = "portfolio.day_start"
+EQUITY_SCOPE_KEY = "portfolio.equity_scope"
 RECENT_FILLS = 200
 CANDLES_KEPT = 500
 
@@ -218,7 +220,9 @@ class TradingEngine:
             raise ExchangeError(f"the exchange does not list {', '.join(unknown)}")
         self._symbols = self.config.symbols
         self.positions = PositionManager(self._instruments)
-        self.portfolio = PortfolioManager(self.config.quote_ccy, self._instruments, self.clock)
+        self.portfolio = PortfolioManager(
+            self.config.quote_ccy, self._instruments, self.clock, valued_symbols=self._symbols
+        )
         await self._restore_trading_state()
         report = await Reconciler(self.exchange, self.store, self.orders, self.clock).run()
         await self._rebuild_positions()
@@ -272,6 +276,7 @@ class TradingEngine:
                 if self.orders.open_orders:
                     await self.orders.cancel_all()
                 await self.orders.close(self.config.shutdown_timeout_s)
+                await self._settle_cancellations()
                 await self.dead_man.disarm()
             else:
                 await self.dead_man.refresh()
@@ -293,6 +298,24 @@ class TradingEngine:
         await self.store.writer.flush()
         await self.exchange.close()
         self.lifecycle.transition(ComponentState.STOPPED, "stopped")
+
+    async def _settle_cancellations(self, within_s: float = 2.0) -> None:
+        """After the shutdown cancel-all, wait for the exchange's confirmations so the store
+        records the orders as cancelled; what is still unconfirmed is looked up over REST.
+        Orders never acknowledged are left to start-up reconciliation, as `orders.close` says."""
+
+        def unsettled() -> bool:
+            return any(o.status is not OrderStatus.PENDING_NEW for o in self.orders.open_orders)
+
+        settled = asyncio.Event()
+        self.orders.on_change(lambda _order: None if unsettled() else settled.set())
+        for attempt in range(2):
+            if not unsettled():
+                return
+            if attempt:
+                await self.sync_orders()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), within_s)
 
     async def run(self, stop: asyncio.Event | None = None, duration_s: float | None = None) -> None:
         """Headless convenience: start, trade until `stop` is set or `duration_s` passes, then
@@ -719,7 +742,9 @@ class TradingEngine:
 
     async def _check_balances_periodically(self) -> None:
         balances = await self.exchange.balances()
-        mismatches = self.portfolio.compare(self._baseline, self.positions.asset_flows(), balances)
+        mismatches = self.portfolio.compare(
+            self._baseline, self.positions.asset_flows(), balances, self.positions.settlements()
+        )
         self.portfolio.report(mismatches, confirmed=False)
         self.portfolio.set_balances(balances)
         self.strategies.update_balances({a: b.available for a, b in balances.items()})
@@ -773,13 +798,23 @@ class TradingEngine:
             logger.info("portfolio baseline recorded for {} assets", len(self._baseline))
         else:
             self._baseline = {k: Decimal(v) for k, v in saved.items()}
-            mismatches = self.portfolio.compare(self._baseline, flows, balances)
+            mismatches = self.portfolio.compare(
+                self._baseline, flows, balances, self.positions.settlements()
+            )
             self.portfolio.report(mismatches, confirmed=True)
         self.portfolio.set_balances(balances)
         latest = await self.store.equity.latest()
         day_start = await self.store.kv.get(DAY_START_KEY)
+        scope = sorted(self.portfolio.valued_assets)
+        peak = latest.peak if latest is not None else Decimal(0)
+        if peak and await self.store.kv.get(EQUITY_SCOPE_KEY) != scope:
+            # The peak was measured over other assets (the traded symbols changed): comparing
+            # it with today's equity would report a drawdown that never happened.
+            logger.warning("equity now counts {}: the peak equity starts afresh", scope)
+            peak = Decimal(0)
+        await self.store.kv.set(EQUITY_SCOPE_KEY, scope, now)
         self.portfolio.restore(
-            latest.peak if latest is not None else Decimal(0),
+            peak,
             date.fromisoformat(day_start["day"]) if day_start else None,
             Decimal(day_start["pnl"]) if day_start else Decimal(0),
         )

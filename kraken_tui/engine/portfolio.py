@@ -13,7 +13,7 @@ fills explain the exchange's balances.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -27,6 +27,10 @@ from kraken_tui.engine.clock import Clock
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 DEFAULT_TOLERANCE = Decimal("0.00000001")
+FIAT_SETTLEMENT_STEP = Decimal("0.0001")
+"""Kraken keeps fiat balances to 4 decimals and settles each fill's cost and fee rounded to
+them, so every fill may move a fiat balance by up to a step more or less than price x qty."""
+FIAT = frozenset({"USD", "EUR", "GBP", "CAD", "JPY", "CHF", "AUD"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +54,20 @@ class PortfolioManager:
         instruments: Mapping[str, Instrument],
         clock: Clock,
         tolerance: Decimal = DEFAULT_TOLERANCE,
+        *,
+        valued_symbols: Sequence[str] | None = None,
     ) -> None:
+        """Equity counts the quote currency and the base assets of `valued_symbols` (the pairs
+        the engine trades and so has prices for; default: every instrument). Other holdings
+        are left out consistently, so the peak and the drawdown compare like with like."""
         self.quote_ccy = quote_ccy
         self._instruments = instruments
+        symbols = instruments.keys() if valued_symbols is None else valued_symbols
+        self._valued = {
+            instruments[s].base
+            for s in symbols
+            if s in instruments and instruments[s].quote == quote_ccy
+        }
         self._clock = clock
         self._tolerance = tolerance
         self._balances: dict[str, Decimal] = {}
@@ -63,6 +78,11 @@ class PortfolioManager:
         self._unvalued_warned: set[str] = set()
         self._suspect: set[str] = set()
         self._snapshot = PortfolioSnapshot(quote_ccy=quote_ccy)
+
+    @property
+    def valued_assets(self) -> frozenset[str]:
+        """The assets equity counts besides the quote currency."""
+        return frozenset(self._valued)
 
     @property
     def snapshot(self) -> PortfolioSnapshot:
@@ -96,9 +116,14 @@ class PortfolioManager:
         for symbol, mid in mids.items():
             self._prices[symbol] = mid
         equity = self._equity()
-        if self._balances:
-            self._peak = max(self._peak, equity)
-        drawdown = (self._peak - equity) / self._peak * HUNDRED if self._peak > 0 else ZERO
+        if equity is None:
+            # A valued asset has no price yet (books still arriving after a start): a partial
+            # sum would look like a crash from the persisted peak, so keep the last figures.
+            equity, drawdown = self._snapshot.equity, self._snapshot.drawdown_pct
+        else:
+            if self._balances:
+                self._peak = max(self._peak, equity)
+            drawdown = (self._peak - equity) / self._peak * HUNDRED if self._peak > 0 else ZERO
         today = self._clock.now().date()
         if self._day != today:
             self._day, self._day_start_pnl = today, trading_pnl
@@ -129,13 +154,19 @@ class PortfolioManager:
         baseline: Mapping[str, Decimal],
         flows: Mapping[str, Decimal],
         balances: Mapping[str, Balance],
+        settlements: Mapping[str, int] | None = None,
     ) -> list[BalanceMismatch]:
-        """Assets whose exchange balance differs from baseline + fills beyond the tolerance."""
+        """Assets whose exchange balance differs from baseline + fills beyond the tolerance:
+        `settlements` counts the fills settled in each asset, each allowed one rounding step
+        (fiat) of difference, since the exchange settles rounded costs, not price x qty."""
         mismatches = []
         for asset in sorted(set(baseline) | set(flows) | set(balances)):
             expected = baseline.get(asset, ZERO) + flows.get(asset, ZERO)
             actual = balances[asset].total if asset in balances else ZERO
-            if abs(actual - expected) > self._tolerance:
+            allowance = self._tolerance
+            if settlements and asset in FIAT:
+                allowance += FIAT_SETTLEMENT_STEP * settlements.get(asset, 0)
+            if abs(actual - expected) > allowance:
                 mismatches.append(BalanceMismatch(asset, expected, actual))
         return mismatches
 
@@ -154,23 +185,29 @@ class PortfolioManager:
     def _add(self, asset: str, amount: Decimal) -> None:
         self._balances[asset] = self._balances.get(asset, ZERO) + amount
 
-    def _equity(self) -> Decimal:
+    def _equity(self) -> Decimal | None:
+        """Quote balance plus valued assets at their price; None while a valued asset that is
+        held has no price yet."""
         total = ZERO
         for asset, amount in self._balances.items():
             if asset == self.quote_ccy:
                 total += amount
                 continue
-            price = self._prices.get(f"{asset}/{self.quote_ccy}")
-            if price is None:
+            if asset not in self._valued:
                 if amount != 0 and asset not in self._unvalued_warned:
                     self._unvalued_warned.add(asset)
-                    logger.warning(
-                        "portfolio: no {}/{} price yet, {} {} left out of equity",
-                        asset,
-                        self.quote_ccy,
+                    logger.info(
+                        "portfolio: {} {} not in equity (no traded {}/{} pair to value it)",
                         amount,
                         asset,
+                        asset,
+                        self.quote_ccy,
                     )
+                continue
+            price = self._prices.get(f"{asset}/{self.quote_ccy}")
+            if price is None:
+                if amount != 0:
+                    return None
                 continue
             total += amount * price
         return total

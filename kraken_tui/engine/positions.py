@@ -10,7 +10,7 @@ which is what the portfolio compares with the exchange's balances.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -26,6 +26,7 @@ class PositionManager:
         self._by_symbol: dict[str, Position] = {}
         self._by_strategy: dict[tuple[str, str], Position] = {}
         self._flows: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
+        self._settlements: Counter[str] = Counter()
         self._marks: dict[str, Decimal] = {}
         self._positions: tuple[Position, ...] = ()
 
@@ -48,6 +49,11 @@ class PositionManager:
     def asset_flows(self) -> dict[str, Decimal]:
         """Net change of each asset's balance caused by the fills applied so far."""
         return dict(self._flows)
+
+    def settlements(self) -> dict[str, int]:
+        """How many fills settled in each asset as their quote (each one rounded by the
+        exchange to that asset's precision, which the balance check must allow for)."""
+        return dict(self._settlements)
 
     def trading_pnl(self) -> Decimal:
         """Realized (net of fees) plus unrealized PnL of every account position, in quote."""
@@ -75,6 +81,7 @@ class PositionManager:
         self._flows[instrument.quote] -= execution.side.sign * execution.qty * execution.price
         fee_asset = instrument.base if execution.fee_ccy == instrument.base else instrument.quote
         self._flows[fee_asset] -= execution.fee
+        self._settlements[instrument.quote] += 1
         self._publish()
         return changed
 

@@ -104,13 +104,6 @@ def test_restart_after_fills_reports_no_balance_mismatch(crossover_run: Crossove
     assert "balance mismatch" not in crossover_run.restart_output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: on restart the persisted peak equity (all assets priced) is compared "
-    "with an equity that leaves out assets without a price (books not arrived yet, or a symbol "
-    "no longer subscribed), so max_drawdown fires the kill switch on a phantom drawdown and "
-    "the restarted engine is HALTED",
-)
 def test_restart_after_fills_does_not_fire_the_drawdown_kill_switch(
     crossover_run: CrossoverRun,
 ) -> None:
