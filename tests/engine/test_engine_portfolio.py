@@ -102,3 +102,40 @@ def test_periodic_mismatch_alerts_critical_only_when_it_persists() -> None:
         assert levels == ["WARNING", "CRITICAL"]
     finally:
         logger.remove(sink)
+
+
+def test_equity_waits_for_every_valued_price_instead_of_reporting_a_phantom_drawdown() -> None:
+    """After a restart the persisted peak counted BTC; until BTC's book arrives, equity
+    without it would look like a crash and fire the drawdown kill switch."""
+    portfolio = PortfolioManager("USD", INSTRUMENTS, VirtualClock(T0))
+    portfolio.restore(D("2000"), None, D(0))
+    portfolio.set_balances({"USD": Balance("USD", D("1000")), "BTC": Balance("BTC", D("1"))})
+    assert portfolio.revalue({}, D(0)).drawdown_pct == D(0)
+    snap = portfolio.revalue({"BTC/USD": D("900")}, D(0))
+    assert snap.equity == D("1900") and snap.drawdown_pct == D("5")
+
+
+def test_assets_without_a_traded_pair_stay_out_of_equity_consistently() -> None:
+    portfolio = PortfolioManager("USD", INSTRUMENTS, VirtualClock(T0), valued_symbols=["BTC/USD"])
+    portfolio.set_balances(
+        {
+            "USD": Balance("USD", D("1000")),
+            "BTC": Balance("BTC", D("1")),
+            "SOL": Balance("SOL", D("500")),
+        }
+    )
+    assert portfolio.valued_assets == frozenset({"BTC"})
+    assert portfolio.revalue({"BTC/USD": D("1000")}, D(0)).equity == D("2000")
+
+
+def test_balance_check_allows_one_fiat_rounding_step_per_settled_fill() -> None:
+    portfolio = PortfolioManager("USD", INSTRUMENTS, VirtualClock(T0))
+    baseline = {"USD": D("1000"), "BTC": D("0")}
+    flows = {"USD": D("-333.33333333"), "BTC": D("0.01")}
+    balances = {"USD": Balance("USD", D("666.6666")), "BTC": Balance("BTC", D("0.01"))}
+    assert portfolio.compare(baseline, flows, balances, {"USD": 1}) == []
+    assert [m.asset for m in portfolio.compare(baseline, flows, balances)] == ["USD"]
+    off_by_a_cent = {"USD": Balance("USD", D("666.6566")), "BTC": Balance("BTC", D("0.01"))}
+    assert [m.asset for m in portfolio.compare(baseline, flows, off_by_a_cent, {"USD": 1})] == [
+        "USD"
+    ]
