@@ -96,6 +96,7 @@ class EngineSnapshot:
     tickers: Mapping[str, Ticker] = field(default_factory=dict)
     candles: Mapping[str, tuple[Candle, ...]] = field(default_factory=dict)
     positions: tuple[Position, ...] = ()
+    """Account positions (`strategy is None`) and each strategy's share of them."""
     open_orders: tuple[Order, ...] = ()
     recent_fills: tuple[Execution, ...] = ()
     strategies: tuple[StrategySnapshot, ...] = ()

@@ -378,12 +378,13 @@ class TradingEngine:
             return CommandResult(False, f"no strategy named {strategy}")
         if not self.strategies.pause(strategy):
             return CommandResult(False, f"{strategy} is {host.state}, not running")
+        self._touch()  # shown at once; the store write below must not delay the feedback
         await self.store.strategies.set_state(strategy, StrategyState.PAUSED, self.clock.now())
         cancelled = 0
         if self.config.cancel_on_pause:
             own = [o.cl_ord_id for o in self.orders.open_orders_of(strategy)]
             cancelled = await self.orders.cancel_many(own)
-        self._touch()
+            self._touch()
         suffix = f", {cancelled} open orders cancelled" if self.config.cancel_on_pause else ""
         return CommandResult(True, f"{strategy} paused: no new orders{suffix}")
 
@@ -395,8 +396,8 @@ class TradingEngine:
             return CommandResult(False, "trading is HALTED: reset the kill switch first")
         if not self.strategies.resume(strategy):
             return CommandResult(False, f"{strategy} is {host.state}, not paused")
-        await self.store.strategies.set_state(strategy, StrategyState.RUNNING, self.clock.now())
         self._touch()
+        await self.store.strategies.set_state(strategy, StrategyState.RUNNING, self.clock.now())
         return CommandResult(True, f"{strategy} resumed")
 
     async def pause_all(self) -> CommandResult:
