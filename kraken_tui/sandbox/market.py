@@ -24,9 +24,12 @@ from kraken_tui.domain.enums import Side
 from kraken_tui.domain.money import quantize_down, quantize_nearest
 from kraken_tui.sandbox.events import BookLevelChanged, VenueEvent
 from kraken_tui.sandbox.pairs import PairInfo
+from kraken_tui.sandbox.tape import HistoryBar
 from kraken_tui.sandbox.venue import SandboxVenue
 
 _SECONDS_PER_YEAR = 365.0 * 86_400.0
+HISTORY_MINUTES = 720
+"""Synthetic history a fresh sandbox starts with: as much as Kraken's OHLC endpoint returns."""
 _SECONDS_PER_DAY = 86_400.0
 _MAX_CATCH_UP_S = 5.0
 """A stalled caller is not paid back more than this many seconds of flow at once."""
@@ -149,6 +152,7 @@ class MarketSimulator:
             raise ValueError("rate must be positive")
         self._venue = venue
         self._rng = Random(seed)
+        self._seed = seed
         self.rate = rate
         self.time_scale = time_scale
         self._markets: dict[str, _PairMarket] = {}
@@ -195,12 +199,43 @@ class MarketSimulator:
             self._replenish(market, market.dynamics.levels_per_side * 2)
         return self._book_events - before
 
+    def seed_history(self, minutes: int = HISTORY_MINUTES) -> None:
+        """Give each pair `minutes` of 1-minute candles leading up to now, drawn from the
+        pair's own volatility and ending at today's price, so clients (chart, strategy
+        warm-up) see a market with a past. Seeded by the simulator's seed and the pair, so
+        it is reproducible and leaves the live order flow's random stream untouched."""
+        now_minute = int(self._venue.now()) // 60 * 60
+        for symbol, market in self._markets.items():
+            rng = Random(f"{self._seed}:{symbol}:history")
+            sigma = market.dynamics.annual_volatility / math.sqrt(_SECONDS_PER_YEAR / 60)
+            close = math.exp(market.log_fair)
+            bars: list[HistoryBar] = []
+            for index in range(1, minutes + 1):
+                open_ = close * math.exp(-rng.gauss(0.0, sigma))
+                wick = abs(rng.gauss(0.0, sigma / 2))
+                high, low = max(open_, close) * (1 + wick), min(open_, close) * (1 - wick)
+                qty = market.dynamics.level_qty * Decimal(rng.randint(2, 40))
+                bars.append(
+                    HistoryBar(
+                        begin=now_minute - index * 60,
+                        open=market.price(round(open_ / market.tick_f)),
+                        high=market.price(round(high / market.tick_f)),
+                        low=market.price(round(low / market.tick_f)),
+                        close=market.price(round(close / market.tick_f)),
+                        volume=qty,
+                        trades=rng.randint(3, 30),
+                    )
+                )
+                close = open_
+            self._venue.seed_history(symbol, bars[::-1])
+
     def step(self, now: float) -> int:
         """Advance to `now` (seconds, any epoch): move prices, requote, and churn the books
         until the events owed at `rate` since the last step are produced. The first call
         only seeds the books. Returns the number of book events produced."""
         if self._last_now is None:
             self._last_now = now
+            self.seed_history()
             return self.seed_books()
         dt = min(max(now - self._last_now, 0.0), _MAX_CATCH_UP_S)
         self._last_now = now

@@ -1,12 +1,16 @@
 """Per-pair trade tape: recent trades, OHLC candles, 24 h statistics and spread history.
 
 Candles and ticker statistics are derived from the same trades the `trade` channel prints,
-so a client that rebuilds candles from trades gets exactly what `ohlc` reports.
+so a client that rebuilds candles from trades gets exactly what `ohlc` reports; the only
+exception is the synthetic history a fresh sandbox starts with (`seed_history`), which has
+candles but no individual trades behind it.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from kraken_tui.domain.money import ZERO
@@ -17,6 +21,19 @@ OHLC_MAX_POINTS = 720
 _RECENT_TRADES = 1000
 _SPREAD_SAMPLES = 1000
 _DAY_S = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBar:
+    """A 1-minute bar of synthetic history; `begin` is unix seconds."""
+
+    begin: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int
 
 
 class _Bar:
@@ -81,6 +98,26 @@ class TradeTape:
             if not bars or bars[-1].begin < begin:
                 bars.append(_Bar(begin, trade.price))
             bars[-1].add(trade.price, trade.qty)
+
+    def seed_history(self, minute_bars: Sequence[HistoryBar]) -> None:
+        """Load 1-minute bars from before the tape's first trade (oldest first), and the
+        larger intervals built from them, so a fresh exchange answers OHLC with history.
+        Ignored once trades exist: history never rewrites what was traded."""
+        if self.trades or any(self._bars.values()):
+            return
+        for bar in minute_bars:
+            for interval, bars in self._bars.items():
+                length = interval * 60
+                begin = bar.begin - bar.begin % length
+                if not bars or bars[-1].begin < begin:
+                    bars.append(_Bar(begin, bar.open))
+                target = bars[-1]
+                target.high = max(target.high, bar.high)
+                target.low = min(target.low, bar.low)
+                target.close = bar.close
+                target.volume += bar.volume
+                target.notional += bar.close * bar.volume
+                target.trades += bar.trades
 
     def ohlc(self, interval: int, since: int | None = None) -> list[OhlcBar]:
         bars = self._bars[interval]

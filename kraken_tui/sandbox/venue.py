@@ -72,7 +72,7 @@ from kraken_tui.sandbox.records import (
     VenueOrderType,
 )
 from kraken_tui.sandbox.state import VenueStore
-from kraken_tui.sandbox.tape import OHLC_INTERVALS, TradeTape
+from kraken_tui.sandbox.tape import OHLC_INTERVALS, HistoryBar, TradeTape
 from kraken_tui.sandbox.validation import (
     check_cost,
     check_price,
@@ -635,6 +635,10 @@ class SandboxVenue:
         tape = self._tapes[self._pairs.resolve(pair).symbol]
         trades = [t for t in tape.trades if since is None or t.timestamp > since]
         return trades[-count:] if count > 0 else []
+
+    def seed_history(self, pair: str, minute_bars: Sequence[HistoryBar]) -> None:
+        """Give a fresh pair candle history from before the venue opened (see TradeTape)."""
+        self._tapes[self._pairs.resolve(pair).symbol].seed_history(minute_bars)
 
     def ohlc(self, pair: str, interval: int = 1, *, since: int | None = None) -> list[OhlcBar]:
         if interval not in OHLC_INTERVALS:

@@ -104,7 +104,8 @@ def test_trades_happen_at_book_prices_and_feed_the_candles() -> None:
     trades = [e for e in events if isinstance(e, TradePrinted) and e.symbol == "BTC/USD"]
     assert trades
     assert len(trades) < 1000
-    candles = venue.ohlc("BTC/USD", 1)
+    first_minute = int(trades[0].timestamp) // 60 * 60
+    candles = venue.ohlc("BTC/USD", 1, since=first_minute)  # the synthetic history is older
     assert sum(bar.volume for bar in candles) == sum(t.qty for t in trades)
     assert sum(bar.trades for bar in candles) == len(trades)
     fair = simulator.fair_value("BTC/USD")
@@ -259,3 +260,19 @@ def test_users_trading_in_a_running_market_conserve_funds_and_never_cross_the_bo
             assert bid is not None and ask is not None and bid < ask
         for key in keys:
             assert all(entry.available >= 0 for entry in venue.balances_ex(key).values())
+
+
+def test_a_fresh_market_starts_with_a_reproducible_candle_history_ending_at_its_price() -> None:
+    def history(seed: int) -> list:
+        venue = SandboxVenue(clock=Clock())
+        simulator = MarketSimulator(venue, seed=seed, rate=100.0)
+        simulator.step(0.0)
+        return venue.ohlc("BTC/USD", 1), simulator.fair_value("BTC/USD"), venue.now()
+
+    bars, fair, now = history(4)
+    assert len(bars) == 720
+    assert bars[-1].interval_begin + 60 <= now
+    assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars)
+    assert all(a.close == b.open for a, b in itertools.pairwise(bars))
+    assert abs(bars[-1].close - fair) <= D("0.1")
+    assert history(4)[0] == bars and history(5)[0] != bars
