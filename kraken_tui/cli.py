@@ -237,13 +237,31 @@ def sandbox(
     tier: Annotated[
         str, typer.Option(help="Rate-limit tier: starter, intermediate or pro.")
     ] = "starter",
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            help="Venue time runs this many times faster than wall time "
+            "(60: a 1-minute candle closes every second).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Run the Kraken-protocol sandbox exchange standalone and print its URLs and credentials."""
     from kraken_tui.sandbox.cli_sandbox import run_sandbox
     from kraken_tui.sandbox.ratelimits import Tier
 
     try:
-        run_sandbox(host, port, seed, rate, state, api_key, api_secret, tier=Tier(tier))
+        run_sandbox(
+            host,
+            port,
+            seed,
+            rate,
+            state,
+            api_key,
+            api_secret,
+            tier=Tier(tier),
+            time_scale=time_scale,
+        )
     except ValueError as error:
         typer.echo(f"kraken-tui sandbox: {error}", err=True)
         raise typer.Exit(EXIT_CONFIG_ERROR) from error

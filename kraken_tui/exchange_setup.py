@@ -62,6 +62,7 @@ async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
         seed=settings.sandbox.seed,
         rate=settings.sandbox.rate,
         state_path=settings.sandbox.state_path,
+        time_scale=settings.sandbox.time_scale,
         tier=SandboxTier(exchange.api_tier),
         log_path=Path(settings.logging.dir) / "sandbox.log",
     )

@@ -83,6 +83,10 @@ class SandboxSettings(_Section):
     """Book update messages per second the synthetic market produces."""
     state_path: Path = Path("data/sandbox.sqlite3")
     """SQLite file where the sandbox keeps accounts, orders and fills across restarts."""
+    time_scale: float = Field(default=1.0, gt=0)
+    """Venue time runs this many times faster than wall time (candles, order and fill times,
+    dead man's switch timeouts); 60 closes a 1-minute candle every second. For demos and
+    tests: 1 behaves like Kraken."""
 
 
 class StrategyConfig(_Section):
