@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -66,12 +66,11 @@ from kraken_tui.sandbox.pairs import PairInfo, PairRegistry
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.strategies import (
     BaseStrategy,
-    CancelAll,
     CancelOrder,
-    Intent,
     PlaceOrder,
     StrategyConfigError,
     StrategyContext,
+    as_intents,
 )
 
 DEFAULT_CASH = Decimal(10_000)
@@ -453,7 +452,7 @@ class Backtester:
     # -- intents --------------------------------------------------------------------------------
 
     def _dispatch(self, result: object) -> None:
-        for intent in _as_intents(result):
+        for intent in as_intents(result):
             if isinstance(intent, PlaceOrder):
                 self._place(intent)
             elif isinstance(intent, CancelOrder):
@@ -686,29 +685,3 @@ class ReplayContext(StrategyContext):
     def book(self, value: BookSnapshot | None) -> None:
         """A book set explicitly (as the live engine does) wins over the replayed one."""
         self._pinned_book = value
-
-
-def _as_intents(result: object) -> Iterable[Intent]:
-    """The handler contract the live StrategyManager enforces: None, one intent, or a list."""
-    if result is None:
-        return ()
-    if isinstance(result, PlaceOrder | CancelOrder | CancelAll):
-        return (result,)
-    if not isinstance(result, list | tuple):
-        raise TypeError(f"handler returned {type(result).__name__}, expected a list of intents")
-    for item in result:
-        if not isinstance(item, PlaceOrder | CancelOrder | CancelAll):
-            raise TypeError(f"handler returned {item!r}, which is not an intent")
-    return result
-
-
-__all__ = [
-    "BacktestConfig",
-    "BacktestResult",
-    "BacktestSetupError",
-    "Backtester",
-    "StrategyFailedError",
-    "resolve_pair",
-    "strategy_class",
-    "validated_params",
-]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -48,12 +48,11 @@ from kraken_tui.engine.strategy_loader import (
 from kraken_tui.settings import StrategyConfig
 from kraken_tui.strategies import (
     BaseStrategy,
-    CancelAll,
-    CancelOrder,
     Intent,
     PlaceOrder,
     StrategyConfigError,
     StrategyContext,
+    as_intents,
 )
 
 DEFAULT_CALL_BUDGET_S = 0.005
@@ -324,7 +323,7 @@ class StrategyManager:
         started = time.perf_counter()
         try:
             result = getattr(strategy, handler)(*args)
-            intents = _as_intents(result)
+            intents = as_intents(result)
         except Exception as exc:
             self._fail(host, f"{handler}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             return
@@ -384,17 +383,3 @@ class StrategyManager:
         fresh = tuple(snapshots)
         if fresh != self._snapshots:
             self._snapshots = fresh
-
-
-def _as_intents(result: object) -> Iterable[Intent]:
-    """Accept None or a sequence of intents; anything else is the strategy's bug."""
-    if result is None:
-        return ()
-    if isinstance(result, PlaceOrder | CancelOrder | CancelAll):
-        return (result,)
-    if not isinstance(result, list | tuple):
-        raise TypeError(f"handler returned {type(result).__name__}, expected a list of intents")
-    for item in result:
-        if not isinstance(item, PlaceOrder | CancelOrder | CancelAll):
-            raise TypeError(f"handler returned {item!r}, which is not an intent")
-    return tuple(result)

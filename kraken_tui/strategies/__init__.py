@@ -19,6 +19,7 @@ from kraken_tui.strategies.base import (
     PlaceOrder,
     StrategyConfigError,
     StrategyContext,
+    as_intents,
     register_strategy,
     strategy_registry,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "PlaceOrder",
     "StrategyConfigError",
     "StrategyContext",
+    "as_intents",
     "load_builtin_strategies",
     "register_strategy",
     "strategy_registry",

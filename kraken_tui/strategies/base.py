@@ -66,6 +66,21 @@ Intent = PlaceOrder | CancelOrder | CancelAll
 Intents = Sequence[Intent] | None
 
 
+def as_intents(result: object) -> tuple[Intent, ...]:
+    """A handler's return value as intents: None, one intent, or a list/tuple of them; the
+    engine and the backtester both hold strategies to this, so anything else is a bug."""
+    if result is None:
+        return ()
+    if isinstance(result, PlaceOrder | CancelOrder | CancelAll):
+        return (result,)
+    if not isinstance(result, list | tuple):
+        raise TypeError(f"handler returned {type(result).__name__}, expected a list of intents")
+    for item in result:
+        if not isinstance(item, PlaceOrder | CancelOrder | CancelAll):
+            raise TypeError(f"handler returned {item!r}, which is not an intent")
+    return tuple(result)
+
+
 class StrategyConfigError(ValueError):
     """A strategy's configuration cannot be used; the message names the strategy and field."""
 
