@@ -14,10 +14,12 @@ sandbox venue included). The reference is `backtesting.lib.FractionalBacktest` (
 units). Both feed the crossover the same moving averages, those of our `SMA` indicator,
 because two correct SMA implementations round differently and disagree on the exact ties
 where fast equals slow, which would change the trade count for reasons unrelated to the
-backtesters. Order size: a fixed volume of `VOLUME` BTC per entry, because `sma_cross`
-sizes entries by volume or notional and cannot yet size from the account's balance (an
-all-in entry); the cash covers the entry at the year's highest price, so neither side ever
-skips one for lack of funds. Trade counts must then be equal and final equities within 0.01%.
+backtesters. Order size: a fixed volume of `VOLUME` BTC per entry. `sma_cross` can also go
+all in (`all_in = true`), but it sizes on the signal bar's close, as a live strategy must,
+while backtesting.py sizes an all-in order on the fill price, so the two would differ on
+every bar whose next open is higher; the cash covers the fixed entry at the year's highest
+price, so neither side ever skips one. Trade counts must then be equal and final equities
+within 0.01%.
 
     scripts/bench backtest [--bars N] [--seed S]
 """

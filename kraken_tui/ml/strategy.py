@@ -129,7 +129,7 @@ class MlSignal(BaseStrategy):
         held = self.position.qty
         price = candle.close
         if held <= ZERO and probability >= p.enter:
-            entry = p.entry_volume(self.instrument, price)
+            entry = p.entry_volume(self.instrument, price, self.available_quote)
             if entry is None:
                 self.signal = "entry is below the exchange minimum"
                 return None

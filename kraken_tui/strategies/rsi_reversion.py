@@ -85,7 +85,7 @@ class RsiReversion(BaseStrategy):
             return None
         held = self.position.qty
         if held <= 0 and rsi < p.oversold:
-            volume = p.entry_volume(self.instrument, candle.close)
+            volume = p.entry_volume(self.instrument, candle.close, self.available_quote)
             if volume is None:
                 self.signal = "oversold, but one entry is below the exchange minimum"
                 return None

@@ -17,13 +17,15 @@ DEFAULT_NOTIONAL = Decimal("1000")
 
 
 class SizedParams(BaseModel):
-    """Parameters with `volume` (base units) or `notional` (quote units), at most one of them;
-    with neither, each entry is worth `DEFAULT_NOTIONAL` of the quote currency."""
+    """Parameters with `volume` (base units), `notional` (quote units) or `all_in` (the
+    account's whole free quote balance), at most one of them; with none, each entry is worth
+    `DEFAULT_NOTIONAL` of the quote currency."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     volume: Decimal | None = Field(default=None, gt=0)
     notional: Decimal | None = Field(default=None, gt=0)
+    all_in: bool = False
 
     @field_validator("notional")
     @classmethod
@@ -32,10 +34,23 @@ class SizedParams(BaseModel):
             raise ValueError("set either volume or notional, not both")
         return value
 
-    def entry_volume(self, instrument: Instrument, price: Decimal) -> Decimal | None:
+    @field_validator("all_in")
+    @classmethod
+    def _all_in_alone(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and (info.data.get("volume") is not None or info.data.get("notional")):
+            raise ValueError("all_in sizes entries itself: drop volume and notional")
+        return value
+
+    def entry_volume(
+        self, instrument: Instrument, price: Decimal, available_quote: Decimal | None = None
+    ) -> Decimal | None:
         """The volume of one entry at `price` on the lot grid, or None when Kraken would refuse
-        it (below `ordermin` or `costmin`)."""
-        if self.volume is not None:
+        it (below `ordermin` or `costmin`) or, all in, while the free balance is unknown."""
+        if self.all_in:
+            if available_quote is None or available_quote <= 0:
+                return None
+            volume = instrument.round_volume(available_quote / price)
+        elif self.volume is not None:
             volume = instrument.round_volume(self.volume)
         else:
             notional = self.notional if self.notional is not None else DEFAULT_NOTIONAL

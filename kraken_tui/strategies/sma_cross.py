@@ -112,7 +112,7 @@ class SmaCross(BaseStrategy):
         price = candle.close
         held = self.position.qty
         if golden:
-            entry = p.entry_volume(self.instrument, price)
+            entry = p.entry_volume(self.instrument, price, self.available_quote)
             if entry is None:
                 self.signal = "golden cross, but one entry is below the exchange minimum"
                 return None
@@ -120,7 +120,7 @@ class SmaCross(BaseStrategy):
         elif p.long_only:
             target = ZERO
         else:
-            entry = p.entry_volume(self.instrument, price)
+            entry = p.entry_volume(self.instrument, price, self.available_quote)
             target = ZERO if entry is None else -entry
         change = target - held  # both on the lot grid already
         if (change <= 0) if golden else (change >= 0):

@@ -214,3 +214,30 @@ def test_invalid_parameters_are_refused_naming_the_field(
 ) -> None:
     with pytest.raises(StrategyConfigError, match=field):
         SmaCross.from_config("bad", "BTC/USD", params, context_for("BTC/USD"))
+
+
+def test_all_in_spends_the_free_quote_balance_on_the_golden_cross() -> None:
+    strategy = SmaCross.from_config(
+        "sma_all_in", "BTC/USD", {"fast": 2, "slow": 4, "all_in": True}, context_for("BTC/USD")
+    )
+    strategy.context.available_quote = Decimal("1000")
+    traded = replay(strategy, CROSSING[: GOLDEN_BAR + 1])
+    # 1000 USD at the golden-cross close of 13000, rounded down to the 8-decimal lot
+    assert [(t.index, t.order.volume) for t in traded] == [(GOLDEN_BAR, Decimal("0.07692307"))]
+
+
+def test_all_in_without_a_known_balance_sends_nothing() -> None:
+    strategy = SmaCross.from_config(
+        "sma_all_in", "BTC/USD", {"fast": 2, "slow": 4, "all_in": True}, context_for("BTC/USD")
+    )
+    assert replay(strategy, CROSSING[: GOLDEN_BAR + 1]) == []
+
+
+def test_all_in_refuses_an_explicit_size_too() -> None:
+    with pytest.raises(StrategyConfigError, match="all_in"):
+        SmaCross.from_config(
+            "x",
+            "BTC/USD",
+            {"fast": 2, "slow": 4, "all_in": True, "volume": "1"},
+            context_for("BTC/USD"),
+        )
