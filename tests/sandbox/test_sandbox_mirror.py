@@ -345,3 +345,63 @@ async def test_malformed_frames_are_skipped_without_disturbing_the_mirror(
         assert mirror.malformed == len(garbage)
         assert mirror.resyncs == {"BTC/USD": 0, "ETH/USD": 0}
         assert not mirror.stale
+
+
+async def test_feed_outage_marks_mirror_stale_and_venue_keeps_the_last_book(
+    venue: SandboxVenue,
+) -> None:
+    lines = RECORDING_PATH.read_text().splitlines()
+    async with replay(venue, lines) as (feed, mirror):
+        await feed.replayed.wait()
+        await pump(mirror, mirrors_recording(venue))
+        await feed.stop()
+        await pump(mirror, lambda: mirror.stale)
+        await asyncio.sleep(0.3)
+        mirror.step(0.0)
+        assert not mirror.connected
+        assert mirrors_recording(venue)()
+
+
+async def test_feed_trade_fills_user_order_it_traded_through_and_restores_the_level(
+    venue: SandboxVenue,
+) -> None:
+    lines = RECORDING_PATH.read_text().splitlines()
+    async with replay(venue, lines) as (feed, mirror):
+        await feed.replayed.wait()
+        await pump(mirror, mirrors_recording(venue))
+        reference = feed.books["BTC/USD"]
+        (best_ask, ask_qty), (best_bid, _) = (
+            reference.top("asks", 1)[0],
+            reference.top("bids", 1)[0],
+        )
+        user_price = best_ask - Decimal("0.1")
+        assert user_price > best_bid
+        result = venue.add_order(
+            USER,
+            pair="BTC/USD",
+            side=Side.SELL,
+            order_type="limit",
+            volume=Decimal("0.02"),
+            price=user_price,
+        )
+        traded = Decimal("0.05")
+        trade = {
+            "symbol": "BTC/USD",
+            "side": "buy",
+            "price": float(best_ask),
+            "qty": float(traded),
+            "ord_type": "market",
+            "trade_id": 99,
+            "timestamp": "2026-11-02T15:00:00.000000Z",
+        }
+        feed.push({"channel": "trade", "type": "update", "data": [trade]})
+        txid = result.txid or ""
+        await pump(mirror, lambda: venue.query_orders(USER, [txid])[0].status is OrderState.CLOSED)
+        (fill,) = venue.recent_fills(USER)
+        assert (fill.price, fill.vol) == (user_price, Decimal("0.02"))
+        assert venue.book("BTC/USD", 1).asks[0] == (best_ask, ask_qty)
+        printed = venue.recent_trades("BTC/USD")[-2:]
+        assert [(t.price, t.qty) for t in printed] == [
+            (user_price, Decimal("0.02")),
+            (best_ask, Decimal("0.03")),
+        ]
