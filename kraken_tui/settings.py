@@ -142,6 +142,9 @@ class RiskSettings(_Section):
     """Loss (quote currency) since the UTC day start that fires the kill switch."""
     max_drawdown_pct: Decimal = Field(default=Decimal("20"), ge=0, le=100)
     """Drawdown from peak equity, in %, that fires the kill switch."""
+    reduce_at_pct: Decimal = Field(default=Decimal("80"), ge=0, le=100)
+    """Share (%) of the daily loss limit or of the drawdown limit at which trading turns
+    REDUCING (only position-reducing orders) before the kill switch; 0 disables it."""
     max_orders_per_minute: int = Field(default=120, ge=0)
     """Order-rate throttle over a sliding minute, all strategies together."""
     cancel_on_pause: bool = False

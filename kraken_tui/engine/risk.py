@@ -33,6 +33,8 @@ from kraken_tui.settings import RiskSettings
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 RATE_WINDOW_S = 60.0
+SOFT_LIMIT = "soft limit: "
+"""Reason prefix of a REDUCING state the risk manager set itself (and may lift again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class RiskLimits:
     daily_loss_limit: Decimal = ZERO
     max_drawdown_pct: Decimal = ZERO
     max_orders_per_minute: int = 0
+    reduce_at_pct: Decimal = ZERO
 
     @classmethod
     def from_settings(cls, risk: RiskSettings) -> RiskLimits:
@@ -58,6 +61,7 @@ class RiskLimits:
             daily_loss_limit=risk.daily_loss_limit,
             max_drawdown_pct=risk.max_drawdown_pct,
             max_orders_per_minute=risk.max_orders_per_minute,
+            reduce_at_pct=risk.reduce_at_pct,
         )
 
 
@@ -127,7 +131,41 @@ class RiskManager:
         the daily loss or drawdown limit is hit, so the engine can fire the kill switch."""
         if daily_pnl != self._snapshot.daily_pnl or drawdown_pct != self._snapshot.drawdown_pct:
             self._snapshot = replace(self._snapshot, daily_pnl=daily_pnl, drawdown_pct=drawdown_pct)
-        return self._loss_breach()
+        breach = self._loss_breach()
+        if breach is None:
+            self._apply_soft_limit()
+        return breach
+
+    def _apply_soft_limit(self) -> None:
+        """Near a loss limit trading turns REDUCING, and back to ACTIVE once clear of it; a
+        REDUCING set by someone else, and HALTED, are left alone."""
+        state = self._snapshot.trading_state
+        soft = self._soft_breach()
+        if soft is not None and state is TradingState.ACTIVE:
+            self.set_trading_state(TradingState.REDUCING, SOFT_LIMIT + soft)
+        elif (
+            soft is None
+            and state is TradingState.REDUCING
+            and self._snapshot.reason.startswith(SOFT_LIMIT)
+        ):
+            self.set_trading_state(TradingState.ACTIVE, "clear of the loss limits again")
+
+    def _soft_breach(self) -> str | None:
+        limits, snap = self.limits, self._snapshot
+        share = limits.reduce_at_pct / HUNDRED
+        if share <= 0:
+            return None
+        if limits.daily_loss_limit > 0 and snap.daily_pnl <= -limits.daily_loss_limit * share:
+            return (
+                f"daily PnL {_fmt(snap.daily_pnl)} is past {_fmt(limits.reduce_at_pct)}% of "
+                f"the loss limit of {_fmt(limits.daily_loss_limit)}"
+            )
+        if limits.max_drawdown_pct > 0 and snap.drawdown_pct >= limits.max_drawdown_pct * share:
+            return (
+                f"drawdown {_fmt(snap.drawdown_pct.quantize(Decimal('0.01')))}% is past "
+                f"{_fmt(limits.reduce_at_pct)}% of the {_fmt(limits.max_drawdown_pct)}% limit"
+            )
+        return None
 
     def evaluate(self, order: ProposedOrder, context: RiskContext) -> RiskDecision:
         """The decision, with no side effects: what `preview_order` shows."""

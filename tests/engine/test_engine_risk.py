@@ -238,3 +238,28 @@ def test_decision_time_is_taken_from_the_injected_clock() -> None:
     assert risk.check(_buy("0.01"), _ctx()).allowed
     clock.advance(59.9)
     assert risk.check(_buy("0.01"), _ctx()).rule == "order_rate"
+
+
+def test_nearing_a_loss_limit_turns_trading_reducing_and_clearing_it_turns_it_back() -> None:
+    risk = RiskManager(
+        RiskLimits(daily_loss_limit=D("100"), max_drawdown_pct=D("20"), reduce_at_pct=D("80")),
+        VirtualClock(),
+    )
+    assert risk.update_pnl(D("-79"), D("0")) is None
+    assert risk.trading_state is TradingState.ACTIVE
+    assert risk.update_pnl(D("-80"), D("0")) is None
+    assert risk.trading_state is TradingState.REDUCING
+    assert "80% of the loss limit of 100" in risk.snapshot.reason
+    assert risk.update_pnl(D("-10"), D("16.5")) is None  # now the drawdown is near its limit
+    assert risk.trading_state is TradingState.REDUCING
+    assert risk.update_pnl(D("-10"), D("5")) is None
+    assert risk.trading_state is TradingState.ACTIVE
+    breach = risk.update_pnl(D("-100"), D("5"))
+    assert breach is not None and breach.rule == "daily_loss"
+
+
+def test_a_reducing_state_set_by_an_operator_is_not_lifted_automatically() -> None:
+    risk = RiskManager(RiskLimits(daily_loss_limit=D("100"), reduce_at_pct=D("80")), VirtualClock())
+    risk.set_trading_state(TradingState.REDUCING, "operator: flatten before the close")
+    risk.update_pnl(D("0"), D("0"))
+    assert risk.trading_state is TradingState.REDUCING
