@@ -58,7 +58,10 @@ async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
     from kraken_tui.sandbox.process import SandboxProcess
     from kraken_tui.sandbox.ratelimits import Tier as SandboxTier
 
+    paper = mode is Mode.PAPER
     sandbox = SandboxProcess(
+        mirror_url=settings.sandbox.mirror_url if paper else None,
+        mirror_pairs=settings.traded_symbols() if paper else (),
         seed=settings.sandbox.seed,
         rate=settings.sandbox.rate,
         state_path=settings.sandbox.state_path,
@@ -66,11 +69,14 @@ async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
         tier=SandboxTier(exchange.api_tier),
         log_path=Path(settings.logging.dir) / "sandbox.log",
     )
-    logger.info(
-        "starting the built-in sandbox exchange (seed {}, {} book msgs/s)",
-        settings.sandbox.seed,
-        settings.sandbox.rate,
-    )
+    if paper:
+        logger.info("starting the sandbox exchange on a mirror of {}", settings.sandbox.mirror_url)
+    else:
+        logger.info(
+            "starting the built-in sandbox exchange (seed {}, {} book msgs/s)",
+            settings.sandbox.seed,
+            settings.sandbox.rate,
+        )
     await sandbox.astart()
     try:
         logger.info("sandbox exchange ready at {}", sandbox.rest_url)

@@ -87,6 +87,9 @@ class SandboxSettings(_Section):
     """Venue time runs this many times faster than wall time (candles, order and fill times,
     dead man's switch timeouts); 60 closes a 1-minute candle every second. For demos and
     tests: 1 behaves like Kraken."""
+    mirror_url: str = "wss://ws.kraken.com/v2"
+    """Paper mode: the Kraken WebSocket v2 feed whose book and trades become the sandbox's
+    market (the sandbox then matches your orders against real liquidity)."""
 
 
 class StrategyConfig(_Section):
@@ -302,6 +305,14 @@ class Settings(BaseSettings):
             _WithoutCredentials(settings_cls, env_settings),
             _TomlDataSource(settings_cls),
         )
+
+    def traded_symbols(self) -> tuple[str, ...]:
+        """The configured symbols, then every strategy's symbol not among them, once each."""
+        symbols = list(self.symbols)
+        for strategy in self.strategies:
+            if strategy.symbol not in symbols:
+                symbols.append(strategy.symbol)
+        return tuple(symbols)
 
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds, for the log redaction filter."""

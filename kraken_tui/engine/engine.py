@@ -121,13 +121,9 @@ class EngineConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
-        symbols = list(settings.symbols)
-        for strategy in settings.strategies:
-            if strategy.symbol not in symbols:
-                symbols.append(strategy.symbol)
         return cls(
             mode=Mode(settings.mode),
-            symbols=tuple(symbols),
+            symbols=settings.traded_symbols(),
             book_depth=settings.book_depth,
             strategies=tuple(settings.strategies),
             strategy_dir=settings.strategy_dir,

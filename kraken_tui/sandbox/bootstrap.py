@@ -7,15 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kraken_tui.sandbox.market import MarketSimulator
+from kraken_tui.sandbox.mirror import MirrorMarket
 from kraken_tui.sandbox.scaled_clock import ScaledClock
-from kraken_tui.sandbox.server import SandboxConfig, SandboxServer
+from kraken_tui.sandbox.server import MarketDriver, SandboxConfig, SandboxServer
 from kraken_tui.sandbox.state import VenueStore
 from kraken_tui.sandbox.venue import SandboxVenue
 
 
 def build_server(config: SandboxConfig) -> SandboxServer:
     """A ready-to-start server; with `rate` 0 the books stay as users leave them (tests that
-    need a quiet market).
+    need a quiet market); with `mirror_url` Kraken's live feed is the market (paper mode).
 
     With a `time_scale` other than 1 the venue stamps everything with the scaled clock and the
     simulator moves prices by the same scaled time, so volatility per candle is what it is at
@@ -27,11 +28,13 @@ def build_server(config: SandboxConfig) -> SandboxServer:
     if config.time_scale != 1 or latest > time.time():
         clock = ScaledClock(config.time_scale, start=max(latest, time.time()))
     venue = SandboxVenue(state_path=config.state_path, clock=clock)
-    market = (
-        MarketSimulator(venue, seed=config.seed, rate=config.rate, time_scale=config.time_scale)
-        if config.rate > 0
-        else None
-    )
+    market: MarketDriver | None = None
+    if config.mirror_url is not None:
+        market = MirrorMarket(venue, config.mirror_pairs, url=config.mirror_url)
+    elif config.rate > 0:
+        market = MarketSimulator(
+            venue, seed=config.seed, rate=config.rate, time_scale=config.time_scale
+        )
     return SandboxServer(config, venue, market=market)
 
 

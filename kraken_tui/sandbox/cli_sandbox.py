@@ -22,6 +22,7 @@ from loguru import logger
 
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.bootstrap import build_server
+from kraken_tui.sandbox.mirror import DEFAULT_MIRROR_URL
 from kraken_tui.sandbox.ratelimits import Tier
 from kraken_tui.sandbox.server import FAULTS_PATH, SandboxConfig, SandboxServer
 
@@ -43,12 +44,15 @@ def run_sandbox(
     tier: Tier = Tier.STARTER,
     faults: Mapping[str, object] | None = None,
     time_scale: float = 1.0,
+    mirror_url: str | None = None,
+    mirror_pairs: Sequence[str] = ("BTC/USD", "ETH/USD"),
     ready_line: bool = False,
     exit_on_stdin_eof: bool = False,
 ) -> None:
     """Serve until interrupted (Ctrl-C, SIGTERM, or stdin EOF when asked). `port` 0 picks a
     free port. `api_key`/`api_secret` (base64) add a funded account besides the dev one.
-    `time_scale` makes venue time run that many times faster than wall time. Raises
+    `time_scale` makes venue time run that many times faster than wall time; `mirror_url`
+    makes Kraken's live feed for `mirror_pairs` the market (paper mode). Raises
     ValueError for a bad credential pair or a time scale that is not positive."""
     if (api_key is None) != (api_secret is None):
         raise ValueError("--api-key and --api-secret must be given together")
@@ -63,6 +67,8 @@ def run_sandbox(
         tier=tier,
         faults=dict(faults or {}),
         time_scale=time_scale,
+        mirror_url=mirror_url,
+        mirror_pairs=tuple(mirror_pairs),
     )
     asyncio.run(_serve(config, ready_line=ready_line, exit_on_stdin_eof=exit_on_stdin_eof))
 
@@ -148,6 +154,18 @@ def _parser() -> argparse.ArgumentParser:
         help="venue time runs this many times faster than wall time (60: a 1-minute candle "
         "closes every second); dead man's switch timeouts run on venue time too",
     )
+    parser.add_argument(
+        "--mirror",
+        metavar="URL",
+        nargs="?",
+        const=DEFAULT_MIRROR_URL,
+        default=None,
+        help="paper mode: mirror Kraken's public WS v2 book and trades "
+        f"(default URL {DEFAULT_MIRROR_URL})",
+    )
+    parser.add_argument(
+        "--mirror-pairs", default="BTC/USD,ETH/USD", help="comma-separated pairs to mirror"
+    )
     parser.add_argument("--ready-line", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -170,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tier=Tier(args.tier),
             faults=faults,
             time_scale=args.time_scale,
+            mirror_url=args.mirror,
+            mirror_pairs=tuple(p.strip() for p in args.mirror_pairs.split(",") if p.strip()),
             ready_line=args.ready_line,
             exit_on_stdin_eof=args.exit_on_stdin_eof,
         )

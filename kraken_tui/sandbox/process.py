@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -46,6 +46,8 @@ class SandboxProcess:
         tier: Tier = Tier.STARTER,
         faults: Mapping[str, object] | None = None,
         time_scale: float = 1.0,
+        mirror_url: str | None = None,
+        mirror_pairs: Sequence[str] = (),
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
@@ -73,6 +75,10 @@ class SandboxProcess:
             self._args += ["--state", str(state_path)]
         if faults:
             self._args += ["--faults", json.dumps(dict(faults))]
+        if mirror_url is not None:
+            self._args += ["--mirror", mirror_url]
+        if mirror_pairs:
+            self._args += ["--mirror-pairs", ",".join(mirror_pairs)]
         self._log_path = log_path
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
@@ -61,6 +61,16 @@ class MarketDriver(Protocol):
     def step(self, now: float) -> int: ...
 
 
+@runtime_checkable
+class StreamingMarket(MarketDriver, Protocol):
+    """A market fed from outside (the paper-mode mirror): it owns a connection to open and
+    close with the server."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     host: str = "127.0.0.1"
@@ -79,6 +89,10 @@ class SandboxConfig:
     time_scale: float = 1.0
     """Venue time runs this many times faster than wall time (candles, order and trade
     timestamps, and the price process with them); the message rate stays in wall time."""
+    mirror_url: str | None = None
+    """Paper mode: mirror this Kraken WebSocket v2 feed (book and trades) instead of
+    simulating a market; `rate` then only sets how often buffered feed frames are applied."""
+    mirror_pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD")
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.time_scale) or self.time_scale <= 0:
@@ -159,6 +173,8 @@ class SandboxServer:
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        if isinstance(self.market, StreamingMarket):
+            await self.market.start()
         self._tasks = [
             asyncio.create_task(self._pace(), name="sandbox-pacer"),
             asyncio.create_task(self._heartbeat(), name="sandbox-heartbeat"),
@@ -170,6 +186,8 @@ class SandboxServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if isinstance(self.market, StreamingMarket):
+            await self.market.stop()
         for conn in list(self._connections):
             await conn.close()
         if self._runner is not None:
