@@ -102,7 +102,10 @@ async def _run_console(settings: Settings, duration: float | None, logs: LogHand
 
     async with _running_engine(settings, logs) as running:
         app = KrakenTuiApp(
-            running.engine, mode=Mode(settings.mode), refresh_hz=settings.ui.refresh_hz
+            running.engine,
+            mode=Mode(settings.mode),
+            refresh_hz=settings.ui.refresh_hz,
+            backtests=running.engine.store.backtests,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, app.exit)

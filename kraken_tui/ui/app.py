@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import App
 
 from kraken_tui.domain import Mode
 from kraken_tui.engine.api import EngineApi
 from kraken_tui.ui.commands import TradingCommands
 from kraken_tui.ui.screens.main_screen import Clock, MainScreen, utc_now
+
+if TYPE_CHECKING:
+    from kraken_tui.ui.screens.backtest_screen import BacktestRuns
 
 
 class KrakenTuiApp(App[None]):
@@ -23,9 +28,11 @@ class KrakenTuiApp(App[None]):
         mode: Mode,
         clock: Clock | None = None,
         refresh_hz: float = 15,
+        backtests: BacktestRuns | None = None,
     ) -> None:
         """`clock` returns the UTC time shown in the status bar (fixed in snapshot tests);
-        `refresh_hz` is how often the screen pulls an engine snapshot (10-20 is sensible)."""
+        `refresh_hz` is how often the screen pulls an engine snapshot (10-20 is sensible);
+        `backtests` is the local store of backtest runs (absent when attached remotely)."""
         super().__init__()
         if not 1 <= refresh_hz <= 60:
             raise ValueError(f"refresh_hz must be between 1 and 60, got {refresh_hz}")
@@ -34,11 +41,24 @@ class KrakenTuiApp(App[None]):
         self.clock: Clock = clock or utc_now
         self.refresh_hz = refresh_hz
         self.sub_title = mode.value.upper()
+        self.backtests = backtests
 
     def on_mount(self) -> None:
         self.push_screen(
             MainScreen(self.engine, mode=self.mode, clock=self.clock, refresh_hz=self.refresh_hz)
         )
+
+    def show_backtests(self) -> None:
+        if self.backtests is None:
+            self.notify(
+                "Backtest runs are kept in the local database; this console has none "
+                "(run kraken-tui on the machine that ran them).",
+                severity="warning",
+            )
+            return
+        from kraken_tui.ui.screens.backtest_screen import BacktestScreen
+
+        self.push_screen(BacktestScreen(self.backtests))
 
     async def action_quit(self) -> None:
         """ctrl+q goes through the same check as q: in LIVE mode with open orders, ask first."""

@@ -22,6 +22,7 @@ ACTIONS = (
     ("Previous panel", "previous_panel", "shift+tab"),
     ("Search the log", "search_log", "/"),
     ("Cycle log level", "cycle_log_level", "l"),
+    ("Backtest runs (stored results)", "backtests", "b"),
     ("Help: keys", "help", "?"),
     ("Quit", "quit", "q"),
 )

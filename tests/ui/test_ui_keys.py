@@ -715,3 +715,28 @@ async def test_gc_is_tuned_once_the_engine_runs_start_up_objects_frozen() -> Non
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold()[0] == YOUNG_THRESHOLD
         assert tune_gc_after_start() == 0
+
+
+async def test_b_opens_the_stored_backtest_runs_and_says_so_when_there_is_no_store() -> None:
+    from kraken_tui.domain import Mode
+    from kraken_tui.ui.app import KrakenTuiApp
+    from kraken_tui.ui.fixtures import StaticEngine
+    from kraken_tui.ui.screens.backtest_screen import BacktestScreen
+
+    class NoRuns:
+        async def recent(self, limit: int = 50) -> list:
+            return []
+
+        async def get(self, run_id: int) -> None:
+            return None
+
+    app = KrakenTuiApp(StaticEngine(), mode=Mode.SANDBOX, backtests=NoRuns())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, BacktestScreen)
+    remote = KrakenTuiApp(StaticEngine(), mode=Mode.SANDBOX)
+    async with remote.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        assert not isinstance(remote.screen, BacktestScreen)

@@ -120,6 +120,7 @@ class MainScreen(Screen[None]):
         Binding("l", "cycle_log_level", "Level"),
         Binding("tab", "next_panel", "Next panel", show=False),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False),
+        Binding("b", "backtests", "Backtests", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -135,6 +136,7 @@ class MainScreen(Screen[None]):
         ("tab / shift+tab", "move between panels"),
         ("/", "search the log (esc clears)"),
         ("l", "cycle the minimum log level"),
+        ("b", "stored backtest runs: metrics and equity curve"),
         ("↑ ↓", "move the selection in a table"),
         ("ctrl+p", "command palette: every action by name"),
         ("?", "this help"),
@@ -498,6 +500,10 @@ class MainScreen(Screen[None]):
     def action_cycle_log_level(self) -> None:
         level = self.log_panel.cycle_level()
         self.notify(f"Log shows {level} and above", timeout=2)
+
+    @guarded
+    def action_backtests(self) -> None:
+        self.app.show_backtests()  # type: ignore[attr-defined]
 
     @guarded
     def action_help(self) -> None:
