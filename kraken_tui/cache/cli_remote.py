@@ -207,7 +207,7 @@ def format_status(beat: EngineHeartbeat, snapshot: EngineSnapshot | None) -> str
         lines.append(f"exchange: {snapshot.connection.state}{suffix}")
     lines.append(
         f"open orders: {len(snapshot.open_orders)}; positions: "
-        f"{sum(1 for p in snapshot.positions if not p.is_flat)}"
+        f"{sum(1 for p in snapshot.positions if p.strategy is None and not p.is_flat)}"
     )
     lines.append(f"strategies ({len(snapshot.strategies)}):")
     for strategy in snapshot.strategies:
