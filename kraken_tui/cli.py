@@ -245,6 +245,11 @@ def sandbox(
             "(60: a 1-minute candle closes every second).",
         ),
     ] = 1.0,
+    replay: Annotated[
+        Path | None, typer.Option(help="Replay a Kraken time-and-sales CSV as one pair's market.")
+    ] = None,
+    replay_pair: Annotated[str, typer.Option(help="Pair the replayed CSV drives.")] = "BTC/USD",
+    replay_speed: Annotated[float, typer.Option(min=0.001, help="Replay speed-up.")] = 1.0,
 ) -> None:
     """Run the Kraken-protocol sandbox exchange standalone and print its URLs and credentials."""
     from kraken_tui.sandbox.cli_sandbox import run_sandbox
@@ -261,6 +266,9 @@ def sandbox(
             api_secret,
             tier=Tier(tier),
             time_scale=time_scale,
+            replay_csv=replay,
+            replay_pair=replay_pair,
+            replay_speed=replay_speed,
         )
     except ValueError as error:
         typer.echo(f"kraken-tui sandbox: {error}", err=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kraken_tui.sandbox.market import MarketSimulator
 from kraken_tui.sandbox.mirror import MirrorMarket
+from kraken_tui.sandbox.replay import TradesReplay, read_trades_csv
 from kraken_tui.sandbox.scaled_clock import ScaledClock
 from kraken_tui.sandbox.server import MarketDriver, SandboxConfig, SandboxServer
 from kraken_tui.sandbox.state import VenueStore
@@ -32,9 +33,13 @@ def build_server(config: SandboxConfig) -> SandboxServer:
     if config.mirror_url is not None:
         market = MirrorMarket(venue, config.mirror_pairs, url=config.mirror_url)
     elif config.rate > 0:
-        market = MarketSimulator(
+        simulator = MarketSimulator(
             venue, seed=config.seed, rate=config.rate, time_scale=config.time_scale
         )
+        market = simulator
+        if config.replay_csv is not None:
+            trades = read_trades_csv(config.replay_csv)
+            market = TradesReplay(simulator, config.replay_pair, trades, speed=config.replay_speed)
     return SandboxServer(config, venue, market=market)
 
 

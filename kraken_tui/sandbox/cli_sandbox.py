@@ -46,6 +46,9 @@ def run_sandbox(
     time_scale: float = 1.0,
     mirror_url: str | None = None,
     mirror_pairs: Sequence[str] = ("BTC/USD", "ETH/USD"),
+    replay_csv: Path | None = None,
+    replay_pair: str = "BTC/USD",
+    replay_speed: float = 1.0,
     ready_line: bool = False,
     exit_on_stdin_eof: bool = False,
 ) -> None:
@@ -69,6 +72,9 @@ def run_sandbox(
         time_scale=time_scale,
         mirror_url=mirror_url,
         mirror_pairs=tuple(mirror_pairs),
+        replay_csv=replay_csv,
+        replay_pair=replay_pair,
+        replay_speed=replay_speed,
     )
     asyncio.run(_serve(config, ready_line=ready_line, exit_on_stdin_eof=exit_on_stdin_eof))
 
@@ -166,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mirror-pairs", default="BTC/USD,ETH/USD", help="comma-separated pairs to mirror"
     )
+    parser.add_argument(
+        "--replay", type=Path, default=None, help="replay a Kraken time-and-sales CSV"
+    )
+    parser.add_argument("--replay-pair", default="BTC/USD", help="pair the replayed CSV drives")
+    parser.add_argument("--replay-speed", type=float, default=1.0, help="replay speed-up")
     parser.add_argument("--ready-line", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -189,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=faults,
             time_scale=args.time_scale,
             mirror_url=args.mirror,
+            replay_csv=args.replay,
+            replay_pair=args.replay_pair,
+            replay_speed=args.replay_speed,
             mirror_pairs=tuple(p.strip() for p in args.mirror_pairs.split(",") if p.strip()),
             ready_line=args.ready_line,
             exit_on_stdin_eof=args.exit_on_stdin_eof,

@@ -93,6 +93,11 @@ class SandboxConfig:
     """Paper mode: mirror this Kraken WebSocket v2 feed (book and trades) instead of
     simulating a market; `rate` then only sets how often buffered feed frames are applied."""
     mirror_pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD")
+    replay_csv: Path | None = None
+    """Replay this Kraken time-and-sales CSV as `replay_pair`'s market (other pairs stay
+    synthetic), `replay_speed` times faster than it was recorded."""
+    replay_pair: str = "BTC/USD"
+    replay_speed: float = 1.0
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.time_scale) or self.time_scale <= 0:
