@@ -246,6 +246,9 @@ class Settings(BaseSettings):
     """Strategies run by the engine."""
     strategy_dir: Path = Path("strategies")
     """Directory searched for user strategies named ``file.py:Class``."""
+    strategy_budget_ms: float = Field(default=5.0, gt=0)
+    """A strategy handler that holds the event loop longer than this is reported (warning and
+    a slow-call count in its status): the console and other strategies share that loop."""
     risk: RiskSettings = Field(default_factory=RiskSettings)
     """Pre-trade risk limits."""
     storage: StorageSettings = Field(default_factory=StorageSettings)

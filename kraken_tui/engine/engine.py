@@ -127,6 +127,7 @@ class EngineConfig:
             book_depth=settings.book_depth,
             strategies=tuple(settings.strategies),
             strategy_dir=settings.strategy_dir,
+            call_budget_s=settings.strategy_budget_ms / 1000,
             limits=RiskLimits.from_settings(settings.risk),
             cancel_on_pause=settings.risk.cancel_on_pause,
             cancel_on_shutdown=settings.risk.cancel_on_shutdown,
