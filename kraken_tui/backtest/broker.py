@@ -43,11 +43,12 @@ from kraken_tui.domain import (
     Side,
 )
 from kraken_tui.domain.money import ZERO, quantize_down
+from kraken_tui.exchange.simulated import order_status
 from kraken_tui.sandbox.errors import INSUFFICIENT_FUNDS, UNKNOWN_ORDER, VenueError
 from kraken_tui.sandbox.events import ExecType, ExecutionEvent, VenueEvent
 from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.pairs import PairInfo
-from kraken_tui.sandbox.records import OrderState, OrderView, VenueOrderType
+from kraken_tui.sandbox.records import VenueOrderType
 from kraken_tui.sandbox.validation import check_cost, check_volume
 from kraken_tui.sandbox.venue import SandboxVenue
 
@@ -335,7 +336,7 @@ class VenueBroker:
         if known is None:
             return
         order = known.with_changes(
-            status=_status(view),
+            status=order_status(view),
             order_id=view.txid,
             filled=view.vol_exec,
             avg_price=view.avg_price if view.vol_exec > 0 else None,
@@ -433,15 +434,3 @@ def _venue_type(order: Order) -> VenueOrderType:
     if order.price is not None and order.order_type in _LIMIT_VARIANTS:
         return _LIMIT_VARIANTS[order.order_type]
     return _VENUE_TYPES[order.order_type]
-
-
-def _status(view: OrderView) -> OrderStatus:
-    if view.status is OrderState.PENDING:
-        return OrderStatus.PENDING_NEW
-    if view.status is OrderState.OPEN:
-        return OrderStatus.PARTIALLY_FILLED if view.vol_exec > 0 else OrderStatus.NEW
-    if view.status is OrderState.CLOSED:
-        return OrderStatus.FILLED
-    if view.status is OrderState.CANCELED:
-        return OrderStatus.CANCELED
-    return OrderStatus.EXPIRED

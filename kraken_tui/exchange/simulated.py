@@ -463,7 +463,7 @@ class SimulatedExchange:
             side=view.side,
             order_type=_FROM_VENUE_TYPE[view.order_type],
             volume=view.volume,
-            status=_status(view),
+            status=order_status(view),
             price=view.price,
             trigger_price=view.trigger_price,
             time_in_force=view.time_in_force,
@@ -544,7 +544,8 @@ class SimulatedExchange:
         self._emit(ConnectionEvent(self._connection))
 
 
-def _status(view: OrderView) -> OrderStatus:
+def order_status(view: OrderView) -> OrderStatus:
+    """A sandbox venue order's REST status in our order-state vocabulary."""
     if view.status is OrderState.PENDING:
         return OrderStatus.PENDING_NEW
     if view.status is OrderState.OPEN:
