@@ -51,17 +51,19 @@ class SMA:
 class EMA:
     """Exponential moving average with alpha = 2 / (period + 1), seeded with the first value.
 
-    This is the recursive form y[t] = y[t-1] + alpha * (x[t] - y[t-1]) that pandas and polars
-    compute with `adjust=False`, so bulk features and live values agree. The average runs from
-    the first value, but `value` stays None until `period` values have been seen, because
-    before that the seed still dominates.
+    This is the recursive form y[t] = (1 - alpha) * y[t-1] + alpha * x[t] that pandas and
+    polars compute with `adjust=False`, so bulk features and live values agree; as a convex
+    combination it also never strays outside the inputs' range, even across huge jumps. The
+    average runs from the first value, but `value` stays None until `period` values have been
+    seen, because before that the seed still dominates.
     """
 
-    __slots__ = ("_count", "_ema", "alpha", "period", "value")
+    __slots__ = ("_count", "_ema", "_keep", "alpha", "period", "value")
 
     def __init__(self, period: int) -> None:
         self.period = check_period("period", period)
         self.alpha = 2.0 / (period + 1.0)
+        self._keep = 1.0 - self.alpha
         self.reset()
 
     def reset(self) -> None:
@@ -75,7 +77,7 @@ class EMA:
 
     def update(self, value: float) -> float | None:
         count = self._count
-        ema = self._ema + self.alpha * (value - self._ema) if count else value
+        ema = self._keep * self._ema + self.alpha * value if count else value
         self._ema = ema
         count += 1
         self._count = count
