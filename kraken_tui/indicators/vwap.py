@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from kraken_tui.indicators.base import check_period
 
 SECONDS_PER_DAY = 86_400
@@ -101,18 +103,24 @@ class RollingVWAP:
         index = self._index
         # Counting observations with volume, rather than testing the running volume sum,
         # keeps a window of zero-volume bars exactly undefined despite subtraction residue.
-        self._traded += (volume > 0.0) - (self._volume[index] > 0.0)
+        evicted = self._volume[index]
+        evicted_pv = self._pv[index]
+        self._traded += (volume > 0.0) - (evicted > 0.0)
         price_volume = price * volume
-        self._pv_sum += price_volume - self._pv[index]
-        self._volume_sum += volume - self._volume[index]
+        self._pv_sum += price_volume - evicted_pv
+        self._volume_sum += volume - evicted
         self._pv[index] = price_volume
         self._volume[index] = volume
         index += 1
-        if index == self.period:
+        wrapped = index == self.period
+        if wrapped:
             index = 0
             self._filled = True
-            self._pv_sum = sum(self._pv)
-            self._volume_sum = sum(self._volume)
+        if wrapped or evicted > self._volume_sum or evicted_pv > self._pv_sum:
+            # On wrap, and whenever most of the window's volume or value just left (a running
+            # sum is then a small difference of large numbers), recompute them exactly.
+            self._pv_sum = math.fsum(self._pv)
+            self._volume_sum = math.fsum(self._volume)
         self._index = index
         if self._filled and self._traded:
             vwap = self._pv_sum / self._volume_sum

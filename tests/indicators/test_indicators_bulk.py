@@ -1,10 +1,12 @@
+import math
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kraken_tui.indicators import (
@@ -136,6 +138,7 @@ def test_bulk_rejects_the_same_bad_parameters_as_the_classes() -> None:
 
 
 @settings(max_examples=40, deadline=None)
+@example(seed=87, n=87, period=4)  # a flat window: polars' rolling std is ~1e-5, not 0
 @given(
     seed=st.integers(min_value=0, max_value=2**32),
     n=st.integers(min_value=1, max_value=120),
@@ -153,4 +156,12 @@ def test_bulk_and_incremental_agree_on_random_series(seed: int, n: int, period: 
     assert_same([rsi.update(p) for p in close], got["rsi"].to_list())
     assert_same(feed(atr.update, frame.select("high", "low", "close").rows()), got["atr"].to_list())
     upper = [None if v is None else v.upper for v in (bands.update(p) for p in close)]
-    assert_same(upper, got["bb_upper"].to_list())
+    # polars' rolling variance cancels catastrophically on flat windows (a variance of ~eps *
+    # price^2 where the true one is 0), so its band can sit sqrt(eps) * price * k off ours
+    noise = 2.0 * math.sqrt(sys.float_info.epsilon) * max(close)
+    bulk_upper = got["bb_upper"].to_list()
+    assert len(upper) == len(bulk_upper)
+    for i, (ours, theirs) in enumerate(zip(upper, bulk_upper, strict=True)):
+        assert (ours is None) == (theirs is None), f"row {i}"
+        if ours is not None:
+            assert theirs == pytest.approx(ours, rel=1e-9, abs=noise), f"row {i}"

@@ -1,7 +1,7 @@
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kraken_tui.indicators import Indicator, RollingVWAP, SessionVWAP
@@ -103,6 +103,8 @@ def test_vwaps_satisfy_the_indicator_protocol() -> None:
     ),
     period=st.integers(min_value=1, max_value=20),
 )
+@example(prints=[(2.0, 4.0), (1.0, 1e-08), (1.0, 0.0)], period=2)  # the big volume leaves
+@example(prints=[(699051.0, 3.0), (0.01, 3.0), (1.0, 0.0)], period=2)  # the big value leaves
 def test_rolling_vwap_lies_within_window_price_range(
     prints: list[tuple[float, float]], period: int
 ) -> None:
