@@ -62,6 +62,7 @@ from kraken_tui.exchange.protocol import (
     OrderAck,
     OrderEvent,
     OrderRejected,
+    OrderUpdate,
     RateLimitStatus,
     TickerEvent,
     TradeEvent,
@@ -404,9 +405,7 @@ class KrakenExchange:
             now = datetime.now(UTC)
             self._each(message, lambda item: TickerEvent(parse.ticker_from_ws(item, now)))
         elif channel == "trade":
-            self._each(message, lambda item: TradeEvent(parse.trade_from_ws(item)))
-            if self._candle_builders:
-                self._candles_from_trades(message)
+            self._each(message, self._trade_event)
         elif channel == "ohlc":
             self._each_candle(message)
         elif message.get("method") in ("subscribe", "unsubscribe") and not message.get("success"):
@@ -440,16 +439,15 @@ class KrakenExchange:
             except (parse.MalformedPayload, ValueError, TypeError) as exc:
                 logger.warning("Skipping malformed {} item: {}", message.get("channel"), exc)
 
-    def _candles_from_trades(self, message: Mapping[str, Any]) -> None:
-        for item in message.get("data") or ():
-            try:
-                trade = parse.trade_from_ws(item)
-            except (parse.MalformedPayload, ValueError, TypeError):
-                continue  # already reported by the trade handler
-            builder = self._candle_builders.get(trade.symbol)
-            if builder is not None:
-                for candle in builder.add(trade):
-                    self._emit(CandleEvent(candle))
+    def _trade_event(self, item: Any) -> TradeEvent:
+        """One parsed trade; it also feeds the candle builder of an interval Kraken's ohlc
+        channel lacks (the bar it closes is published before the trade that closed it)."""
+        trade = parse.trade_from_ws(item)
+        builder = self._candle_builders.get(trade.symbol)
+        if builder is not None:
+            for candle in builder.add(trade):
+                self._emit(CandleEvent(candle))
+        return TradeEvent(trade)
 
     def _each_candle(self, message: Mapping[str, Any]) -> None:
         """Kraken streams the open candle; it is closed when a later interval begins. A
@@ -555,7 +553,7 @@ class KrakenExchange:
                     continue
                 self._emit(
                     OrderEvent(
-                        parse.OrderUpdate(
+                        OrderUpdate(
                             order_id=order.order_id,
                             cl_ord_id=None if order.external else order.cl_ord_id,
                             symbol=order.symbol,

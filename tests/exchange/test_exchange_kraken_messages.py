@@ -404,3 +404,28 @@ def test_hostile_rest_entries_raise_only_malformed_payload(order: dict[str, Any]
     ):
         with contextlib.suppress(parse.MalformedPayload):
             convert()
+
+
+def test_trades_build_candles_for_an_interval_the_ohlc_channel_lacks() -> None:
+    from kraken_tui.exchange.candles import CandleBuilder
+
+    exchange, events = _exchange()
+    exchange._candle_builders["BTC/USD"] = CandleBuilder("BTC/USD", 3)
+    for ts, price in (("2026-11-25T10:00:05Z", 100.0), ("2026-11-25T10:03:01Z", 101.0)):
+        item = {
+            "symbol": "BTC/USD",
+            "side": "buy",
+            "price": price,
+            "qty": 1.0,
+            "ord_type": "market",
+            "trade_id": 1,
+            "timestamp": ts,
+        }
+        exchange._on_public({"channel": "trade", "type": "update", "data": [item]})
+    candles = [e.candle for e in events if isinstance(e, CandleEvent)]
+    assert [(c.ts.minute, c.closed, c.close) for c in candles] == [
+        (0, False, Decimal("100.0")),
+        (0, True, Decimal("100.0")),
+        (3, False, Decimal("101.0")),
+    ]
+    assert sum(isinstance(e, TradeEvent) for e in events) == 2
