@@ -23,6 +23,11 @@ class Instrument:
     costmin: Decimal
     rest_name: str = ""
     altname: str = ""
+    cost_decimals: int = 8
+    """Decimals Kraken accepts for an amount in the quote currency (a `viqc` order's volume)."""
+    taker_fee: Decimal = Decimal(0)
+    """The pair's first-tier (highest) taker fee as a fraction: what an order spending the
+    whole free balance must leave room for, whatever the account's actual tier."""
 
     def __post_init__(self) -> None:
         if "/" not in self.symbol:
@@ -33,6 +38,8 @@ class Instrument:
             raise ValueError(f"{self.symbol}: decimals must not be negative")
         if self.ordermin < 0 or self.costmin < 0:
             raise ValueError(f"{self.symbol}: minimums must not be negative")
+        if not 0 <= self.taker_fee < 1:
+            raise ValueError(f"{self.symbol}: taker_fee must be a fraction in [0, 1)")
 
     @property
     def lot_step(self) -> Decimal:
@@ -45,6 +52,11 @@ class Instrument:
 
     def round_volume(self, volume: Decimal) -> Decimal:
         return quantize_down(volume, self.lot_step).quantize(self.lot_step)
+
+    def round_cost(self, amount: Decimal) -> Decimal:
+        """An amount of the quote currency, rounded down onto what Kraken accepts."""
+        step = decimals_to_step(self.cost_decimals)
+        return quantize_down(amount, step).quantize(step)
 
     def price_on_tick(self, price: Decimal) -> bool:
         return price % self.tick_size == 0
@@ -65,4 +77,16 @@ class Instrument:
             return "EOrder:Order minimum not met"
         if price is not None and price * volume < self.costmin:
             return "EOrder:Cost minimum not met"
+        return None
+
+    def check_quote_order(self, quote_volume: Decimal, price: Decimal | None) -> str | None:
+        """Kraken's error string for a market buy sized in quote (`viqc`) that it would refuse,
+        or None. `price` (the expected fill, e.g. the best ask) estimates the base volume for
+        the order minimum; without it only the amount itself is checked."""
+        if quote_volume <= 0 or quote_volume != self.round_cost(quote_volume):
+            return "EGeneral:Invalid arguments:volume"
+        if quote_volume < self.costmin:
+            return "EOrder:Cost minimum not met"
+        if price is not None and price > 0 and quote_volume / price < self.ordermin:
+            return "EOrder:Order minimum not met"
         return None

@@ -12,7 +12,11 @@ from kraken_tui.domain.money import ZERO
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """What is sent to the exchange. `cl_ord_id` is ours and makes a resend idempotent."""
+    """What is sent to the exchange. `cl_ord_id` is ours and makes a resend idempotent.
+
+    `quote_volume` is Kraken's `viqc` flag: a market buy that spends this much of the quote
+    currency (before fees) and buys whatever base volume that gets at the prices it meets.
+    It is how an order goes "all in" without knowing its fill price; `volume` is then zero."""
 
     cl_ord_id: str
     symbol: str
@@ -24,12 +28,12 @@ class OrderRequest:
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     strategy: str | None = None
+    quote_volume: Decimal | None = None
 
     def __post_init__(self) -> None:
         if not self.cl_ord_id:
             raise ValueError("cl_ord_id is required")
-        if self.volume <= 0:
-            raise ValueError(f"volume must be positive, got {self.volume}")
+        check_size(self.side, self.order_type, self.volume, self.quote_volume)
         if self.order_type is OrderType.LIMIT and self.price is None:
             raise ValueError("a limit order needs a price")
         if self.order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT) and (
@@ -43,13 +47,35 @@ class OrderRequest:
 
     @property
     def notional(self) -> Decimal | None:
+        if self.quote_volume is not None:
+            return self.quote_volume
         reference = self.price if self.price is not None else self.trigger_price
         return None if reference is None else reference * self.volume
 
 
+def check_size(
+    side: Side, order_type: OrderType, volume: Decimal, quote_volume: Decimal | None
+) -> None:
+    """An order is sized in base (`volume` > 0) or, market buys only, in quote (`viqc`)."""
+    if quote_volume is None:
+        if volume <= 0:
+            raise ValueError(f"volume must be positive, got {volume}")
+        return
+    if quote_volume <= 0:
+        raise ValueError(f"quote volume must be positive, got {quote_volume}")
+    if volume != 0:
+        raise ValueError("an order sized in quote has no base volume: set one or the other")
+    if side is not Side.BUY or order_type is not OrderType.MARKET:
+        raise ValueError("only market buys can be sized in the quote currency")
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
-    """The latest known state of one order (ours or adopted from the exchange)."""
+    """The latest known state of one order (ours or adopted from the exchange).
+
+    An order sized in quote (`quote_volume`, Kraken's `viqc`) has no base volume up front:
+    its `volume` is zero, `filled` counts the base it has bought, and it has no `remaining`
+    base (what is left to spend is `quote_volume` minus what its fills cost)."""
 
     cl_ord_id: str
     symbol: str
@@ -70,9 +96,12 @@ class Order:
     external: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    quote_volume: Decimal | None = None
 
     @property
     def remaining(self) -> Decimal:
+        if self.quote_volume is not None:
+            return ZERO
         return self.volume - self.filled
 
     @property
@@ -98,6 +127,7 @@ class Order:
             strategy=request.strategy,
             created_at=created_at,
             updated_at=created_at,
+            quote_volume=request.quote_volume,
         )
 
 

@@ -76,6 +76,8 @@ class ProposedOrder:
     price: Decimal | None = None
     trigger_price: Decimal | None = None
     strategy: str | None = None
+    quote_volume: Decimal | None = None
+    """A market buy sized in quote (Kraken's `viqc`); `volume` is then zero."""
 
 
 @dataclass(frozen=True, slots=True)

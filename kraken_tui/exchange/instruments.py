@@ -8,7 +8,7 @@ sees display names only, so the same pair is `BTC/USD` whichever API reported it
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -90,7 +90,20 @@ def instrument_from_asset_pair(rest_name: str, info: Mapping[str, Any]) -> Instr
         costmin=to_decimal(info.get("costmin", 0), "costmin"),
         rest_name=rest_name,
         altname=str(info.get("altname", "")),
+        cost_decimals=int(info.get("cost_decimals", 8)),
+        taker_fee=_first_tier_fee(info.get("fees")),
     )
+
+
+def _first_tier_fee(tiers: object) -> Decimal:
+    """The first (highest) taker fee of AssetPairs' `fees` ([[volume, percent], ...]) as a
+    fraction; zero when the listing has none."""
+    if not isinstance(tiers, list) or not tiers:
+        return Decimal(0)
+    first = tiers[0]
+    if not isinstance(first, list | tuple) or len(first) != 2:
+        raise ValueError(f"fees tier {first!r} is not [volume, percent]")
+    return to_decimal(first[1], "fees") / 100
 
 
 def instruments_from_asset_pairs(result: Mapping[str, Any]) -> list[Instrument]:
@@ -119,6 +132,7 @@ def instrument_from_ws_pair(pair: Mapping[str, Any]) -> Instrument:
         tick_size=to_decimal(pair["price_increment"], "price_increment"),
         ordermin=to_decimal(pair.get("qty_min", 0), "qty_min"),
         costmin=to_decimal(pair.get("cost_min", 0), "cost_min"),
+        cost_decimals=int(pair.get("cost_precision", 8)),
     )
 
 
@@ -193,17 +207,12 @@ class InstrumentRegistry:
 
 
 def _with_rest_names(instrument: Instrument, known: Instrument) -> Instrument:
-    return Instrument(
-        symbol=instrument.symbol,
-        base=instrument.base,
-        quote=instrument.quote,
-        price_decimals=instrument.price_decimals,
-        lot_decimals=instrument.lot_decimals,
-        tick_size=instrument.tick_size,
-        ordermin=instrument.ordermin,
-        costmin=instrument.costmin,
+    """A WS-announced instrument with the REST names (and REST-only fee) of the known one."""
+    return replace(
+        instrument,
         rest_name=known.rest_name,
         altname=known.altname,
+        taker_fee=instrument.taker_fee or known.taker_fee,
     )
 
 

@@ -125,6 +125,8 @@ class PairInfo:
             costmin=self.costmin,
             rest_name=self.rest_name,
             altname=self.altname,
+            cost_decimals=self.cost_decimals,
+            taker_fee=TAKER_FEE_TIERS[0][1] / 100,
         )
 
     def rest_entry(self) -> dict[str, object]:

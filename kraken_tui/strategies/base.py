@@ -40,7 +40,8 @@ from kraken_tui.engine.clock import Clock
 @dataclass(frozen=True, slots=True)
 class PlaceOrder:
     """Ask for a new order on the strategy's own symbol. `tag` is free text kept in the log
-    (why the strategy wanted it); the engine assigns the `cl_ord_id`."""
+    (why the strategy wanted it); the engine assigns the `cl_ord_id`. A market buy may be
+    sized in the quote currency instead (`quote_volume`, volume zero): see `buy_quote`."""
 
     side: Side
     order_type: OrderType
@@ -50,6 +51,7 @@ class PlaceOrder:
     tif: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     tag: str = ""
+    quote_volume: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,18 @@ class BaseStrategy:
     def sell(self, volume: Decimal, price: Decimal | None = None, tag: str = "") -> PlaceOrder:
         """Market sell, or a limit sell when `price` is given."""
         return self._order(Side.SELL, volume, price, tag)
+
+    def buy_quote(self, amount: Decimal, tag: str = "") -> PlaceOrder:
+        """Market buy spending `amount` of the quote currency (Kraken's `viqc`), rounded down
+        to what Kraken accepts: the base volume is whatever that buys at the fill prices, so
+        the order fits the budget even when the price moves between decision and fill."""
+        return PlaceOrder(
+            side=Side.BUY,
+            order_type=OrderType.MARKET,
+            volume=Decimal(0),
+            quote_volume=self.instrument.round_cost(amount),
+            tag=tag,
+        )
 
     def limit(
         self,
