@@ -113,6 +113,11 @@ class PairInfo:
     def price_step(self) -> Decimal:
         return decimals_to_step(self.pair_decimals)
 
+    @property
+    def cost_step(self) -> Decimal:
+        """The grid of an amount in the quote currency (a `viqc` order's volume)."""
+        return decimals_to_step(self.cost_decimals)
+
     def to_instrument(self) -> Instrument:
         return Instrument(
             symbol=self.symbol,
