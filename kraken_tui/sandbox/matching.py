@@ -25,7 +25,10 @@ from kraken_tui.sandbox.records import OrderState, OrderView, VenueOrderType
 
 @dataclass(slots=True, eq=False)
 class LiveOrder:
-    """The venue's mutable record of one order; `seq` is its time priority in the book."""
+    """The venue's mutable record of one order; `seq` is its time priority in the book.
+
+    With `volume_in_quote` (Kraken's `viqc`), `volume` is the quote amount to spend: such an
+    order has no base `remaining`; the venue runs it to completion as soon as it arrives."""
 
     txid: str
     api_key: str
@@ -53,9 +56,12 @@ class LiveOrder:
     hold: Decimal = ZERO
     lastupdated: float = 0.0
     in_book: bool = False
+    volume_in_quote: bool = False
 
     @property
     def remaining(self) -> Decimal:
+        if self.volume_in_quote:
+            return ZERO
         return self.volume - self.vol_exec
 
     @property
@@ -96,6 +102,7 @@ class LiveOrder:
             reason=self.reason,
             triggered=self.triggered,
             lastupdated=self.lastupdated,
+            volume_in_quote=self.volume_in_quote,
         )
 
 

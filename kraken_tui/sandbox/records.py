@@ -60,7 +60,11 @@ class OrderView:
 
     `price` is the limit price (None for market and plain stop orders); `trigger_price` is the
     stop/take-profit trigger (Kraken's REST `price` for stop-loss/take-profit, `price2` being
-    the limit for the -limit variants). `avg_price` is 0 until something filled."""
+    the limit for the -limit variants). `avg_price` is 0 until something filled.
+
+    A market buy sized in quote (Kraken's `viqc`, `volume_in_quote`) has `volume` = the quote
+    amount it may spend before fees, `vol_exec` = the base it bought and `cost` = the quote it
+    spent; it has no base `remaining`, since its base size was never known up front."""
 
     txid: str
     api_key: str
@@ -85,9 +89,12 @@ class OrderView:
     reason: str | None
     triggered: bool
     lastupdated: float
+    volume_in_quote: bool = False
 
     @property
     def remaining(self) -> Decimal:
+        if self.volume_in_quote:
+            return Decimal(0)
         return self.volume - self.vol_exec
 
     @property

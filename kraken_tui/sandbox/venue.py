@@ -307,20 +307,40 @@ class SandboxVenue:
         userref: int | None = None,
         cl_ord_id: str | None = None,
         validate: bool = False,
+        volume_in_quote: bool = False,
     ) -> AddOrderResult:
         """Validate, then place and match an order; raises VenueError with Kraken's string.
 
         Map REST fields this way: `price` of a limit order -> `price`; `price` of a
         stop-loss/take-profit order -> `trigger_price`; for the `-limit` variants REST `price`
-        -> `trigger_price` and `price2` -> `price`; `oflags=post` -> `post_only`. WS v2 maps
-        `limit_price` -> `price`, `triggers.price` -> `trigger_price`. `validate=True` runs
-        every check (funds included) and returns txid None without placing anything."""
+        -> `trigger_price` and `price2` -> `price`; `oflags=post` -> `post_only`;
+        `oflags=viqc` -> `volume_in_quote`. WS v2 maps `limit_price` -> `price`,
+        `triggers.price` -> `trigger_price`, `cash_order_qty` -> `volume` with
+        `volume_in_quote`. `validate=True` runs every check (funds included) and returns txid
+        None without placing anything.
+
+        `volume_in_quote` makes `volume` the amount of quote currency a market buy spends
+        before fees (Kraken's `viqc`): it buys what that amount gets walking the asks, so a
+        caller can spend its whole free balance without knowing the fill price."""
         account = self._account(api_key)
         info = self._pairs.resolve(pair)
         order_side = parse_side(side)
         kind = parse_order_type(order_type)
         qty = parse_decimal(volume, "volume")
         tif = parse_time_in_force(time_in_force)
+        if volume_in_quote:
+            return self._add_quote_order(
+                account,
+                info,
+                side=order_side,
+                kind=kind,
+                amount=qty,
+                post_only=post_only,
+                time_in_force=tif,
+                userref=userref,
+                cl_ord_id=cl_ord_id,
+                validate=validate,
+            )
         limit_field = "price2" if kind.is_triggered else "price"
         limit = parse_optional_decimal(price, limit_field) if kind.has_limit_price else None
         trigger = parse_optional_decimal(trigger_price, "price") if kind.is_triggered else None
@@ -380,6 +400,74 @@ class SandboxVenue:
                 self._arm_trigger(order, info)
             else:
                 self._take(order, info)
+            self._run_triggers()
+        return AddOrderResult(order.txid, description, cl_ord_id, userref)
+
+    def _add_quote_order(
+        self,
+        account: Account,
+        info: PairInfo,
+        *,
+        side: Side,
+        kind: VenueOrderType,
+        amount: Decimal,
+        post_only: bool,
+        time_in_force: TimeInForce,
+        userref: int | None,
+        cl_ord_id: str | None,
+        validate: bool,
+    ) -> AddOrderResult:
+        """A market buy spending `amount` of quote (`viqc`): checked, then run to completion
+        at once (it never rests), FILLED if anything filled and CANCELED otherwise."""
+        if side is not Side.BUY or kind is not VenueOrderType.MARKET or post_only:
+            raise VenueError(invalid_argument("oflags"))
+        if userref is not None and cl_ord_id is not None:
+            raise VenueError(invalid_argument("cl_ord_id"))
+        best_ask = self._books[info.symbol].best_price(Side.SELL)
+        error = info.to_instrument().check_quote_order(amount, best_ask)
+        if error is not None:
+            raise VenueError(error)
+        if cl_ord_id is not None and any(
+            o.cl_ord_id == cl_ord_id for o in self._open[account.api_key].values()
+        ):
+            raise VenueError(DUPLICATE_ORDER)
+        if amount * (1 + self._fees.taker) > account.available(info.quote.code):
+            raise VenueError(INSUFFICIENT_FUNDS)
+        description = _describe_quote_order(info, amount)
+        if validate:
+            return AddOrderResult(None, description, cl_ord_id, userref)
+        with self._operation():
+            order = LiveOrder(
+                txid=self._new_id("O", self._orders),
+                api_key=account.api_key,
+                symbol=info.symbol,
+                rest_pair=info.altname,
+                side=side,
+                order_type=kind,
+                volume=amount,
+                price=None,
+                trigger_price=None,
+                opentm=self._now,
+                time_in_force=time_in_force,
+                userref=userref,
+                cl_ord_id=cl_ord_id,
+                hold_asset=info.quote.code,
+                lastupdated=self._now,
+                volume_in_quote=True,
+            )
+            self._orders[order.txid] = order
+            self._open[account.api_key][order.txid] = order
+            self._touch(order)
+            self._report(order, ExecType.PENDING_NEW)
+            order.status = OrderState.OPEN
+            self._report(order, ExecType.NEW)
+            stop_reason = self._match_budget(order, info)
+            if stop_reason == _REASON_SELF_TRADE:
+                self._close(order, OrderState.CANCELED, _REASON_SELF_TRADE)
+            elif order.vol_exec > 0:
+                self._close(order, OrderState.CLOSED, None)
+            else:
+                self._close(order, OrderState.CANCELED, stop_reason or _REASON_NO_LIQUIDITY)
             self._run_triggers()
         return AddOrderResult(order.txid, description, cl_ord_id, userref)
 
@@ -904,6 +992,31 @@ class SandboxVenue:
             self._fill(taker, maker, qty, maker.price, info)
         return None
 
+    def _match_budget(self, taker: LiveOrder, info: PairInfo) -> str | None:
+        """Spend a quote-sized buy's budget on the asks in price-time priority. Each fill
+        buys what the budget left affords at the maker's price, floored onto the lot step.
+        The budget is charged each fill's exact notional (price x qty), of which the cost
+        paid is the rounded-down part, so the order never pays more than its amount and a
+        fill whose cost rounds to nothing cannot repeat forever. Returns why it stopped
+        early, or None when the budget left buys less than one lot at the next price."""
+        book = self._books[info.symbol]
+        budget = taker.volume
+        while True:
+            maker = book.first(Side.SELL)
+            if maker is None:
+                return _REASON_NO_LIQUIDITY
+            assert maker.price is not None
+            if maker.api_key == taker.api_key:
+                return _REASON_SELF_TRADE
+            affordable = quantize_down(budget / maker.price, info.lot_step)
+            if maker.price * affordable > budget:
+                affordable -= info.lot_step  # the division rounded up in its last digit
+            qty = min(maker.remaining, affordable)
+            if qty <= 0:
+                return None
+            budget -= maker.price * qty
+            self._fill(taker, maker, qty, maker.price, info)
+
     def _affordable(self, taker: LiveOrder, info: PairInfo, price: Decimal) -> Decimal:
         available = self._accounts[taker.api_key].available(info.quote.code)
         per_unit = price * (1 + self._fees.taker)
@@ -929,7 +1042,11 @@ class SandboxVenue:
                 TradePrinted(info.symbol, taker.side, price, qty, ord_type, trade_id, self._now)
             )
         for order in (maker, taker):
-            if order.api_key != MARKET_MAKER_KEY and order.remaining <= 0:
+            if (
+                order.api_key != MARKET_MAKER_KEY
+                and order.remaining <= 0
+                and not order.volume_in_quote
+            ):
                 self._close(order, OrderState.CLOSED, None)
         self._collect_triggers(info.symbol, price)
 
@@ -1250,3 +1367,10 @@ def _describe(
     elif limit is not None:
         text += f" {limit:f}"
     return text
+
+
+def _describe_quote_order(info: PairInfo, amount: Decimal) -> str:
+    """`descr.order` of a quote-sized market buy, e.g. `buy 1000.00000 USD of XBTUSD @ market`
+    (Kraken does not document this text; the amount is shown on the pair's cost grid)."""
+    shown = amount.quantize(info.cost_step)
+    return f"buy {shown:f} {info.quote.display} of {info.altname} @ market"
