@@ -33,7 +33,9 @@ from kraken_tui.sandbox.venue import (
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """An order in the venue's terms: `price` is the limit price, `trigger_price` the
-    stop/take-profit trigger (transports map their own field names onto these)."""
+    stop/take-profit trigger (transports map their own field names onto these).
+    `volume_in_quote` (REST `oflags=viqc`, WS `cash_order_qty`) makes `volume` the quote
+    amount a market buy spends."""
 
     pair: str
     side: Side
@@ -46,6 +48,7 @@ class OrderRequest:
     userref: int | None = None
     cl_ord_id: str | None = None
     validate: bool = False
+    volume_in_quote: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class OrderGateway:
             userref=order.userref,
             cl_ord_id=order.cl_ord_id,
             validate=order.validate,
+            volume_in_quote=order.volume_in_quote,
         )
 
     def amend(

@@ -23,7 +23,7 @@ from kraken_tui.sandbox.wire import fixed, rfc3339_seconds
 
 Params = Mapping[str, Any]
 _TRUE = {"true", "1", "yes"}
-_SUPPORTED_OFLAGS = {"post", "fcib", "fciq", "nompp"}
+_SUPPORTED_OFLAGS = {"post", "fcib", "fciq", "nompp", "viqc"}
 _STOP_TYPES = {VenueOrderType.STOP_LOSS, VenueOrderType.TAKE_PROFIT}
 _STOP_LIMIT_TYPES = {VenueOrderType.STOP_LOSS_LIMIT, VenueOrderType.TAKE_PROFIT_LIMIT}
 
@@ -113,6 +113,11 @@ class PrivateRest:
         price_field = order.trigger_price if order.order_type.is_triggered else order.price
         price2 = order.price if order.order_type in _STOP_LIMIT_TYPES else None
         oflags = ["fciq"] + (["post"] if order.post_only else [])
+        if order.volume_in_quote:
+            oflags.append("viqc")
+        # Kraken does not document `vol` of a viqc order; the sandbox reports the quote
+        # amount it was given (on the cost grid), `vol_exec` being the base it bought.
+        vol_decimals = pair.cost_decimals if order.volume_in_quote else q
         entry: dict[str, Any] = {
             "refid": None,
             "userref": order.userref if order.userref is not None else 0,
@@ -131,7 +136,7 @@ class PrivateRest:
                 "order": _describe(order, pair),
                 "close": "",
             },
-            "vol": fixed(order.volume, q),
+            "vol": fixed(order.volume, vol_decimals),
             "vol_exec": fixed(order.vol_exec, q),
             "cost": fixed(order.cost, pair.cost_decimals),
             "fee": fixed(order.fee, pair.cost_decimals),
@@ -295,6 +300,7 @@ class PrivateRest:
             userref=userref,
             cl_ord_id=cl_ord_id,
             validate=_flag(params, "validate"),
+            volume_in_quote="viqc" in oflags,
         )
 
     def _add_order(self, account: str, params: Params) -> dict[str, Any]:
@@ -431,6 +437,9 @@ class PrivateRest:
 def _describe(order: OrderView, pair: PairInfo) -> str:
     """Kraken's `descr.order` text: `buy 1.25000000 XBTUSD @ limit 27500.0`."""
     p = pair.pair_decimals
+    if order.volume_in_quote:
+        amount = fixed(order.volume, pair.cost_decimals)
+        return f"{order.side} {amount} {pair.quote.display} of {pair.altname} @ market"
     head = f"{order.side} {fixed(order.volume, pair.lot_decimals)} {pair.altname} @ "
     kind = order.order_type
     if kind is VenueOrderType.MARKET:

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS orders (
     reason TEXT,
     triggered INTEGER NOT NULL,
     seq INTEGER NOT NULL,
-    lastupdated REAL NOT NULL
+    lastupdated REAL NOT NULL,
+    volume_in_quote INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS orders_by_account ON orders (api_key, status);
 CREATE TABLE IF NOT EXISTS fills (
@@ -80,10 +81,14 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
+_ADDED_ORDER_COLUMNS = {"volume_in_quote": "INTEGER NOT NULL DEFAULT 0"}
+"""Columns added to `orders` after files were first written; `VenueStore` adds them to an
+older file on open, so a sandbox upgraded in place keeps its state."""
+
 _ORDER_COLUMNS = (
     "txid, api_key, symbol, rest_pair, side, order_type, volume, vol_exec, price, "
     "trigger_price, cost, fee, status, opentm, closetm, time_in_force, post_only, userref, "
-    "cl_ord_id, reason, triggered, seq, lastupdated"
+    "cl_ord_id, reason, triggered, seq, lastupdated, volume_in_quote"
 )
 _FILL_COLUMNS = (
     "trade_id, public_trade_id, order_txid, position_txid, api_key, symbol, rest_pair, time, "
@@ -108,9 +113,16 @@ class VenueStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
 
     def close(self) -> None:
         self._db.close()
+
+    def _add_missing_columns(self) -> None:
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(orders)")}
+        for name, declaration in _ADDED_ORDER_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE orders ADD COLUMN {name} {declaration}")
 
     def load(self) -> StoredState:
         accounts = {
@@ -151,7 +163,7 @@ class VenueStore:
                 "INSERT OR REPLACE INTO accounts (api_key, balances) VALUES (?, ?)", account_rows
             )
             self._db.executemany(
-                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(23)})",
+                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(24)})",
                 order_rows,
             )
             self._db.executemany(
@@ -213,6 +225,7 @@ def _order_row(order: LiveOrder) -> tuple[object, ...]:
         int(order.triggered),
         order.seq,
         order.lastupdated,
+        int(order.volume_in_quote),
     )
 
 
@@ -241,6 +254,7 @@ def _order_from_row(row: sqlite3.Row) -> LiveOrder:
         triggered=bool(row["triggered"]),
         seq=row["seq"],
         lastupdated=row["lastupdated"],
+        volume_in_quote=bool(row["volume_in_quote"]),
     )
 
 

@@ -65,13 +65,15 @@ def _int(params: Mapping[str, Any], name: str) -> int | None:
 
 
 def execution_item(order: OrderView, exec_type: str, timestamp: float) -> dict[str, Any]:
-    """The order-level fields every `executions` message carries."""
+    """The order-level fields every `executions` message carries. An order sized in quote
+    carries `cash_order_qty` (the quote amount) instead of `order_qty`, as it was placed."""
+    size_field = "cash_order_qty" if order.volume_in_quote else "order_qty"
     item: dict[str, Any] = {
         "order_id": order.txid,
         "symbol": order.symbol,
         "side": str(order.side),
         "order_type": str(order.order_type),
-        "order_qty": order.volume,
+        size_field: order.volume,
         "order_status": order.ws_status,
         "time_in_force": str(order.time_in_force).upper(),
         "post_only": order.post_only,
@@ -411,11 +413,20 @@ class PrivateChannels:
         limit_price = _dec(params, "limit_price")
         if order_type in _TRIGGERED_TYPES and trigger_price is None:
             trigger_price, limit_price = limit_price, None
+        order_qty = _dec(params, "order_qty")
+        cash_order_qty = _dec(params, "cash_order_qty")
+        if cash_order_qty is not None and (
+            order_qty is not None or side is not Side.BUY or order_type is not VenueOrderType.MARKET
+        ):
+            raise VenueError(invalid_argument("cash_order_qty"))
+        volume = order_qty if cash_order_qty is None else cash_order_qty
+        if volume is None:
+            raise VenueError(invalid_argument("order_qty"))
         return OrderRequest(
             pair=symbol,
             side=side,
             order_type=order_type,
-            volume=_dec(params, "order_qty", required=True) or Decimal(0),
+            volume=volume,
             price=limit_price,
             trigger_price=trigger_price,
             post_only=_bool(params, "post_only"),
@@ -423,6 +434,7 @@ class PrivateChannels:
             userref=userref,
             cl_ord_id=cl_ord_id,
             validate=_bool(params, "validate"),
+            volume_in_quote=cash_order_qty is not None,
         )
 
 
