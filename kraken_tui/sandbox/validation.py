@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kraken_tui.domain.enums import Side, TimeInForce
-from kraken_tui.domain.money import to_decimal
+from kraken_tui.domain.money import quantize_down, to_decimal
 from kraken_tui.sandbox.errors import (
     COST_MINIMUM,
     INVALID_PRICE,
@@ -83,3 +83,10 @@ def crosses(side: Side, limit: Decimal, opposite_best: Decimal | None) -> bool:
     if opposite_best is None:
         return False
     return limit >= opposite_best if side is Side.BUY else limit <= opposite_best
+
+
+def affordable_volume(budget: Decimal, price: Decimal, lot_step: Decimal) -> Decimal:
+    """The most lots a quote budget buys at `price` (a `viqc` fill): never a notional over
+    the budget, even when the division rounded up in its last digit."""
+    volume = quantize_down(budget / price, lot_step)
+    return volume - lot_step if price * volume > budget else volume

@@ -74,6 +74,7 @@ from kraken_tui.sandbox.records import (
 from kraken_tui.sandbox.state import VenueStore
 from kraken_tui.sandbox.tape import OHLC_INTERVALS, HistoryBar, TradeTape
 from kraken_tui.sandbox.validation import (
+    affordable_volume,
     check_cost,
     check_price,
     check_volume,
@@ -1008,10 +1009,7 @@ class SandboxVenue:
             assert maker.price is not None
             if maker.api_key == taker.api_key:
                 return _REASON_SELF_TRADE
-            affordable = quantize_down(budget / maker.price, info.lot_step)
-            if maker.price * affordable > budget:
-                affordable -= info.lot_step  # the division rounded up in its last digit
-            qty = min(maker.remaining, affordable)
+            qty = min(maker.remaining, affordable_volume(budget, maker.price, info.lot_step))
             if qty <= 0:
                 return None
             budget -= maker.price * qty
