@@ -31,6 +31,7 @@ from kraken_tui.domain import (
     Order,
     OrderRequest,
     OrderType,
+    Side,
     TimeInForce,
 )
 from kraken_tui.exchange import kraken_parse as parse
@@ -262,24 +263,10 @@ class KrakenExchange:
             raise OrderRejected(
                 f"EQuery:Unknown asset pair: {request.symbol}", "EQuery:Unknown asset pair"
             )
-        price = request.price if request.order_type is OrderType.LIMIT else request.trigger_price
-        prepared = prepare_order(
-            instrument, request.side, request.volume, price, round_values=False
-        )
-        if not prepared.ok:
-            raise OrderRejected(prepared.error or "invalid order", prepared.error)
-        params: dict[str, Any] = {
-            "ordertype": request.order_type.value,
-            "type": request.side.value,
-            "volume": prepared.volume_text,
-            "pair": instrument.altname or instrument.rest_name or instrument.symbol,
-            "price": prepared.price_text,
-            "cl_ord_id": request.cl_ord_id,
-        }
-        if request.post_only:
-            params["oflags"] = "post"
-        if request.time_in_force is TimeInForce.IOC:
-            params["timeinforce"] = "IOC"
+        if request.quote_volume is not None:
+            params = _quote_order_params(request, instrument, request.quote_volume)
+        else:
+            params = _order_params(request, instrument)
         await self._limiter.acquire_trade(instrument.symbol, trade_cost(TradeAction.ADD))
         result = await self._rest.place("AddOrder", params, pair=instrument.symbol)
         txids = result.get("txid") if isinstance(result, Mapping) else None
@@ -644,6 +631,47 @@ _SEVERITY = {
 
 def _drop_event(_event: ExchangeEvent) -> None:
     """Default handler until the engine attaches its own."""
+
+
+def _order_params(request: OrderRequest, instrument: Instrument) -> dict[str, Any]:
+    """AddOrder fields of an order sized in base. Off-grid values are refused here with the
+    string Kraken would answer, rather than silently rounded into a different order."""
+    price = request.price if request.order_type is OrderType.LIMIT else request.trigger_price
+    prepared = prepare_order(instrument, request.side, request.volume, price, round_values=False)
+    if not prepared.ok:
+        raise OrderRejected(prepared.error or "invalid order", prepared.error)
+    params: dict[str, Any] = {
+        "ordertype": request.order_type.value,
+        "type": request.side.value,
+        "volume": prepared.volume_text,
+        "pair": instrument.altname or instrument.rest_name or instrument.symbol,
+        "price": prepared.price_text,
+        "cl_ord_id": request.cl_ord_id,
+    }
+    if request.post_only:
+        params["oflags"] = "post"
+    if request.time_in_force is TimeInForce.IOC:
+        params["timeinforce"] = "IOC"
+    return params
+
+
+def _quote_order_params(
+    request: OrderRequest, instrument: Instrument, amount: Decimal
+) -> dict[str, Any]:
+    """AddOrder fields of a market buy sized in quote (`oflags=viqc`): `volume` is the amount
+    of quote to spend, written on the pair's cost grid. Kraken takes `viqc` only on market
+    buys and with no other flag, which `OrderRequest` already guarantees."""
+    error = instrument.check_quote_order(amount, None)
+    if error is not None:
+        raise OrderRejected(error, error)
+    return {
+        "ordertype": OrderType.MARKET.value,
+        "type": Side.BUY.value,
+        "volume": f"{amount:.{instrument.cost_decimals}f}",
+        "pair": instrument.altname or instrument.rest_name or instrument.symbol,
+        "oflags": "viqc",
+        "cl_ord_id": request.cl_ord_id,
+    }
 
 
 def _order_ref(cl_ord_id: str | None, order_id: str | None, *, key: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ half-applied either.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -100,13 +101,19 @@ _REST_STATUS = {
 
 
 def order_from_rest(order_id: str, item: Mapping[str, Any], symbol_of: SymbolResolver) -> Order:
-    """One entry of OpenOrders / ClosedOrders / QueryOrders."""
+    """One entry of OpenOrders / ClosedOrders / QueryOrders.
+
+    An order flagged `viqc` was sized in quote: its `vol` is the quote amount (as the sandbox
+    reports it; Kraken does not document it) and `vol_exec` the base bought, so it becomes an
+    order with `quote_volume` and no base volume."""
     item = _mapping(item)
     descr = _mapping(_get(item, "descr"))
     status = _REST_STATUS.get(str(_get(item, "status")))
     if status is None:
         raise MalformedPayload(f"order {order_id}: unknown status {item.get('status')!r}")
-    volume = _dec(item, "vol")
+    oflags = _flags(item.get("oflags"))
+    quote_volume = _positive(item, "vol") if "viqc" in oflags else None
+    volume = ZERO if quote_volume is not None else _dec(item, "vol")
     filled = _dec(item, "vol_exec", ZERO)
     if status is OrderStatus.NEW and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
@@ -117,7 +124,6 @@ def order_from_rest(order_id: str, item: Mapping[str, Any], symbol_of: SymbolRes
     trigger = None
     if order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT):
         trigger, price = price, None
-    oflags = str(item.get("oflags") or "")
     cl_ord_id = item.get("cl_ord_id") or None
     opened = item.get("opentm")
     closed = item.get("closetm")
@@ -142,7 +148,24 @@ def order_from_rest(order_id: str, item: Mapping[str, Any], symbol_of: SymbolRes
         external=not cl_ord_id,
         created_at=parse_timestamp(opened) if opened else None,
         updated_at=parse_timestamp(closed) if closed else None,
+        quote_volume=quote_volume,
     )
+
+
+def _flags(value: object) -> set[str]:
+    """Kraken's comma-separated `oflags`, e.g. `fciq,viqc`."""
+    if value is None:
+        return set()
+    if not isinstance(value, str):
+        raise MalformedPayload(f"oflags must be text, got {type(value).__name__}")
+    return {flag.strip() for flag in value.split(",") if flag.strip()}
+
+
+def _positive(item: Mapping[str, Any], key: str) -> Decimal:
+    value = _dec(item, key)
+    if value <= 0:
+        raise MalformedPayload(f"{key} must be positive, got {value}")
+    return value
 
 
 def execution_from_rest(
@@ -192,18 +215,69 @@ def order_update_from_ws(item: Mapping[str, Any]) -> OrderUpdate:
         raise MalformedPayload(f"unknown order_status {status_text!r}")
     if exec_type == "filled":
         status = OrderStatus.FILLED
-    ts = parse_timestamp(_get(item, "timestamp"))
-    return OrderUpdate(
+    update = OrderUpdate(
         order_id=str(_get(item, "order_id")),
         cl_ord_id=item.get("cl_ord_id") or None,
         symbol=str(item.get("symbol") or ""),
         status=status,
         exec_type=exec_type,
         filled=_dec(item, "cum_qty", ZERO),
-        ts=ts,
+        ts=parse_timestamp(_get(item, "timestamp")),
         avg_price=_opt_dec(item, "avg_price"),
         reason=item.get("reason") or None,
     )
+    return replace(update, order=_order_from_ws(item, update))
+
+
+def _order_from_ws(item: Mapping[str, Any], update: OrderUpdate) -> Order | None:
+    """The whole order when the item describes it (snapshot and new-order items carry its
+    side, type and size), so an order we did not place can be adopted at once; None for
+    items that only report progress, or describe an order type we do not model.
+
+    An order sized in quote carries `cash_order_qty` (the quote amount) instead of
+    `order_qty`; `cum_qty` still counts base. Carrying both is contradictory, not partial."""
+    quote_volume = _positive(item, "cash_order_qty") if "cash_order_qty" in item else None
+    if quote_volume is not None and "order_qty" in item:
+        raise MalformedPayload("an order sized both in base (order_qty) and quote")
+    if quote_volume is None and "order_qty" not in item:
+        return None
+    side = _known(Side, item.get("side"))
+    order_type = _known(OrderType, item.get("order_type"))
+    if side is None or order_type is None or not update.symbol:
+        return None
+    trigger = None
+    triggers = item.get("triggers")
+    if isinstance(triggers, Mapping):
+        trigger = _opt_dec(triggers, "price")
+    return Order(
+        cl_ord_id=update.cl_ord_id or f"ext-{update.order_id}",
+        symbol=update.symbol,
+        side=side,
+        order_type=order_type,
+        volume=ZERO if quote_volume is not None else _positive(item, "order_qty"),
+        status=update.status,
+        price=_opt_dec(item, "limit_price"),
+        trigger_price=trigger,
+        time_in_force=TimeInForce.IOC
+        if str(item.get("time_in_force", "")).lower() == "ioc"
+        else TimeInForce.GTC,
+        post_only=item.get("post_only") is True,
+        order_id=update.order_id,
+        filled=update.filled,
+        avg_price=update.avg_price,
+        reason=update.reason,
+        external=update.cl_ord_id is None,
+        created_at=update.ts if update.exec_type in ("pending_new", "new") else None,
+        updated_at=update.ts,
+        quote_volume=quote_volume,
+    )
+
+
+def _known(enum: type[_E], value: object) -> _E | None:
+    try:
+        return enum(value)  # type: ignore[call-arg]
+    except ValueError:
+        return None
 
 
 def execution_from_ws(item: Mapping[str, Any], quote_of: SymbolResolver) -> Execution | None:
