@@ -39,6 +39,7 @@ from kraken_tui.domain import (
     OrderType,
     Trade,
 )
+from kraken_tui.domain.money import ZERO
 from kraken_tui.engine.clock import Clock, WallClock
 from kraken_tui.exchange.protocol import (
     BalancesEvent,
@@ -278,12 +279,13 @@ class SimulatedExchange:
                 pair=request.symbol,
                 side=request.side,
                 order_type=_ORDER_TYPES[request.order_type],
-                volume=request.volume,
+                volume=request.volume if request.quote_volume is None else request.quote_volume,
                 price=request.price,
                 trigger_price=request.trigger_price,
                 post_only=request.post_only,
                 time_in_force=request.time_in_force,
                 cl_ord_id=request.cl_ord_id,
+                volume_in_quote=request.quote_volume is not None,
             )
         except VenueError as exc:
             raise OrderRejected(f"order {request.cl_ord_id} rejected", exc.error) from exc
@@ -457,12 +459,15 @@ class SimulatedExchange:
     # -- conversions -----------------------------------------------------------------------------
 
     def _order(self, view: OrderView) -> Order:
+        """A venue order sized in quote reports the quote amount as its `volume`; ours keeps
+        that in `quote_volume` and has no base volume."""
+        quote_volume = view.volume if view.volume_in_quote else None
         return Order(
             cl_ord_id=view.cl_ord_id or "",
             symbol=view.symbol,
             side=view.side,
             order_type=_FROM_VENUE_TYPE[view.order_type],
-            volume=view.volume,
+            volume=ZERO if view.volume_in_quote else view.volume,
             status=order_status(view),
             price=view.price,
             trigger_price=view.trigger_price,
@@ -475,6 +480,7 @@ class SimulatedExchange:
             reason=view.reason,
             created_at=_ts(view.opentm),
             updated_at=_ts(view.lastupdated),
+            quote_volume=quote_volume,
         )
 
     def _execution_from_event(self, event: ExecutionEvent) -> Execution:

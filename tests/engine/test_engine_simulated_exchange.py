@@ -152,3 +152,58 @@ async def test_muted_private_feed_still_answers_queries(connected) -> None:
     await exchange.add_order(_request("quiet", price=D("50010")))
     assert not any(isinstance(e, FillEvent | OrderEvent) for e in events)
     assert len(await exchange.executions_since(None)) == 1
+
+
+def _quote_buy(cl_ord_id: str, amount: str) -> OrderRequest:
+    return OrderRequest(
+        cl_ord_id=cl_ord_id,
+        symbol="BTC/USD",
+        side=Side.BUY,
+        order_type=OrderType.MARKET,
+        volume=D(0),
+        quote_volume=D(amount),
+    )
+
+
+async def test_quote_buy_walks_the_asks_on_its_budget_and_reports_base_fills(connected) -> None:
+    exchange, _, events = connected
+    events.clear()
+    ack = await exchange.add_order(_quote_buy("q1", "60000.00000"))
+    fills = [e.execution for e in events if isinstance(e, FillEvent)]
+    second = (D(60_000) - D(50_010)) / D(50_020)
+    assert [(f.price, f.qty) for f in fills] == [
+        (D(50_010), D(1)),
+        (D(50_020), second.quantize(D("0.00000001"), rounding="ROUND_DOWN")),
+    ]
+    assert all(f.cl_ord_id == "q1" and f.order_id == ack.order_id for f in fills)
+    assert sum(f.price * f.qty for f in fills) <= D(60_000)
+    final = [e.update for e in events if isinstance(e, OrderEvent)][-1]
+    assert final.status is OrderStatus.FILLED and final.filled == sum(f.qty for f in fills)
+    assert final.order is not None and final.order.quote_volume == D(60_000)
+    assert final.order.volume == D(0) and final.order.remaining == D(0)
+    found = await exchange.lookup_order("q1")
+    assert found is not None and found.status is OrderStatus.FILLED
+    assert (found.quote_volume, found.volume, found.filled) == (D(60_000), D(0), final.filled)
+    [closed] = await exchange.closed_orders()
+    assert closed.quote_volume == D(60_000) and closed.filled == final.filled
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        ("99900.00000", "EOrder:Insufficient funds"),
+        ("1.00000", "EOrder:Order minimum not met"),
+        ("0.10000", "EOrder:Cost minimum not met"),
+        ("500.000001", "EGeneral:Invalid arguments:volume"),
+    ],
+)
+async def test_quote_buy_refusal_carries_krakens_error_string(
+    connected, amount: str, error: str
+) -> None:
+    exchange, _, events = connected
+    events.clear()
+    with pytest.raises(OrderRejected) as info:
+        await exchange.add_order(_quote_buy("q-refused", amount))
+    assert info.value.kraken_error == error
+    assert await exchange.lookup_order("q-refused") is None
+    assert not any(isinstance(e, FillEvent | OrderEvent) for e in events)
