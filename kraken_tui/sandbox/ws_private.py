@@ -242,7 +242,8 @@ class PrivateChannels:
         data: list[dict[str, Any]] = []
         if snap_orders:
             data.extend(
-                execution_item(order, "new" if order.vol_exec == 0 else "trade", order.opentm)
+                # a snapshot states each open order; "trade" would claim a fill it cannot carry
+                execution_item(order, "new" if order.vol_exec == 0 else "status", order.opentm)
                 for order in self._venue.open_orders(account)
             )
         if snap_trades:

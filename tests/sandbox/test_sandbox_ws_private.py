@@ -223,6 +223,44 @@ def test_open_orders_snapshot_lists_orders_placed_before_subscribing(
     _run(quiet_sandbox, scenario)
 
 
+def test_snapshot_states_a_partly_filled_order_without_claiming_a_fill(
+    quiet_sandbox: SandboxThread,
+) -> None:
+    from kraken_tui.domain.enums import Side
+
+    assert quiet_sandbox.server is not None
+    venue = quiet_sandbox.server.venue
+
+    async def scenario(s: PrivateSession) -> None:
+        await s.call(
+            "add_order",
+            1,
+            order_type="limit",
+            side="buy",
+            order_qty=0.02,
+            symbol="BTC/USD",
+            limit_price=40000.0,
+        )
+        await asyncio.to_thread(
+            quiet_sandbox.call,
+            venue.take_synthetic,
+            "BTC/USD",
+            Side.SELL,
+            Decimal("0.01"),
+            Decimal("40000"),
+        )
+        await s.client.subscribe(params={"channel": "executions"})
+        snapshot = await s.wait(
+            lambda m: m.get("channel") == "executions" and m.get("type") == "snapshot"
+        )
+        (item,) = snapshot["data"]
+        assert item["order_status"] == "partially_filled"
+        assert item["exec_type"] == "status"
+        assert item["cum_qty"] == 0.01
+
+    _run(quiet_sandbox, scenario)
+
+
 def test_private_request_with_bad_token_is_refused(quiet_sandbox: SandboxThread) -> None:
     async def scenario(s: PrivateSession) -> None:
         await s.wait(lambda m: m.get("channel") == "status")
