@@ -60,6 +60,7 @@ from kraken_tui.engine.events import OrderChanged
 from kraken_tui.engine.lifecycle import Lifecycle
 from kraken_tui.engine.order_manager import LookupPolicy, OrderManager, new_cl_ord_id
 from kraken_tui.engine.order_sync import OrderSync
+from kraken_tui.engine.order_text import size_text
 from kraken_tui.engine.portfolio import PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 from kraken_tui.engine.reconciliation import Reconciler
@@ -469,7 +470,7 @@ class TradingEngine:
             )
         request = _request(proposed, order.time_in_force, order.post_only)
         placed = await self.orders.place_and_wait(request)
-        label = f"{order.side} {order.volume} {order.symbol} {order.order_type}"
+        label = f"{size_text(proposed)} {order.order_type}"
         if placed.is_open or placed.status is OrderStatus.FILLED:
             return CommandResult(
                 True,
@@ -509,6 +510,7 @@ class TradingEngine:
                     price=intent.price,
                     trigger_price=intent.trigger_price,
                     strategy=host.name,
+                    quote_volume=intent.quote_volume,
                 )
                 context = self._risk_context(proposed)
                 if context is None or not self.risk.check(proposed, context).allowed:
@@ -866,4 +868,5 @@ def _request(order: ProposedOrder, tif: TimeInForce, post_only: bool) -> OrderRe
         time_in_force=tif,
         post_only=post_only,
         strategy=order.strategy,
+        quote_volume=order.quote_volume,
     )

@@ -31,6 +31,7 @@ from loguru import logger
 
 from kraken_tui.domain import Execution, Order, OrderRequest, OrderStatus
 from kraken_tui.engine.clock import Clock
+from kraken_tui.engine.order_text import size_text
 from kraken_tui.exchange.protocol import (
     Exchange,
     ExchangeError,
@@ -301,6 +302,7 @@ class OrderManager:
             order_id=update.order_id,
             reason=update.reason,
             ts=update.ts,
+            quote_volume=update.order.quote_volume if update.order is not None else None,
         )
         if merged is order:
             return order
@@ -338,11 +340,9 @@ class OrderManager:
         cl_ord_id = order.cl_ord_id or f"ext-{order.order_id}"
         adopted = order.with_changes(cl_ord_id=cl_ord_id, external=True)
         logger.warning(
-            "adopting external order {} ({} {} {} {})",
+            "adopting external order {} ({} {})",
             adopted.order_id,
-            adopted.side,
-            adopted.volume,
-            adopted.symbol,
+            size_text(adopted),
             adopted.status,
         )
         return self._set(adopted)
@@ -364,6 +364,7 @@ class OrderManager:
             reason=reported.reason,
             ts=reported.updated_at,
             fees=reported.fees,
+            quote_volume=reported.quote_volume,
         )
 
     def _merge(
@@ -377,8 +378,11 @@ class OrderManager:
         reason: str | None,
         ts: datetime | None,
         fees: Decimal | None = None,
+        quote_volume: Decimal | None = None,
     ) -> Order:
-        """The order after an exchange report, moving only forward."""
+        """The order after an exchange report, moving only forward. A report that the order
+        is sized in quote is taken when we lacked it (a row stored before quote sizing was
+        recorded): without it a zero base volume would read as a negative remaining."""
         revived = order.cl_ord_id in self._presumed_absent
         if revived:
             self._presumed_absent.discard(order.cl_ord_id)
@@ -402,6 +406,8 @@ class OrderManager:
             changes["reason"] = reason
         if fees is not None and fees > order.fees:
             changes["fees"] = fees
+        if quote_volume is not None and order.quote_volume is None:
+            changes["quote_volume"] = quote_volume
         if not changes:
             return order
         changes["updated_at"] = ts or self._clock.now()

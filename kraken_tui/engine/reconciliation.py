@@ -23,6 +23,7 @@ from loguru import logger
 from kraken_tui.domain import Execution, Order, OrderStatus
 from kraken_tui.engine.clock import Clock
 from kraken_tui.engine.order_manager import NOT_RECEIVED, OrderManager
+from kraken_tui.engine.order_text import size_text
 from kraken_tui.exchange.protocol import Exchange
 from kraken_tui.store import ReconciliationEntry, Store
 from kraken_tui.store.codec import datetime_to_text, text_to_datetime
@@ -151,7 +152,7 @@ class Reconciler:
             "adopted",
             adopted.cl_ord_id,
             adopted.order_id,
-            f"{adopted.side} {adopted.volume} {adopted.symbol} {adopted.status}",
+            f"{size_text(adopted)} {adopted.status}",
         )
 
     async def _record(

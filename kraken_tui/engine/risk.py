@@ -170,8 +170,14 @@ class RiskManager:
         return None
 
     def evaluate(self, order: ProposedOrder, context: RiskContext) -> RiskDecision:
-        """The decision, with no side effects: what `preview_order` shows."""
-        reducing = is_reducing(order, context.symbol_position)
+        """The decision, with no side effects: what `preview_order` shows.
+
+        A market buy sized in quote (`viqc`) is judged as the base volume its amount buys at
+        the best ask (the mid without one); its own minimums are Kraken's quote checks, and
+        its value for `max_order_notional` is the amount itself. Without a price to estimate
+        that volume it cannot be shown to reduce a position, and is denied for want of one."""
+        sized = _sized_in_base(order, context)
+        reducing = sized is not None and is_reducing(sized, context.symbol_position)
         state = self._snapshot.trading_state
         if state is TradingState.HALTED:
             return RiskDecision.deny(
@@ -180,14 +186,21 @@ class RiskManager:
         if state is TradingState.REDUCING and not reducing:
             return RiskDecision.deny(
                 "trading_state",
-                f"trading is REDUCING: {order.side} {_fmt(order.volume)} would not reduce the "
-                f"{order.symbol} position of {_fmt(context.symbol_position.qty)}",
+                f"trading is REDUCING: {_size(sized or order, context.instrument)} would not "
+                f"reduce the {order.symbol} position of {_fmt(context.symbol_position.qty)}",
             )
         if not reducing and (breach := self._loss_breach()) is not None:
             return breach
         book = context.book
         if book is not None and book.stale:
             return RiskDecision.deny("stale_book", f"{order.symbol} book is being resynchronised")
+        if sized is None:
+            return RiskDecision.deny(
+                "no_reference_price",
+                f"no {order.symbol} ask or mid price to estimate what "
+                f"{_size(order, context.instrument)} buys",
+            )
+        order = sized
         if order.order_type is OrderType.MARKET and (book is None or book.mid is None):
             return RiskDecision.deny(
                 "no_reference_price", f"no {order.symbol} mid price to value a market order"
@@ -236,6 +249,8 @@ class RiskManager:
 
     def _instrument_rules(self, order: ProposedOrder, context: RiskContext) -> RiskDecision | None:
         instrument = context.instrument
+        if order.quote_volume is not None:
+            return self._quote_rules(order, context)
         for label, price in (("price", order.price), ("trigger price", order.trigger_price)):
             if price is not None and not instrument.price_on_tick(price):
                 return RiskDecision.deny(
@@ -262,6 +277,32 @@ class RiskManager:
                 f"cost minimum of {_fmt(instrument.costmin)}",
             )
         return None
+
+    @staticmethod
+    def _quote_rules(order: ProposedOrder, context: RiskContext) -> RiskDecision | None:
+        assert order.quote_volume is not None
+        instrument = context.instrument
+        amount = order.quote_volume
+        error = instrument.check_quote_order(amount, _quote_reference(context))
+        if error is None:
+            return None
+        if error.startswith("EGeneral"):
+            reason = (
+                f"amount {_fmt(amount)} {instrument.quote} has more than "
+                f"{instrument.cost_decimals} decimals"
+            )
+        elif error == "EOrder:Cost minimum not met":
+            reason = (
+                f"amount {_fmt(amount)} {instrument.quote} is below the {order.symbol} cost "
+                f"minimum of {_fmt(instrument.costmin)}"
+            )
+        else:
+            reason = (
+                f"amount {_fmt(amount)} {instrument.quote} buys about "
+                f"{_fmt(order.volume)}, below the {order.symbol} "
+                f"minimum of {_fmt(instrument.ordermin)}"
+            )
+        return RiskDecision.deny("instrument_minimum", reason)
 
     def _price_rules(self, order: ProposedOrder, context: RiskContext) -> RiskDecision | None:
         band = self.limits.price_band_pct
@@ -294,11 +335,14 @@ class RiskManager:
                 "no_reference_price", f"no price to value the {order.symbol} order"
             )
         notional = reference * order.volume
+        value = _fmt(notional)
+        if order.quote_volume is not None:
+            notional = order.quote_volume
+            value = f"{_fmt(notional)} {context.instrument.quote}"
         if limits.max_order_notional > 0 and notional > limits.max_order_notional:
             return RiskDecision.deny(
                 "max_order_notional",
-                f"order value {_fmt(notional)} exceeds the limit of "
-                f"{_fmt(limits.max_order_notional)}",
+                f"order value {value} exceeds the limit of {_fmt(limits.max_order_notional)}",
             )
         open_count = len(context.open_orders)
         if limits.max_open_orders > 0 and open_count >= limits.max_open_orders:
@@ -309,7 +353,10 @@ class RiskManager:
         if reducing:
             return None
         symbol_orders = [o for o in context.open_orders if o.symbol == order.symbol]
-        projected = _worst_case_qty(context.symbol_position.qty, symbol_orders, order)
+        open_reference = _quote_reference(context) or reference
+        projected = _worst_case_qty(
+            context.symbol_position.qty, symbol_orders, order, open_reference
+        )
         if limits.max_position_per_symbol > 0 and projected * reference > (
             limits.max_position_per_symbol
         ):
@@ -322,7 +369,7 @@ class RiskManager:
         if order.strategy is not None and limits.max_position_per_strategy > 0:
             own = [o for o in symbol_orders if o.strategy == order.strategy]
             held = context.strategy_position.qty if context.strategy_position else ZERO
-            projected = _worst_case_qty(held, own, order)
+            projected = _worst_case_qty(held, own, order, open_reference)
             if projected * reference > limits.max_position_per_strategy:
                 return RiskDecision.deny(
                     "max_position_strategy",
@@ -354,8 +401,56 @@ class RiskManager:
         return context.book.mid if context.book is not None else None
 
 
-def _worst_case_qty(held: Decimal, open_orders: Sequence[Order], order: ProposedOrder) -> Decimal:
+def _worst_case_qty(
+    held: Decimal, open_orders: Sequence[Order], order: ProposedOrder, reference: Decimal
+) -> Decimal:
     """Largest absolute position reachable in the order's direction if it and every open order
-    on the same side fill: the exposure a limit must bound, not just today's position."""
-    same_side = sum((o.remaining for o in open_orders if o.side is order.side), ZERO)
+    on the same side fill: the exposure a limit must bound, not just today's position. Open
+    orders sized in quote count as what their unspent amount buys at `reference`."""
+    same_side = sum((_open_base(o, reference) for o in open_orders if o.side is order.side), ZERO)
     return abs(held + order.side.sign * (same_side + order.volume))
+
+
+def _open_base(order: Order, reference: Decimal) -> Decimal:
+    """What an open order may still add in base: its remaining volume or, sized in quote,
+    what the part of its amount not yet spent buys at `reference`."""
+    if order.quote_volume is None:
+        return order.remaining
+    spent = (order.avg_price or ZERO) * order.filled
+    return max(order.quote_volume - spent, ZERO) / reference
+
+
+def _quote_reference(context: RiskContext) -> Decimal | None:
+    """The price a quote-sized buy is expected to pay: the best ask, else the mid."""
+    book = context.book
+    if book is None:
+        return None
+    ask = book.best_ask
+    return ask.price if ask is not None else book.mid
+
+
+def _sized_in_base(order: ProposedOrder, context: RiskContext) -> ProposedOrder | None:
+    """The order with the base volume the limits judge: as given, or for one sized in quote
+    the estimate at the expected fill price (None when there is no price to estimate at)."""
+    if order.quote_volume is None:
+        return order
+    estimated = _estimated_base(order.quote_volume, _quote_reference(context), context.instrument)
+    return None if estimated is None else replace(order, volume=estimated)
+
+
+def _size(order: ProposedOrder, instrument: Instrument) -> str:
+    """`buy 0.5`, or for an order sized in quote `buy 1000 USD` and, once estimated,
+    `(about 0.02 BTC)`: the amount alone would hide the exposure the limits judge."""
+    if order.quote_volume is None:
+        return f"{order.side} {_fmt(order.volume)}"
+    amount = f"{order.side} {_fmt(order.quote_volume)} {instrument.quote}"
+    if order.volume == 0:
+        return amount
+    return f"{amount} (about {_fmt(order.volume)} {instrument.base})"
+
+
+def _estimated_base(
+    amount: Decimal, price: Decimal | None, instrument: Instrument
+) -> Decimal | None:
+    """The base volume `amount` buys at `price`, on the lot grid (as the exchange fills it)."""
+    return None if price is None or price <= 0 else instrument.round_volume(amount / price)

@@ -55,10 +55,16 @@ async def test_fresh_database_gets_every_table_and_a_checksummed_version_row(
         "schema_version",
     ):  # fmt: skip
         assert table in tables
-    [(version, name, applied_at, checksum)] = _versions(db_path)
-    assert (version, name) == (1, "initial")
-    assert applied_at.endswith("+00:00")
-    assert checksum == hashlib.sha256((REPO_DB_DIR / "001_initial.sql").read_bytes()).hexdigest()
+    rows = _versions(db_path)
+    assert [(version, name) for version, name, _, _ in rows] == [
+        (1, "initial"),
+        (2, "orders_quote_volume"),
+    ]
+    for (_, _, applied_at, checksum), file_name in zip(
+        rows, ("001_initial.sql", "002_orders_quote_volume.sql"), strict=True
+    ):
+        assert applied_at.endswith("+00:00")
+        assert checksum == hashlib.sha256((REPO_DB_DIR / file_name).read_bytes()).hexdigest()
 
 
 async def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
@@ -73,13 +79,18 @@ async def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
 
 
 async def test_migrations_apply_in_numeric_order(tmp_path: Path, migrations_dir: Path) -> None:
-    (migrations_dir / "010_second.sql").write_text("ALTER TABLE probe ADD COLUMN b TEXT;\n")
-    (migrations_dir / "002_first.sql").write_text("CREATE TABLE probe (a TEXT) STRICT;\n")
+    (migrations_dir / "110_second.sql").write_text("ALTER TABLE probe ADD COLUMN b TEXT;\n")
+    (migrations_dir / "098_first.sql").write_text("CREATE TABLE probe (a TEXT) STRICT;\n")
     db_path = tmp_path / "kraken.sqlite3"
 
     await (await Store.open(db_path, migrations_dir=migrations_dir)).close()
 
-    assert [row[:2] for row in _versions(db_path)] == [(1, "initial"), (2, "first"), (10, "second")]
+    assert [row[:2] for row in _versions(db_path)] == [
+        (1, "initial"),
+        (2, "orders_quote_volume"),
+        (98, "first"),
+        (110, "second"),
+    ]
     with sqlite3.connect(db_path) as connection:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(probe)")]
     assert columns == ["a", "b"]
@@ -88,7 +99,7 @@ async def test_migrations_apply_in_numeric_order(tmp_path: Path, migrations_dir:
 async def test_database_newer_than_code_is_refused_with_both_versions_and_the_path(
     tmp_path: Path, migrations_dir: Path
 ) -> None:
-    (migrations_dir / "002_future.sql").write_text("CREATE TABLE future (x TEXT);\n")
+    (migrations_dir / "098_future.sql").write_text("CREATE TABLE future (x TEXT);\n")
     db_path = tmp_path / "kraken.sqlite3"
     await (await Store.open(db_path, migrations_dir=migrations_dir)).close()
     versions = _versions(db_path)
@@ -97,11 +108,11 @@ async def test_database_newer_than_code_is_refused_with_both_versions_and_the_pa
         await Store.open(db_path, migrations_dir=REPO_DB_DIR)
 
     error = raised.value
-    assert (error.db_path, error.db_version, error.code_version) == (db_path, 2, 1)
+    assert (error.db_path, error.db_version, error.code_version) == (db_path, 98, 2)
     message = str(error)
     assert str(db_path) in message
-    assert "schema version 2" in message
-    assert "up to version 1" in message
+    assert "schema version 98" in message
+    assert "up to version 2" in message
     assert _versions(db_path) == versions
 
 
@@ -121,16 +132,16 @@ async def test_edited_applied_migration_is_refused(tmp_path: Path, migrations_di
 async def test_failing_migration_leaves_nothing_of_itself_behind(
     tmp_path: Path, migrations_dir: Path
 ) -> None:
-    (migrations_dir / "002_broken.sql").write_text(
+    (migrations_dir / "098_broken.sql").write_text(
         "CREATE TABLE half_done (x TEXT);\nINSERT INTO no_such_table VALUES (1);\n"
     )
     db_path = tmp_path / "kraken.sqlite3"
 
-    with pytest.raises(MigrationError, match=r"002_broken\.sql failed and was rolled back"):
+    with pytest.raises(MigrationError, match=r"098_broken\.sql failed and was rolled back"):
         await Store.open(db_path, migrations_dir=migrations_dir)
 
     assert "half_done" not in {name for name, _ in _schema(db_path)}
-    assert [row[0] for row in _versions(db_path)] == [1]
+    assert [row[0] for row in _versions(db_path)] == [1, 2]
 
 
 def test_statement_splitter_keeps_semicolons_inside_triggers_strings_and_comments() -> None:

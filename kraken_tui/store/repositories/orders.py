@@ -21,12 +21,13 @@ from kraken_tui.store.writer import BatchingWriter
 _COLUMNS = (
     "cl_ord_id, order_id, strategy, symbol, side, type, price, trigger_price, volume, "
     "time_in_force, post_only, status, filled, avg_price, fees, reason, external, "
-    "created_at, updated_at"
+    "created_at, updated_at, quote_volume"
 )
-_INSERT = f"INSERT INTO orders ({_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+_INSERT = f"INSERT INTO orders ({_COLUMNS}) VALUES ({', '.join('?' * 20)})"
 _UPDATE = (
     "UPDATE orders SET order_id = ?, status = ?, filled = ?, avg_price = ?, fees = ?, "
-    "reason = ?, price = ?, trigger_price = ?, volume = ?, updated_at = ? WHERE cl_ord_id = ?"
+    "reason = ?, price = ?, trigger_price = ?, volume = ?, quote_volume = ?, updated_at = ? "
+    "WHERE cl_ord_id = ?"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM orders"
 _NON_FINAL = tuple(status.value for status in OrderStatus if not status.is_final)
@@ -124,6 +125,7 @@ def _insert_params(order: Order) -> tuple[object, ...]:
         int(order.external),
         created_at,
         datetime_to_text(order.updated_at) if order.updated_at is not None else created_at,
+        optional_decimal_to_text(order.quote_volume),
     )
 
 
@@ -138,6 +140,7 @@ def _update_params(order: Order) -> tuple[object, ...]:
         optional_decimal_to_text(order.price),
         optional_decimal_to_text(order.trigger_price),
         decimal_to_text(order.volume),
+        optional_decimal_to_text(order.quote_volume),
         _require_time(order, order.updated_at, "updated_at"),
         order.cl_ord_id,
     )
@@ -164,4 +167,5 @@ def _order_from_row(row: sqlite3.Row) -> Order:
         external=bool(row["external"]),
         created_at=text_to_datetime(row["created_at"]),
         updated_at=text_to_datetime(row["updated_at"]),
+        quote_volume=optional_text_to_decimal(row["quote_volume"]),
     )
