@@ -44,12 +44,16 @@ from kraken_tui.domain import (
 )
 from kraken_tui.domain.money import ZERO, quantize_down
 from kraken_tui.exchange.simulated import order_status
-from kraken_tui.sandbox.errors import INSUFFICIENT_FUNDS, UNKNOWN_ORDER, VenueError
+from kraken_tui.sandbox.errors import (
+    INSUFFICIENT_FUNDS,
+    UNKNOWN_ORDER,
+    VenueError,
+)
 from kraken_tui.sandbox.events import ExecType, ExecutionEvent, VenueEvent
 from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.pairs import PairInfo
 from kraken_tui.sandbox.records import VenueOrderType
-from kraken_tui.sandbox.validation import check_cost, check_volume
+from kraken_tui.sandbox.validation import affordable_volume, check_cost, check_volume
 from kraken_tui.sandbox.venue import SandboxVenue
 
 API_KEY = "backtest-account"
@@ -221,7 +225,8 @@ class VenueBroker:
                 pair=self._symbol,
                 side=order.side,
                 order_type=_venue_type(order),
-                volume=order.volume,
+                volume=order.volume if order.quote_volume is None else order.quote_volume,
+                volume_in_quote=order.quote_volume is not None,
                 price=order.price,
                 trigger_price=order.trigger_price,
                 post_only=order.post_only,
@@ -237,7 +242,11 @@ class VenueBroker:
 
     def _settle_market(self, settlement: MarketSettlement, order: Order, price: Decimal) -> None:
         try:
-            fee = settlement.settle(order.side, order.volume, price)
+            if order.quote_volume is not None:
+                volume, fee = settlement.settle_quote(order.quote_volume, price)
+            else:
+                volume = order.volume
+                fee = settlement.settle(order.side, volume, price)
         except VenueError as error:
             self._reject(order, error.error)
             return
@@ -249,7 +258,7 @@ class VenueBroker:
             symbol=self._symbol,
             side=order.side,
             price=price,
-            qty=order.volume,
+            qty=volume,
             fee=fee,
             fee_ccy=self._fee_ccy,
             liquidity=Liquidity.TAKER,
@@ -272,12 +281,13 @@ class VenueBroker:
             time_in_force=order.time_in_force,
             post_only=order.post_only,
             order_id=fill.order_id,
-            filled=order.volume,
+            filled=volume,
             avg_price=price,
             fees=fee,
             strategy=order.strategy,
             created_at=order.created_at,
             updated_at=now,
+            quote_volume=order.quote_volume,
         )
 
     def _open_venue_account(self, funding: dict[str, Decimal]) -> None:
@@ -400,6 +410,7 @@ class MarketSettlement:
 
     def __init__(self, pair: PairInfo, fees: FeeSchedule, cash: Decimal) -> None:
         self._pair = pair
+        self._instrument = pair.to_instrument()
         self._fees = fees
         self._quote_step = pair.quote.step
         self.quote = cash
@@ -416,6 +427,21 @@ class MarketSettlement:
                 raise VenueError(INSUFFICIENT_FUNDS)
         elif volume > self.base:
             raise VenueError(INSUFFICIENT_FUNDS)
+        return self._book(side, volume, price)
+
+    def settle_quote(self, amount: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
+        """A market buy spending `amount` of quote (`viqc`) at `price`: (volume, fee). The
+        venue's checks in its order: the amount on the quote grid, `costmin`, the volume it
+        buys against `ordermin`, then funds (the amount plus the taker fee)."""
+        error = self._instrument.check_quote_order(amount, price)
+        if error is not None:
+            raise VenueError(error)
+        if amount * (1 + self._fees.taker) > self.quote:
+            raise VenueError(INSUFFICIENT_FUNDS)
+        volume = affordable_volume(amount, price, self._pair.lot_step)
+        return volume, self._book(Side.BUY, volume, price)
+
+    def _book(self, side: Side, volume: Decimal, price: Decimal) -> Decimal:
         cost = quantize_down(price * volume, self._quote_step)
         fee = self._fees.fee(cost, False, self._quote_step)
         if side is Side.BUY:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -204,7 +204,8 @@ class Backtester:
         self.config = config
         self._data = data
         self._pair = resolve_pair(config.symbol, pairs or PairRegistry())
-        self.instrument = self._pair.to_instrument()
+        # The fee the strategy leaves room for (all in) is the one this run charges.
+        self.instrument = replace(self._pair.to_instrument(), taker_fee=config.fees.taker)
         self._cls = strategy_class(config.strategy, config.strategy_dir)
         self.params = validated_params(
             self._cls, config.params, data.interval, self._cls.strategy_name or config.strategy
@@ -470,6 +471,7 @@ class Backtester:
             price=intent.price,
             trigger_price=intent.trigger_price,
             strategy=self._name,
+            quote_volume=intent.quote_volume,
         )
         decision = self.risk.check(
             proposed,
@@ -500,6 +502,7 @@ class Backtester:
             strategy=self._name,
             created_at=now,
             updated_at=now,
+            quote_volume=intent.quote_volume,
         )
         self._orders_sent += 1
         self.broker.submit(order, self.clock.epoch_us)

@@ -128,6 +128,12 @@ class MlSignal(BaseStrategy):
         p = self.params
         held = self.position.qty
         price = candle.close
+        if held == ZERO and probability >= p.enter and p.all_in:
+            amount = p.entry_quote(self.instrument, price, self.available_quote)
+            if amount is None:
+                self.signal = "free balance unknown or below the exchange minimum"
+                return None
+            return [self.buy_quote(amount, tag=ENTER_TAG)]
         if held <= ZERO and probability >= p.enter:
             entry = p.entry_volume(self.instrument, price, self.available_quote)
             if entry is None:

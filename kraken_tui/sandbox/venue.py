@@ -419,7 +419,8 @@ class SandboxVenue:
         validate: bool,
     ) -> AddOrderResult:
         """A market buy spending `amount` of quote (`viqc`): checked, then run to completion
-        at once (it never rests), FILLED if anything filled and CANCELED otherwise."""
+        at once (it never rests): CLOSED once the budget is spent, CANCELED (keeping what
+        filled) when the asks ran out first, like a market order sized in base."""
         if side is not Side.BUY or kind is not VenueOrderType.MARKET or post_only:
             raise VenueError(invalid_argument("oflags"))
         if userref is not None and cl_ord_id is not None:
@@ -463,11 +464,9 @@ class SandboxVenue:
             order.status = OrderState.OPEN
             self._report(order, ExecType.NEW)
             stop_reason = self._match_budget(order, info)
-            if stop_reason == _REASON_SELF_TRADE:
-                self._close(order, OrderState.CANCELED, _REASON_SELF_TRADE)
-            elif order.vol_exec > 0:
-                self._close(order, OrderState.CLOSED, None)
-            else:
+            if stop_reason is None and order.vol_exec > 0:
+                self._close(order, OrderState.CLOSED, None)  # the budget is spent
+            else:  # the book ran out (or self-trade) first: the rest is canceled, as for any
                 self._close(order, OrderState.CANCELED, stop_reason or _REASON_NO_LIQUIDITY)
             self._run_triggers()
         return AddOrderResult(order.txid, description, cl_ord_id, userref)

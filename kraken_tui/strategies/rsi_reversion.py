@@ -84,6 +84,13 @@ class RsiReversion(BaseStrategy):
         if rsi is None or self.open_orders:
             return None
         held = self.position.qty
+        if held == 0 and rsi < p.oversold and p.all_in:
+            amount = p.entry_quote(self.instrument, candle.close, self.available_quote)
+            if amount is None:
+                self.signal = "oversold, but the free balance is unknown or below the minimum"
+                return None
+            self._last_action = ("bought", rsi, candle.ts)
+            return [self.buy_quote(amount, tag=f"RSI {rsi:.1f} < {p.oversold:g}")]
         if held <= 0 and rsi < p.oversold:
             volume = p.entry_volume(self.instrument, candle.close, self.available_quote)
             if volume is None:

@@ -111,6 +111,8 @@ class SmaCross(BaseStrategy):
         p = self.params
         price = candle.close
         held = self.position.qty
+        if golden and p.all_in and held == 0:
+            return self._enter_all_in(candle)
         if golden:
             entry = p.entry_volume(self.instrument, price, self.available_quote)
             if entry is None:
@@ -133,6 +135,18 @@ class SmaCross(BaseStrategy):
         self.signal = ""
         intents: list[Intent] = [CancelAll()] if self.open_orders else []
         intents.append(self.buy(volume, tag=tag) if golden else self.sell(volume, tag=tag))
+        return intents
+
+    def _enter_all_in(self, candle: Candle) -> Intents:
+        """From flat, all in: spend the free quote balance, whatever the fill price."""
+        amount = self.params.entry_quote(self.instrument, candle.close, self.available_quote)
+        if amount is None:
+            self.signal = "golden cross, but the free balance is unknown or below the minimum"
+            return None
+        self._last_cross = (GOLDEN_CROSS, candle.ts)
+        self.signal = ""
+        intents: list[Intent] = [CancelAll()] if self.open_orders else []
+        intents.append(self.buy_quote(amount, tag=GOLDEN_CROSS))
         return intents
 
     # -- restart: persist recent closes, rebuild the averages from them -------------------------

@@ -193,6 +193,16 @@ def test_quote_buy_meeting_no_asks_is_canceled_with_nothing_filled() -> None:
     assert venue.open_orders(KEY) == []
 
 
+def test_quote_buy_that_empties_the_asks_keeps_its_fills_and_cancels_the_rest() -> None:
+    venue = fresh_venue((("95000.0", "0.001"), ("95010.0", "0.002")))
+    txid = buy_quote(venue, "1000")
+    [order] = venue.query_orders(KEY, [txid])
+    assert order.status is OrderState.CANCELED
+    assert order.reason == "Insufficient liquidity"
+    assert order.vol_exec == D("0.003")
+    assert fills_of(venue, txid) == [(D("95000.0"), D("0.001")), (D("95010.0"), D("0.002"))]
+
+
 def test_quote_buy_stops_at_its_own_resting_ask(venue: SandboxVenue) -> None:
     venue.add_order(
         KEY, pair="XBTUSD", side="sell", order_type="limit", volume="0.1", price="94990.0"
@@ -255,4 +265,5 @@ def test_quote_buy_never_pays_more_than_its_amount_and_leaves_less_than_a_lot(
     next_ask = venue.best_price("XBTUSD", Side.SELL)
     if next_ask is not None:
         assert amount - notional < next_ask * LOT
-    assert order.status is (OrderState.CLOSED if fills else OrderState.CANCELED)
+    # spent: closed; the asks ran out first: canceled with what filled, like any market order
+    assert order.status is (OrderState.CLOSED if next_ask is not None else OrderState.CANCELED)

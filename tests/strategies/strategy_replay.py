@@ -59,7 +59,8 @@ class Traded:
 def replay(
     strategy: BaseStrategy, closes: Iterable[str | int], *, first_index: int = 0
 ) -> list[Traded]:
-    """Feed one closed candle per close; every market order fills at that close at once."""
+    """Feed one closed candle per close; every market order fills at that close at once (a
+    buy sized in quote gets the volume its amount buys there)."""
     traded: list[Traded] = []
     for offset, close in enumerate(closes):
         index = first_index + offset
@@ -71,7 +72,10 @@ def replay(
             if isinstance(intent, PlaceOrder):
                 assert intent.order_type is OrderType.MARKET
                 traded.append(Traded(index, intent))
+                volume = intent.volume
+                if intent.quote_volume is not None:
+                    volume = strategy.instrument.round_volume(intent.quote_volume / bar.close)
                 strategy.context.position = strategy.context.position.apply(
-                    intent.side, intent.volume, bar.close, Decimal(0), bar.ts
+                    intent.side, volume, bar.close, Decimal(0), bar.ts
                 )
     return traded

@@ -39,6 +39,23 @@ def test_oversold_buys_and_overbought_sells_the_position() -> None:
     assert "sold at RSI 70.4" in strategy.signal
 
 
+def test_all_in_buys_with_the_free_quote_balance_and_sells_what_that_bought() -> None:
+    strategy = RsiReversion.from_config(
+        "rsi_all_in", "BTC/USD", {"period": 3, "all_in": True}, context_for("BTC/USD")
+    )
+    strategy.context.available_quote = Decimal("5000")
+    traded = replay(strategy, FALL_THEN_RISE)
+    # 5000 / 1.004 (room for the listed taker fee) on the 5-decimal quote grid, spent at 9700
+    buy, sell = traded
+    assert (buy.index, buy.order.side, buy.order.quote_volume) == (
+        3,
+        Side.BUY,
+        Decimal("4980.07968"),
+    )
+    assert (sell.index, sell.order.side, sell.order.volume) == (6, Side.SELL, Decimal("0.51341027"))
+    assert strategy.position.is_flat
+
+
 def test_exit_at_mid_sells_as_soon_as_rsi_is_back_to_50() -> None:
     traded = replay(make(exit_at_mid=True), FALL_THEN_RISE)
     assert [(t.index, t.order.side) for t in traded] == [(3, Side.BUY), (5, Side.SELL)]

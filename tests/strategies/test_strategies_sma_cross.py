@@ -222,8 +222,32 @@ def test_all_in_spends_the_free_quote_balance_on_the_golden_cross() -> None:
     )
     strategy.context.available_quote = Decimal("1000")
     traded = replay(strategy, CROSSING[: GOLDEN_BAR + 1])
-    # 1000 USD at the golden-cross close of 13000, rounded down to the 8-decimal lot
-    assert [(t.index, t.order.volume) for t in traded] == [(GOLDEN_BAR, Decimal("0.07692307"))]
+    # a market buy sized in quote (viqc), so the fill price cannot make it unaffordable: the
+    # 1000 USD less room for BTC/USD's listed 0.40% taker fee, down onto its 5-decimal grid
+    assert [(t.index, t.order.quote_volume, t.order.volume) for t in traded] == [
+        (GOLDEN_BAR, Decimal("996.01593"), Decimal(0))
+    ]
+    assert strategy.instrument.taker_fee == Decimal("0.004")
+
+
+def test_all_in_with_a_position_already_held_sends_no_second_entry() -> None:
+    strategy = SmaCross.from_config(
+        "sma_all_in", "BTC/USD", {"fast": 2, "slow": 4, "all_in": True}, context_for("BTC/USD")
+    )
+    strategy.context.available_quote = Decimal("1000")
+    strategy.context.position = Position(
+        symbol="BTC/USD", qty=Decimal("0.5"), avg_price=Decimal("12000")
+    )
+    assert replay(strategy, CROSSING[: GOLDEN_BAR + 1]) == []
+
+
+def test_all_in_below_the_cost_minimum_sends_nothing_and_says_why() -> None:
+    strategy = SmaCross.from_config(
+        "sma_all_in", "BTC/USD", {"fast": 2, "slow": 4, "all_in": True}, context_for("BTC/USD")
+    )
+    strategy.context.available_quote = Decimal("0.10")
+    assert replay(strategy, CROSSING[: GOLDEN_BAR + 1]) == []
+    assert "below the minimum" in strategy.signal
 
 
 def test_all_in_without_a_known_balance_sends_nothing() -> None:
