@@ -7,6 +7,7 @@ fills, so the table shows its first 8 (enough to tell orders apart at a glance) 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from rich.text import Text
 
@@ -44,6 +45,20 @@ def short_id(cl_ord_id: str) -> str:
     return cl_ord_id[:8] + "…"
 
 
+def volume_cell(order: Order, quote: str) -> str:
+    """An order sized in quote (`viqc`) has no base volume: its size is the amount it spends,
+    shown with its currency so it is not read as base."""
+    if order.quote_volume is None:
+        return fmt_qty(order.volume)
+    return f"{fmt_qty(order.quote_volume, _amount_decimals(order.quote_volume))} {quote}"
+
+
+def _amount_decimals(amount: Decimal) -> int:
+    """Cents at least, and every decimal the amount was given with (0.00125 BTC stays so)."""
+    exponent = amount.normalize().as_tuple().exponent
+    return max(2, -exponent) if isinstance(exponent, int) else 2
+
+
 def origin(order: Order) -> str:
     if order.strategy is not None:
         return order.strategy
@@ -78,6 +93,7 @@ class OrdersTable(KeyedTable):
         for o in orders:
             instrument = instruments.get(o.symbol)
             decimals = instrument.price_decimals if instrument else 2
+            quote = instrument.quote if instrument else o.symbol.partition("/")[2]
             rows.append(
                 (
                     o.cl_ord_id,
@@ -86,7 +102,7 @@ class OrdersTable(KeyedTable):
                         o.symbol,
                         side_text(o.side, TYPE_LABELS[o.order_type]),
                         Text(fmt_price(o.price or o.trigger_price, decimals), justify="right"),
-                        Text(fmt_qty(o.volume), justify="right"),
+                        Text(volume_cell(o, quote), justify="right"),
                         Text(fmt_qty(o.filled), justify="right"),
                         STATUS_LABELS.get(o.status, o.status.value),
                     ),
