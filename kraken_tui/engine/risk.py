@@ -197,8 +197,8 @@ class RiskManager:
         if sized is None:
             return RiskDecision.deny(
                 "no_reference_price",
-                f"no {order.symbol} ask or mid price to estimate what "
-                f"{_size(order, context.instrument)} buys",
+                f"no {order.symbol} ask or mid price to estimate the base volume of "
+                f"{_size(order, context.instrument)}",
             )
         order = sized
         if order.order_type is OrderType.MARKET and (book is None or book.mid is None):

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -263,3 +264,144 @@ def test_a_reducing_state_set_by_an_operator_is_not_lifted_automatically() -> No
     risk.set_trading_state(TradingState.REDUCING, "operator: flatten before the close")
     risk.update_pnl(D("0"), D("0"))
     assert risk.trading_state is TradingState.REDUCING
+
+
+# -- market buys sized in quote (viqc): judged as the base their amount buys at the best ask ----
+
+
+def _quote_buy(amount: str, strategy: str = "s1") -> ProposedOrder:
+    return ProposedOrder(
+        symbol="BTC/USD",
+        side=Side.BUY,
+        order_type=OrderType.MARKET,
+        volume=D(0),
+        quote_volume=D(amount),
+        strategy=strategy,
+    )
+
+
+def _open_quote_buy(amount: str, filled: str = "0", avg_price: str | None = None) -> Order:
+    return Order(
+        cl_ord_id="q1",
+        symbol="BTC/USD",
+        side=Side.BUY,
+        order_type=OrderType.MARKET,
+        volume=D(0),
+        status=OrderStatus.PARTIALLY_FILLED if filled != "0" else OrderStatus.NEW,
+        filled=D(filled),
+        avg_price=None if avg_price is None else D(avg_price),
+        strategy="other",
+        quote_volume=D(amount),
+    )
+
+
+def test_quote_buy_within_every_limit_is_allowed(risk: RiskManager) -> None:
+    assert risk.check(_quote_buy("1000"), _ctx()).allowed
+
+
+def test_quote_buy_order_value_is_its_amount_not_a_valuation(risk: RiskManager) -> None:
+    assert risk.check(_quote_buy("10000"), _ctx()).allowed
+    decision = risk.check(_quote_buy("10000.5"), _ctx())
+    assert decision.rule == "max_order_notional"
+    assert decision.reason == "order value 10000.5 USD exceeds the limit of 10000"
+
+
+def test_quote_buy_without_a_book_is_denied_for_want_of_a_price(risk: RiskManager) -> None:
+    decision = risk.check(_quote_buy("1000"), _ctx(book=None))
+    assert decision.rule == "no_reference_price"
+    assert decision.reason == (
+        "no BTC/USD ask or mid price to estimate the base volume of buy 1000 USD"
+    )
+
+
+def test_quote_buy_amount_off_the_cost_grid_is_denied() -> None:
+    cents = RiskContext(
+        instrument=replace(BTC, cost_decimals=2),
+        book=BOOK,
+        symbol_position=Position("BTC/USD"),
+        strategy_position=None,
+        open_orders=(),
+    )
+    risk = RiskManager(LIMITS, VirtualClock())
+    decision = risk.check(_quote_buy("1000.005"), cents)
+    assert decision.rule == "instrument_minimum"
+    assert decision.reason == "amount 1000.005 USD has more than 2 decimals"
+    assert risk.check(_quote_buy("1000.01"), cents).allowed
+
+
+def test_quote_buy_below_the_cost_minimum_is_denied(risk: RiskManager) -> None:
+    decision = risk.check(_quote_buy("0.4"), _ctx())
+    assert decision.rule == "instrument_minimum"
+    assert decision.reason == "amount 0.4 USD is below the BTC/USD cost minimum of 0.5"
+
+
+def test_quote_buy_that_buys_less_than_the_order_minimum_at_the_ask_is_denied(
+    risk: RiskManager,
+) -> None:
+    decision = risk.check(_quote_buy("4"), _ctx())
+    assert decision.rule == "instrument_minimum"
+    assert decision.reason == (
+        "amount 4 USD buys about 0.00007998, below the BTC/USD minimum of 0.0001"
+    )
+    assert risk.check(_quote_buy("5.01"), _ctx()).allowed
+
+
+def test_quote_buy_counts_its_estimated_base_against_the_symbol_limit(risk: RiskManager) -> None:
+    assert risk.check(_quote_buy("4000"), _ctx(qty="0.3")).allowed
+    decision = risk.check(_quote_buy("6000"), _ctx(qty="0.3"))
+    assert decision.rule == "max_position_symbol"
+    assert decision.reason == (
+        "BTC/USD position would reach 0.419976 (value 20998.8, limit 20000) counting open orders"
+    )
+
+
+def test_quote_buy_counts_its_estimated_base_against_the_strategy_limit(
+    risk: RiskManager,
+) -> None:
+    decision = risk.check(_quote_buy("6000"), _ctx(qty="0.2", strategy_qty="0.2"))
+    assert decision.rule == "max_position_strategy"
+    assert "strategy s1 BTC/USD position would reach 0.319976" in decision.reason
+    assert "(value 15998.8, limit 15000)" in decision.reason
+
+
+def test_open_quote_buys_count_as_the_base_their_unspent_amount_buys(risk: RiskManager) -> None:
+    assert risk.check(_buy("0.1"), _ctx(qty="0.25")).allowed
+    unfilled = (_open_quote_buy("5000"),)
+    decision = risk.check(_buy("0.1"), _ctx(qty="0.25", orders=unfilled))
+    assert decision.rule == "max_position_symbol"
+    assert "would reach 0.44998" in decision.reason
+    half_spent = (_open_quote_buy("5000", filled="0.05", avg_price="50010"),)
+    assert risk.check(_buy("0.1"), _ctx(qty="0.25", orders=half_spent)).allowed
+
+
+def test_quote_buy_counts_against_max_open_orders(risk: RiskManager) -> None:
+    decision = risk.check(_quote_buy("1000"), _ctx(orders=(_open(1), _open(2), _open(3))))
+    assert decision.rule == "max_open_orders"
+    assert decision.reason == "3 orders already open (limit 3)"
+
+
+def test_quote_buys_use_the_order_rate_budget(risk: RiskManager) -> None:
+    for _ in range(5):
+        assert risk.check(_quote_buy("100"), _ctx()).allowed
+    assert risk.check(_quote_buy("100"), _ctx()).rule == "order_rate"
+
+
+def test_reducing_allows_a_quote_buy_only_when_its_estimate_fits_inside_a_short(
+    risk: RiskManager,
+) -> None:
+    risk.set_trading_state(TradingState.REDUCING, "operator")
+    assert risk.check(_quote_buy("2000"), _ctx(qty="-0.1")).allowed
+    too_big = risk.check(_quote_buy("6000"), _ctx(qty="-0.1"))
+    assert too_big.rule == "trading_state"
+    assert too_big.reason == (
+        "trading is REDUCING: buy 6000 USD (about 0.119976 BTC) would not reduce the BTC/USD "
+        "position of -0.1"
+    )
+    assert risk.check(_quote_buy("100"), _ctx(qty="0.2")).rule == "trading_state"
+
+
+def test_reducing_denies_a_quote_buy_it_cannot_estimate(risk: RiskManager) -> None:
+    risk.set_trading_state(TradingState.REDUCING, "operator")
+    decision = risk.check(_quote_buy("100"), _ctx(qty="-0.1", book=None))
+    assert decision.rule == "trading_state"
+    assert "buy 100 USD would not reduce" in decision.reason
