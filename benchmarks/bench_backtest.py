@@ -9,20 +9,25 @@ synthetic`, seeded) is replayed twice in the same process with the same rules:
 * orders are decided on a bar's close and filled at the next bar's open, with zero fees and
   no spread or slippage.
 
-Ours runs the real `sma_cross` strategy class through `Backtester` (risk checks and the
-sandbox venue included). The reference is `backtesting.lib.FractionalBacktest` (satoshi
-units). Both feed the crossover the same moving averages, those of our `SMA` indicator,
-because two correct SMA implementations round differently and disagree on the exact ties
-where fast equals slow, which would change the trade count for reasons unrelated to the
-backtesters. Order size: all in. `sma_cross` runs with `all_in = true` (each entry spends the
-account's whole free quote balance); the reference buys `ALL_IN_FRACTION` of its available
-cash, backtesting.py's way of saying all of it. backtesting.py sizes the order when it fills;
-ours is sized when the strategy decides, on the signal bar's close (as a live strategy must),
-and the synthetic bars open at the previous close, so both size the same entry. Zero fees, as
-the issue asks: at Kraken's 0.26% per side ten thousand round trips drain the account to dust.
-Trade counts must then be equal and final equities within 0.01%.
+Ours runs the real `sma_cross` strategy class through `Backtester`, with its risk checks and
+the sandbox venue's rules (a market order meeting the fill model's unlimited depth is settled
+in closed form by `MarketSettlement`, which property tests hold equal to the venue's own
+matching fill for fill, base- and quote-sized alike). The reference is
+`backtesting.lib.FractionalBacktest` (satoshi units). Both feed the crossover the same
+moving averages, those of our `SMA` indicator, because two correct SMA implementations round
+differently and disagree on the exact ties where fast equals slow, which would change the
+trade count for reasons unrelated to the backtesters.
 
-    scripts/bench backtest [--bars N] [--seed S]
+Order size: all in. `sma_cross` runs with `all_in = true`: each entry from flat is a market
+buy sized in quote (Kraken's `viqc`) spending the whole free balance, so the volume is set
+by the price it fills at, as backtesting.py sizes `buy(size=ALL_IN_FRACTION)` (its way of
+saying all of the available cash). The bars' opens sit off the previous close
+(`--open-jitter`, 2 bp by default) as in real minute data, so an entry sized on the signal
+bar's close would not match. Zero fees, as the issue asks: at Kraken's 0.26% per side ten
+thousand round trips drain the account to dust. Trade counts must then be equal and final
+equities within 0.01%.
+
+    scripts/bench backtest [--bars N] [--seed S] [--open-jitter F]
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from loguru import logger
 
 from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.engine import BacktestConfig, Backtester
-from kraken_tui.backtest.synthetic import MINUTES_PER_YEAR, generate_bars
+from kraken_tui.backtest.synthetic import MINUTES_PER_YEAR, MarketModel, generate_bars
 from kraken_tui.indicators import SMA
 from kraken_tui.sandbox.fees import FeeSchedule
 
@@ -50,6 +55,8 @@ SLOW = 30
 ALL_IN_FRACTION = 1 - 1e-12
 """backtesting.py's largest fraction of the available cash (1 itself would mean one unit)."""
 CASH = Decimal(100_000)
+OPEN_JITTER = 0.0002
+"""Opens 2 bp (one standard deviation) off the previous close, as in real minute bars."""
 EQUITY_TOLERANCE = 1e-4
 
 
@@ -132,10 +139,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=MINUTES_PER_YEAR)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--open-jitter",
+        type=float,
+        default=OPEN_JITTER,
+        help="spread of each open around the previous close (fraction of price; 0: none)",
+    )
     args = parser.parse_args()
     logger.remove()
 
-    bars = generate_bars(args.bars, seed=args.seed)
+    bars = generate_bars(args.bars, seed=args.seed, model=MarketModel(open_jitter=args.open_jitter))
     ours_s, ours_trades, ours_equity = run_ours(bars)
     ref_s, ref_trades, ref_equity = run_reference(bars)
     ours_rate = args.bars / ours_s

@@ -4,8 +4,9 @@ Prices follow a geometric random walk whose volatility clusters (a stochastic-vo
 log-volatility is a persistent AR(1) process, so calm and turbulent stretches alternate as in
 real BTC data), with an intraday pattern peaking around the US open, rare jumps that also shock
 volatility upwards, and volume that rises with the size of the move. Bars are internally
-consistent (low ≤ open, close ≤ high; each open is the previous close) and rounded to the
-instrument's decimals, so they survive a round trip through Kraken-format CSV unchanged.
+consistent (low ≤ open, close ≤ high; each open is the previous close unless `open_jitter`
+moves it) and rounded to the instrument's decimals, so they survive a round trip through
+Kraken-format CSV unchanged.
 
 Everything is vectorized: the AR(1) recursion is polars' `ewm_mean(adjust=False)` (which is
 exactly y[t] = (1 - α)·y[t-1] + α·x[t]), the rest is numpy, so a year of minute bars takes well
@@ -50,6 +51,11 @@ class MarketModel:
     trades_per_unit_volume: float = 8.0
     price_decimals: int = 1
     volume_decimals: int = 8
+    open_jitter: float = 0.0
+    """Standard deviation (a fraction of the price) of each open's distance from the previous
+    close: in real minute bars the first trade of a minute is not the last one of the minute
+    before. 0 opens every bar at the previous close (and draws nothing extra, so the same
+    seed gives the same bars as before the option existed)."""
 
 
 def generate_bars(
@@ -84,6 +90,10 @@ def generate_bars(
     decimals = model.price_decimals
     close = np.round(model.start_price * np.exp(np.cumsum(returns)), decimals)
     open_ = np.concatenate(([round(model.start_price, decimals)], close[:-1]))
+    if model.open_jitter > 0:
+        jitter = np.exp(rng.normal(0.0, model.open_jitter, n_bars))
+        jitter[0] = 1.0
+        open_ = np.round(open_ * jitter, decimals)
     # Intrabar excursions scale with the bar's volatility, like the range of a Brownian bridge.
     reach = sigma * np.abs(rng.standard_normal((2, n_bars))) * 0.6
     high = np.round(np.maximum(open_, close) * np.exp(reach[0]), decimals)

@@ -72,6 +72,21 @@ def test_bars_are_internally_consistent_for_any_seed(seed: int, n_bars: int) -> 
     assert checks.row(0) == (True,) * checks.width
 
 
+def test_open_jitter_moves_opens_off_the_previous_close_and_keeps_bars_consistent() -> None:
+    frame = generate_bars(5_000, seed=4, model=MarketModel(open_jitter=0.0003)).frame
+    gaps = (frame["open"].shift(-1) / frame["close"] - 1).drop_nulls()
+    assert (gaps != 0).mean() > 0.9
+    assert 0.0002 < gaps.std() < 0.0004
+    checks = frame.select(
+        (pl.col("low") <= pl.min_horizontal("open", "close")).all(),
+        (pl.col("high") >= pl.max_horizontal("open", "close")).all(),
+        (pl.col("open") == pl.col("open").round(1)).all(),
+    )
+    assert checks.row(0) == (True, True, True)
+    plain = generate_bars(5_000, seed=4).frame
+    assert frame["close"].equals(plain["close"]), "the jitter moves opens, not the walk"
+
+
 def test_realized_volatility_is_close_to_the_model(quarter: Bars) -> None:
     annualized = float(np.std(log_returns(quarter)) * np.sqrt(MINUTES_PER_YEAR))
     assert 0.45 < annualized < 0.75
