@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from kraken_tui.domain import OrderStatus, OrderType
 from kraken_tui.store import (
     MigrationChecksumError,
     MigrationError,
@@ -190,3 +192,39 @@ def test_missing_migrations_directory_names_where_it_looked(tmp_path: Path) -> N
 
     assert str(package_dir / "_db") in str(raised.value)
     assert str(tmp_path / "db") in str(raised.value)
+
+
+async def test_quote_volume_migration_upgrades_a_database_at_the_initial_schema(
+    tmp_path: Path,
+) -> None:
+    initial_only = tmp_path / "initial_only"
+    initial_only.mkdir()
+    shutil.copy(REPO_DB_DIR / "001_initial.sql", initial_only)
+    db_path = tmp_path / "kraken.sqlite3"
+    await (await Store.open(db_path, migrations_dir=initial_only)).close()
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "INSERT INTO orders (cl_ord_id, order_id, symbol, side, type, price, volume, "
+            "time_in_force, status, filled, created_at, updated_at) VALUES ('old-1', 'OOLD', "
+            "'BTC/USD', 'buy', 'limit', '50000', '0.01', 'gtc', 'new', '0', "
+            "'2026-11-25T12:00:00.000000+00:00', '2026-11-25T12:00:00.000000+00:00')"
+        )
+
+    store = await Store.open(db_path, migrations_dir=REPO_DB_DIR)
+    try:
+        old = await store.orders.by_cl_ord_id("old-1")
+        assert old is not None and old.volume == Decimal("0.01") and old.quote_volume is None
+        quote_buy = old.with_changes(
+            cl_ord_id="new-1",
+            order_id=None,
+            order_type=OrderType.MARKET,
+            volume=Decimal(0),
+            price=None,
+            status=OrderStatus.PENDING_NEW,
+            quote_volume=Decimal("250.50"),
+        )
+        await store.orders.insert_pending(quote_buy)
+        assert await store.orders.by_cl_ord_id("new-1") == quote_buy
+    finally:
+        await store.close()
+    assert [row[:2] for row in _versions(db_path)] == [(1, "initial"), (2, "orders_quote_volume")]

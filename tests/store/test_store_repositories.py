@@ -177,6 +177,62 @@ async def test_adopted_order_is_marked_external(store: Store) -> None:
     assert adopted is not None and adopted.external
 
 
+def _quote_buy(cl_ord_id: str = "cl-q", **changes: object) -> Order:
+    return _order(
+        cl_ord_id,
+        order_type=OrderType.MARKET,
+        volume=Decimal(0),
+        price=None,
+        post_only=False,
+        quote_volume=Decimal("1000.00"),
+    ).with_changes(**changes)
+
+
+async def test_quote_sized_order_keeps_its_amount_exactly_through_insert_and_update(
+    store: Store,
+) -> None:
+    await store.orders.insert_pending(_quote_buy())
+    loaded = await store.orders.by_cl_ord_id("cl-q")
+    assert loaded == _quote_buy()
+    assert loaded is not None and str(loaded.quote_volume) == "1000.00"
+
+    filled = _quote_buy(
+        order_id="OQ-1",
+        status=OrderStatus.FILLED,
+        filled=Decimal("0.01999600"),
+        avg_price=Decimal("50010"),
+        updated_at=T0 + timedelta(seconds=1),
+    )
+    await store.orders.update(filled)
+
+    assert await store.orders.by_order_id("OQ-1") == filled
+
+
+async def test_order_sized_in_base_has_no_stored_quote_amount(store: Store) -> None:
+    await store.orders.insert_pending(_order())
+
+    row = await store.database.fetch_one("SELECT quote_volume FROM orders")
+    loaded = await store.orders.by_cl_ord_id("cl-1")
+
+    assert row is not None and row["quote_volume"] is None
+    assert loaded is not None and loaded.quote_volume is None
+
+
+async def test_update_records_a_quote_amount_learnt_from_the_exchange(store: Store) -> None:
+    await store.orders.adopt(
+        _order("ext-OQ", status=OrderStatus.NEW, order_id="OQ").with_changes(
+            order_type=OrderType.MARKET, volume=Decimal(0), price=None, post_only=False
+        )
+    )
+
+    await store.orders.update(
+        _quote_buy("ext-OQ", status=OrderStatus.NEW, order_id="OQ", external=True)
+    )
+
+    loaded = await store.orders.by_order_id("OQ")
+    assert loaded is not None and loaded.quote_volume == Decimal("1000.00")
+
+
 async def test_naive_timestamps_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"):
         await store.orders.insert_pending(_order(created_at=datetime(2026, 1, 1)))
