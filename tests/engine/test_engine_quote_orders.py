@@ -207,3 +207,29 @@ async def test_row_stored_without_its_quote_amount_learns_it_from_the_exchange(t
     finally:
         await engine.stop(cancel_open_orders=True)
         await store.close()
+
+
+async def test_quote_buy_made_while_the_engine_was_down_is_adopted_and_logged_by_its_amount(
+    tmp_path,
+) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    first = await started(exchange, store, config())
+    await first.stop(cancel_open_orders=True)
+    await exchange.connect()  # someone trades on the account while the engine is down
+    txid = exchange.venue.add_order(
+        API_KEY, pair="BTC/USD", side="buy", order_type="market", volume="300", volume_in_quote=True
+    ).txid
+    await exchange.close()
+
+    second = await started(exchange, store, config())
+    try:
+        adopted = await store.orders.by_order_id(txid or "")
+        assert adopted is not None and adopted.external
+        assert adopted.quote_volume == D("300") and adopted.volume == 0
+        [entry] = [e for e in await store.reconciliation.recent() if e.action == "adopted"]
+        assert entry.order_id == txid
+        assert entry.detail == "buy 300 USD of BTC/USD filled"
+    finally:
+        await second.stop(cancel_open_orders=True)
+        await store.close()
