@@ -373,30 +373,26 @@ class SandboxVenue:
         if validate:
             return AddOrderResult(None, description, cl_ord_id, userref)
         with self._operation():
-            order = LiveOrder(
-                txid=self._new_id("O", self._orders),
-                api_key=api_key,
-                symbol=info.symbol,
-                rest_pair=info.altname,
-                side=order_side,
-                order_type=kind,
-                volume=qty,
-                price=limit,
-                trigger_price=trigger,
-                opentm=self._now,
-                time_in_force=tif,
-                post_only=post_only,
-                userref=userref,
-                cl_ord_id=cl_ord_id,
-                hold_asset=(info.quote if order_side is Side.BUY else info.base).code,
-                lastupdated=self._now,
+            order = self._open_order(
+                LiveOrder(
+                    txid=self._new_id("O", self._orders),
+                    api_key=api_key,
+                    symbol=info.symbol,
+                    rest_pair=info.altname,
+                    side=order_side,
+                    order_type=kind,
+                    volume=qty,
+                    price=limit,
+                    trigger_price=trigger,
+                    opentm=self._now,
+                    time_in_force=tif,
+                    post_only=post_only,
+                    userref=userref,
+                    cl_ord_id=cl_ord_id,
+                    hold_asset=(info.quote if order_side is Side.BUY else info.base).code,
+                    lastupdated=self._now,
+                )
             )
-            self._orders[order.txid] = order
-            self._open[api_key][order.txid] = order
-            self._touch(order)
-            self._report(order, ExecType.PENDING_NEW)
-            order.status = OrderState.OPEN
-            self._report(order, ExecType.NEW)
             if kind.is_triggered:
                 self._arm_trigger(order, info)
             else:
@@ -439,30 +435,26 @@ class SandboxVenue:
         if validate:
             return AddOrderResult(None, description, cl_ord_id, userref)
         with self._operation():
-            order = LiveOrder(
-                txid=self._new_id("O", self._orders),
-                api_key=account.api_key,
-                symbol=info.symbol,
-                rest_pair=info.altname,
-                side=side,
-                order_type=kind,
-                volume=amount,
-                price=None,
-                trigger_price=None,
-                opentm=self._now,
-                time_in_force=time_in_force,
-                userref=userref,
-                cl_ord_id=cl_ord_id,
-                hold_asset=info.quote.code,
-                lastupdated=self._now,
-                volume_in_quote=True,
+            order = self._open_order(
+                LiveOrder(
+                    txid=self._new_id("O", self._orders),
+                    api_key=account.api_key,
+                    symbol=info.symbol,
+                    rest_pair=info.altname,
+                    side=side,
+                    order_type=kind,
+                    volume=amount,
+                    price=None,
+                    trigger_price=None,
+                    opentm=self._now,
+                    time_in_force=time_in_force,
+                    userref=userref,
+                    cl_ord_id=cl_ord_id,
+                    hold_asset=info.quote.code,
+                    lastupdated=self._now,
+                    volume_in_quote=True,
+                )
             )
-            self._orders[order.txid] = order
-            self._open[account.api_key][order.txid] = order
-            self._touch(order)
-            self._report(order, ExecType.PENDING_NEW)
-            order.status = OrderState.OPEN
-            self._report(order, ExecType.NEW)
             stop_reason = self._match_budget(order, info)
             if stop_reason is None and order.vol_exec > 0:
                 self._close(order, OrderState.CLOSED, None)  # the budget is spent
@@ -470,6 +462,16 @@ class SandboxVenue:
                 self._close(order, OrderState.CANCELED, stop_reason or _REASON_NO_LIQUIDITY)
             self._run_triggers()
         return AddOrderResult(order.txid, description, cl_ord_id, userref)
+
+    def _open_order(self, order: LiveOrder) -> LiveOrder:
+        """Register a new user order and report it pending, then open (Kraken's sequence)."""
+        self._orders[order.txid] = order
+        self._open[order.api_key][order.txid] = order
+        self._touch(order)
+        self._report(order, ExecType.PENDING_NEW)
+        order.status = OrderState.OPEN
+        self._report(order, ExecType.NEW)
+        return order
 
     def amend_order(
         self,

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import polars as pl
 import pytest
+from backtest_rows import MINUTE, NO_FEES, T0, bars_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from kraken_tui.backtest.broker import API_KEY, MarketSettlement
-from kraken_tui.backtest.data import BAR_SCHEMA, TRADES_SCHEMA, Bars
+from kraken_tui.backtest.data import TRADES_SCHEMA, Bars
 from kraken_tui.backtest.engine import (
     BacktestConfig,
     Backtester,
@@ -31,27 +32,6 @@ from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.pairs import PairRegistry
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.strategies import BaseStrategy, Intents, register_strategy
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-MINUTE = timedelta(minutes=1)
-NO_FEES = FeeSchedule(maker=Decimal(0), taker=Decimal(0))
-
-
-def bars_from(rows: list[tuple[float, float, float, float]], volume: float = 5.0) -> Bars:
-    """1-minute bars from (open, high, low, close) rows, starting at T0."""
-    frame = pl.DataFrame(
-        {
-            "ts": [T0 + MINUTE * i for i in range(len(rows))],
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": [volume] * len(rows),
-            "trades": [10] * len(rows),
-        },
-        schema=BAR_SCHEMA,
-    )
-    return Bars(frame, 1)
 
 
 class ScriptParams(BaseModel):

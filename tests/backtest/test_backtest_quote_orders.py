@@ -3,21 +3,20 @@ price cannot make unaffordable, settled by the venue's rules whichever path sett
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, ClassVar
 
-import polars as pl
 import pytest
+from backtest_rows import NO_FEES, bars_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from kraken_tui.backtest.broker import API_KEY, MarketSettlement
-from kraken_tui.backtest.data import BAR_SCHEMA, Bars
+from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.engine import BacktestConfig, Backtester
 from kraken_tui.backtest.fill_model import FillModel
-from kraken_tui.backtest.synthetic import generate_bars
+from kraken_tui.backtest.synthetic import MarketModel, generate_bars
 from kraken_tui.domain import Candle, Order, OrderStatus, Side
 from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.fees import FeeSchedule
@@ -25,8 +24,6 @@ from kraken_tui.sandbox.pairs import PairRegistry
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.strategies import BaseStrategy, Intents, register_strategy
 
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-NO_FEES = FeeSchedule(maker=Decimal(0), taker=Decimal(0))
 LOT = Decimal("0.00000001")
 
 # Every open is well above the previous close: sized in base on the close, an all-in buy would
@@ -36,22 +33,6 @@ GAPPING_UP = [
     (110.0, 112.0, 109.0, 111.0),
     (120.0, 121.0, 119.0, 120.5),
 ]
-
-
-def bars_from(rows: list[tuple[float, float, float, float]], volume: float = 5.0) -> Bars:
-    frame = pl.DataFrame(
-        {
-            "ts": [T0 + timedelta(minutes=i) for i in range(len(rows))],
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": [volume] * len(rows),
-            "trades": [10] * len(rows),
-        },
-        schema=BAR_SCHEMA,
-    )
-    return Bars(frame, 1)
 
 
 class BuyerParams(BaseModel):
@@ -133,24 +114,9 @@ def test_all_in_leaves_room_for_the_taker_fee_it_pays() -> None:
     assert fill.fee > 0
 
 
-def gapped(bars: Bars, seed: int) -> Bars:
-    """The same bars with each open moved off the previous close by up to ±0.2%, as real
-    minute bars are (the first trade of a minute is not the last one of the minute before)."""
-    frame = bars.frame
-    shift = pl.Series(
-        "shift", [((i * 7919 + seed) % 41 - 20) / 10_000 for i in range(frame.height)]
-    )
-    opens = (frame["open"] * (1 + shift)).round(1)
-    frame = frame.with_columns(
-        open=opens,
-        high=pl.max_horizontal(frame["high"], opens),
-        low=pl.min_horizontal(frame["low"], opens),
-    )
-    return Bars(frame, bars.interval)
-
-
 def test_sma_cross_all_in_never_misses_an_entry_on_bars_that_gap() -> None:
-    bars = gapped(generate_bars(6_000, seed=11), seed=3)
+    # opens 5 bp (one standard deviation) off the previous close, as in real minute bars
+    bars = generate_bars(6_000, seed=11, model=MarketModel(open_jitter=0.0005))
     result = run("sma_cross", bars, {"fast": 5, "slow": 20, "all_in": True})
     assert result.orders_rejected == 0
     assert result.risk_denials == 0
