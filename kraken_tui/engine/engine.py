@@ -520,7 +520,14 @@ class TradingEngine:
                 self.orders.place(request)
                 host.orders_sent += 1
                 if intent.tag:
-                    logger.info("{} sends {} ({})", host.name, request.cl_ord_id, intent.tag)
+                    logger.info(
+                        "{} sends {} {} {} ({})",
+                        host.name,
+                        size_text(request),
+                        request.order_type,
+                        request.cl_ord_id[:8],
+                        intent.tag,
+                    )
             case CancelOrder(cl_ord_id=cl_ord_id):
                 order = self.orders.get(cl_ord_id)
                 if order is None or order.strategy != host.name:
