@@ -10,13 +10,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from kraken.exceptions import KrakenApiLimitExceededError
 from kraken.spot import User
 
 from kraken_tui.domain.money import quantize_down
@@ -24,6 +25,8 @@ from kraken_tui.sandbox.pairs import DEFAULT_ASSETS
 from kraken_tui.sandbox.process import SandboxProcess
 from kraken_tui.sandbox.ratelimits import Tier
 from kraken_tui.sandbox.venue import DEFAULT_FUNDING
+
+T = TypeVar("T")
 
 D = Decimal
 ASSET_CODES = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD"}
@@ -194,12 +197,26 @@ def sandbox_user(box: SandboxProcess) -> User:
     return User(key=box.api_key, secret=box.api_secret, url=box.rest_url)
 
 
+def _within_rate_limit(call: Callable[[], T], timeout: float = 30.0) -> T:
+    """The test shares the engine's API key, so its REST counter may be full right after an
+    engine's reconciliation: wait for it to decay, as any Kraken client must."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KrakenApiLimitExceededError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
 def rest_open_orders(box: SandboxProcess) -> dict[str, Any]:
-    return dict(sandbox_user(box).get_open_orders()["open"])
+    return dict(_within_rate_limit(sandbox_user(box).get_open_orders)["open"])
 
 
 def rest_balances(box: SandboxProcess) -> dict[str, Decimal]:
-    return {k: D(str(v)) for k, v in sandbox_user(box).get_account_balance().items()}
+    balances = _within_rate_limit(sandbox_user(box).get_account_balance)
+    return {k: D(str(v)) for k, v in balances.items()}
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
