@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 
 import polars as pl
 import pytest
-from backtest_rows import MINUTE, NO_FEES, T0, bars_from
+from backtest_rows import MINUTE, NO_FEES, T0, SettlementTwin, bars_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
-from kraken_tui.backtest.broker import API_KEY, MarketSettlement
+from kraken_tui.backtest.broker import API_KEY
 from kraken_tui.backtest.data import TRADES_SCHEMA, Bars
 from kraken_tui.backtest.engine import (
     BacktestConfig,
@@ -27,10 +27,7 @@ from kraken_tui.backtest.synthetic import generate_bars, generate_trades
 from kraken_tui.backtest.trade_tape import TradeTape
 from kraken_tui.domain import Candle, Execution, Order, OrderStatus, Side, Trade
 from kraken_tui.engine.risk import RiskLimits
-from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.fees import FeeSchedule
-from kraken_tui.sandbox.pairs import PairRegistry
-from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.strategies import BaseStrategy, Intents, register_strategy
 
 
@@ -468,29 +465,13 @@ order_steps = st.lists(
 def test_market_settlement_matches_the_sandbox_venue_fill_for_fill(
     steps: list[tuple[Side, Decimal, Decimal]], taker_bps: int
 ) -> None:
-    fees = FeeSchedule(maker=Decimal(0), taker=Decimal(taker_bps) / 10_000)
-    pair = PairRegistry().resolve("XBT/USD")
-    cash = Decimal(50_000)
-    venue = SandboxVenue(PairRegistry([pair]), fees=fees, clock=lambda: 1e9, id_seed=1)
-    venue.open_account(API_KEY, {pair.quote.code: cash})
-    fast = MarketSettlement(pair, fees, cash)
+    twin = SettlementTwin(taker_bps)
     for side, volume, price in steps:
-        quote = venue.place_synthetic(pair.symbol, side.opposite, price, Decimal(10**9))
-        assert quote is not None
-        try:
-            venue.add_order(
-                API_KEY, pair=pair.symbol, side=side, order_type="market", volume=volume
-            )
-            venue_error = None
-        except VenueError as error:
-            venue_error = error.error
-        venue.cancel_synthetic(quote)
-        try:
-            fast.settle(side, volume, price)
-            fast_error = None
-        except VenueError as error:
-            fast_error = error.error
-        assert fast_error == venue_error
-        balances = venue.balances(API_KEY)
-        assert fast.quote == balances[pair.quote.code]
-        assert fast.base == balances.get(pair.base.code, Decimal(0))
+        twin.assert_same(
+            side.opposite,
+            price,
+            lambda venue, side=side, volume=volume: venue.add_order(
+                API_KEY, pair="XBT/USD", side=side, order_type="market", volume=volume
+            ),
+            lambda fast, side=side, volume=volume, price=price: fast.settle(side, volume, price),
+        )

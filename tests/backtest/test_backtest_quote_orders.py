@@ -7,21 +7,18 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, ClassVar
 
 import pytest
-from backtest_rows import NO_FEES, bars_from
+from backtest_rows import NO_FEES, SettlementTwin, bars_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
-from kraken_tui.backtest.broker import API_KEY, MarketSettlement
+from kraken_tui.backtest.broker import API_KEY
 from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.engine import BacktestConfig, Backtester
 from kraken_tui.backtest.fill_model import FillModel
 from kraken_tui.backtest.synthetic import MarketModel, generate_bars
 from kraken_tui.domain import Candle, Order, OrderStatus, Side
-from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.fees import FeeSchedule
-from kraken_tui.sandbox.pairs import PairRegistry
-from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.strategies import BaseStrategy, Intents, register_strategy
 
 LOT = Decimal("0.00000001")
@@ -163,34 +160,18 @@ def test_limited_depth_fills_part_of_a_quote_buy_and_cancels_the_rest() -> None:
 def test_quote_settlement_matches_the_sandbox_venue_fill_for_fill(
     steps: list[tuple[Decimal, Decimal]], taker_bps: int
 ) -> None:
-    fees = FeeSchedule(maker=Decimal(0), taker=Decimal(taker_bps) / 10_000)
-    pair = PairRegistry().resolve("XBT/USD")
-    cash = Decimal(50_000)
-    venue = SandboxVenue(PairRegistry([pair]), fees=fees, clock=lambda: 1e9, id_seed=1)
-    venue.open_account(API_KEY, {pair.quote.code: cash})
-    fast = MarketSettlement(pair, fees, cash)
+    twin = SettlementTwin(taker_bps)
     for amount, price in steps:
-        quote = venue.place_synthetic(pair.symbol, Side.SELL, price, Decimal(10**9))
-        assert quote is not None
-        try:
-            venue.add_order(
+        twin.assert_same(
+            Side.SELL,
+            price,
+            lambda venue, amount=amount: venue.add_order(
                 API_KEY,
-                pair=pair.symbol,
+                pair="XBT/USD",
                 side=Side.BUY,
                 order_type="market",
                 volume=amount,
                 volume_in_quote=True,
-            )
-            venue_error = None
-        except VenueError as error:
-            venue_error = error.error
-        venue.cancel_synthetic(quote)
-        try:
-            fast.settle_quote(amount, price)
-            fast_error = None
-        except VenueError as error:
-            fast_error = error.error
-        assert fast_error == venue_error
-        balances = venue.balances(API_KEY)
-        assert fast.quote == balances[pair.quote.code]
-        assert fast.base == balances.get(pair.base.code, Decimal(0))
+            ),
+            lambda fast, amount=amount, price=price: fast.settle_quote(amount, price),
+        )

@@ -7,18 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from exchange_session import connected, eventually
 from loguru import logger
 
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
-from kraken_tui.exchange.kraken import KrakenEndpoints, KrakenExchange
+from kraken_tui.exchange.kraken import KrakenExchange
 from kraken_tui.exchange.protocol import (
     BookChanged,
     ExchangeEvent,
@@ -28,38 +27,9 @@ from kraken_tui.exchange.protocol import (
     OutcomeUnknown,
 )
 from kraken_tui.exchange.ratelimit import Tier
-from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.ratelimits import Tier as SandboxTier
 from kraken_tui.sandbox.server import SandboxServer
 from kraken_tui.sandbox.testing import running_sandbox
-
-
-@asynccontextmanager
-async def connected(
-    sandbox: SandboxServer, *, tier: Tier = Tier.PRO, nonce_path: Path | None = None
-) -> AsyncIterator[tuple[KrakenExchange, list[ExchangeEvent]]]:
-    exchange = KrakenExchange(
-        KrakenEndpoints(sandbox.rest_url, sandbox.ws_url, sandbox.ws_auth_url),
-        api_key=DEV_API_KEY,
-        api_secret=DEV_API_SECRET,
-        tier=tier,
-        nonce_path=nonce_path,
-    )
-    events: list[ExchangeEvent] = []
-    exchange.set_event_handler(events.append)
-    await exchange.connect()
-    try:
-        yield exchange, events
-    finally:
-        await exchange.close()
-
-
-async def eventually(condition: Callable[[], bool], within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def _books_equal(exchange: KrakenExchange, sandbox: SandboxServer, symbol: str) -> bool:

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from exchange_session import connected, eventually
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kraken_tui.domain import Instrument, OrderRequest, OrderStatus, OrderType, Side
+from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.domain.money import ZERO
 from kraken_tui.exchange import kraken_parse as parse
 from kraken_tui.exchange.kraken import KrakenEndpoints, KrakenExchange
@@ -28,25 +26,13 @@ from kraken_tui.exchange.protocol import (
     OrderRejected,
     OrderUpdate,
 )
-from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
-from kraken_tui.sandbox.server import SandboxServer
+from kraken_tui.exchange.ratelimit import Tier
+from kraken_tui.sandbox.pairs import PairRegistry
 from kraken_tui.sandbox.testing import running_sandbox
 
 D = Decimal
-BTC = Instrument(
-    symbol="BTC/USD",
-    base="BTC",
-    quote="USD",
-    price_decimals=1,
-    lot_decimals=8,
-    tick_size=D("0.1"),
-    ordermin=D("0.00005"),
-    costmin=D("0.5"),
-    rest_name="XXBTZUSD",
-    altname="XBTUSD",
-    cost_decimals=5,
-    taker_fee=D("0.004"),
-)
+BTC = PairRegistry().resolve("BTC/USD").to_instrument()
+"""The sandbox's copy of Kraken's listing: 5 quote decimals, 0.40% first-tier taker fee."""
 
 
 def _offline_exchange() -> tuple[KrakenExchange, list[ExchangeEvent]]:
@@ -324,34 +310,11 @@ async def test_quote_buy_off_the_cost_grid_or_under_the_minimum_is_refused_befor
 # -- against the sandbox ----------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _connected(
-    sandbox: SandboxServer,
-) -> AsyncIterator[tuple[KrakenExchange, list[ExchangeEvent]]]:
-    exchange = KrakenExchange(
-        KrakenEndpoints(sandbox.rest_url, sandbox.ws_url, sandbox.ws_auth_url),
-        api_key=DEV_API_KEY,
-        api_secret=DEV_API_SECRET,
-    )
-    events: list[ExchangeEvent] = []
-    exchange.set_event_handler(events.append)
-    await exchange.connect()
-    try:
-        yield exchange, events
-    finally:
-        await exchange.close()
-
-
-async def _eventually(condition: Callable[[], bool], within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def test_quote_buy_fills_in_base_and_is_found_by_its_cl_ord_id() -> None:
-    async with running_sandbox(rate=100) as sandbox, _connected(sandbox) as (exchange, events):
+    async with (
+        running_sandbox(rate=100) as sandbox,
+        connected(sandbox, tier=Tier.STARTER) as (exchange, events),
+    ):
         assert exchange.instruments["BTC/USD"].cost_decimals == 5
         request = _quote_request("500.00000")
         ack = await exchange.add_order(request)
@@ -366,7 +329,7 @@ async def test_quote_buy_fills_in_base_and_is_found_by_its_cl_ord_id() -> None:
                 None,
             )
 
-        await _eventually(lambda: final() is not None)
+        await eventually(lambda: final() is not None)
         update = final()
         assert update is not None and update.status is OrderStatus.FILLED
         fills = [
@@ -393,7 +356,10 @@ async def test_quote_buy_fills_in_base_and_is_found_by_its_cl_ord_id() -> None:
 
 
 async def test_quote_buy_refusals_carry_krakens_error_string() -> None:
-    async with running_sandbox(rate=100) as sandbox, _connected(sandbox) as (exchange, events):
+    async with (
+        running_sandbox(rate=100) as sandbox,
+        connected(sandbox, tier=Tier.STARTER) as (exchange, events),
+    ):
         with pytest.raises(OrderRejected) as funds:
             await exchange.add_order(_quote_request("99900.00000"))
         assert funds.value.kraken_error == "EOrder:Insufficient funds"

@@ -175,6 +175,18 @@ async def replay(
         await feed.stop()
 
 
+@asynccontextmanager
+async def mirrored(
+    venue: SandboxVenue, lines: list[str], **feed_options: Any
+) -> AsyncIterator[tuple[ReplayFeed, MirrorMarket]]:
+    """`replay`, entered once the feed has sent every line and the venue's book mirrors the
+    recording's final book."""
+    async with replay(venue, lines, **feed_options) as (feed, mirror):
+        await feed.replayed.wait()
+        await pump(mirror, mirrors_recording(venue))
+        yield feed, mirror
+
+
 async def pump(mirror: MirrorMarket, done: Callable[[], bool], timeout_s: float = 10.0) -> None:
     """Run the pacing loop's part: step the mirror until `done()` holds after a step."""
     loop = asyncio.get_running_loop()
@@ -220,9 +232,7 @@ async def test_replayed_feed_makes_venue_book_equal_recorded_book_and_prints_its
     venue: SandboxVenue,
 ) -> None:
     lines = RECORDING_PATH.read_text().splitlines()
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (_feed, mirror):
         assert not mirror.stale
         assert mirror.resyncs == {"BTC/USD": 0, "ETH/USD": 0}
         assert mirror.malformed == 0
@@ -239,9 +249,7 @@ async def test_user_market_order_fills_against_mirrored_liquidity_at_feed_prices
 ) -> None:
     (ask1, qty1), (ask2, _) = final_books()["BTC/USD"].top("asks", 2)
     lines = RECORDING_PATH.read_text().splitlines()
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (_feed, _mirror):
         volume = qty1 + Decimal("0.01")
         result = venue.add_order(
             USER, pair="BTC/USD", side=Side.BUY, order_type="market", volume=volume
@@ -256,9 +264,7 @@ async def test_resting_limit_order_stays_until_the_mirrored_book_crosses_it(
     venue: SandboxVenue,
 ) -> None:
     lines = RECORDING_PATH.read_text().splitlines()
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (feed, mirror):
         reference = feed.books["BTC/USD"]
         best_bid = reference.top("bids", 1)[0][0]
         user_price = best_bid + Decimal("0.1")
@@ -299,9 +305,7 @@ async def test_corrupted_checksum_resubscribes_only_that_pair_and_recovers(
         message = json.loads(lines[corrupt_at])
     message["data"][0]["checksum"] ^= 0x5A5A
     lines[corrupt_at] = json.dumps(message, separators=(",", ":"))
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (feed, mirror):
         resync_requests = [r for r in feed.received if r["params"]["channel"] == "book"][1:]
         assert [(r["method"], r["params"]["symbol"]) for r in resync_requests] == [
             ("unsubscribe", ["ETH/USD"]),
@@ -316,9 +320,7 @@ async def test_dropped_connection_reconnects_and_mirrors_the_new_stream(
     venue: SandboxVenue,
 ) -> None:
     lines = RECORDING_PATH.read_text().splitlines()
-    async with replay(venue, lines, drop_after=150) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines, drop_after=150) as (feed, mirror):
         assert feed.connections == 2
         assert mirror.connections == 2
         assert mirror.connected and not mirror.stale
@@ -339,9 +341,7 @@ async def test_malformed_frames_are_skipped_without_disturbing_the_mirror(
     ]
     for offset, line in enumerate(garbage):
         lines.insert(60 + offset * 40, line)
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (_feed, mirror):
         assert mirror.malformed == len(garbage)
         assert mirror.resyncs == {"BTC/USD": 0, "ETH/USD": 0}
         assert not mirror.stale
@@ -351,9 +351,7 @@ async def test_feed_outage_marks_mirror_stale_and_venue_keeps_the_last_book(
     venue: SandboxVenue,
 ) -> None:
     lines = RECORDING_PATH.read_text().splitlines()
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (feed, mirror):
         await feed.stop()
         await pump(mirror, lambda: mirror.stale)
         await asyncio.sleep(0.3)
@@ -366,9 +364,7 @@ async def test_feed_trade_fills_user_order_it_traded_through_and_restores_the_le
     venue: SandboxVenue,
 ) -> None:
     lines = RECORDING_PATH.read_text().splitlines()
-    async with replay(venue, lines) as (feed, mirror):
-        await feed.replayed.wait()
-        await pump(mirror, mirrors_recording(venue))
+    async with mirrored(venue, lines) as (feed, mirror):
         reference = feed.books["BTC/USD"]
         (best_ask, ask_qty), (best_bid, _) = (
             reference.top("asks", 1)[0],
