@@ -19,6 +19,7 @@ import typer
 
 from kraken_tui import __version__
 from kraken_tui.backtest.cli_backtest import register as register_backtest
+from kraken_tui.engine.strategy_loader import strategy_config_errors
 from kraken_tui.ml.cli_ml import register as register_ml
 from kraken_tui.settings import ConfigError, Settings, load_settings
 
@@ -159,8 +160,16 @@ def config_check(
         OutputFormat, typer.Option("--format", help="Format of the printed configuration.")
     ] = OutputFormat.toml,
 ) -> None:
-    """Validate the configuration and print the effective values, secrets masked."""
+    """Validate the configuration (each strategy's class and parameters included) and print
+    the effective values, secrets masked."""
     settings = options_from(ctx).load_settings()
+    problems = strategy_config_errors(
+        ((s.name, s.class_name, s.params) for s in settings.strategies), settings.strategy_dir
+    )
+    if problems:
+        for problem in problems:
+            typer.echo(f"kraken-tui: {problem}", err=True)
+        raise typer.Exit(EXIT_CONFIG_ERROR)
     effective = settings.model_dump(mode="json", by_alias=True)
     if output is OutputFormat.json:
         typer.echo(json.dumps(effective, indent=2))

@@ -44,6 +44,19 @@ def test_config_check_prints_the_effective_configuration(run_cli: RunCli) -> Non
     assert "configuration is valid" in result.stderr
 
 
+def test_config_check_refuses_a_strategy_parameter_its_model_rejects_naming_it(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    (tmp_path / "bad.toml").write_text(
+        '[[strategies]]\nname = "sma_all_in"\nclass = "sma_cross"\nsymbol = "BTC/USD"\n'
+        'params = { all_in = "maybe" }\n'
+    )
+    result = run_cli("--config", "bad.toml", "config", "check")
+    assert result.returncode == 2
+    assert "strategy 'sma_all_in': params.all_in" in result.stderr
+    assert "configuration is valid" not in result.stderr
+
+
 def test_headless_run_trades_on_the_built_in_sandbox_for_a_duration_and_exits_0(
     run_cli: RunCli, tmp_path: Path
 ) -> None:

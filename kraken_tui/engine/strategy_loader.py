@@ -16,12 +16,19 @@ import importlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from loguru import logger
 
-from kraken_tui.strategies import BaseStrategy, load_builtin_strategies, strategy_registry
+from kraken_tui.strategies import (
+    BaseStrategy,
+    StrategyConfigError,
+    load_builtin_strategies,
+    strategy_registry,
+)
 
 USER_MODULE_PREFIX = "kraken_tui_user_strategies"
 
@@ -73,6 +80,26 @@ def resolve_strategy_class(spec: str, strategy_dir: Path) -> type[BaseStrategy]:
     if not (isinstance(cls, type) and issubclass(cls, BaseStrategy)):
         raise StrategyLoadError(f"{location}:{class_name} is not a BaseStrategy subclass")
     return cls
+
+
+def strategy_config_errors(
+    configs: Iterable[tuple[str, str, Mapping[str, Any]]], strategy_dir: Path
+) -> list[str]:
+    """What would stop each (name, class, params) from loading, checked without starting
+    anything: the class must resolve and the parameters pass its own model. `config check`
+    reports these; the engine, meeting them at start, shows the strategy in `error`."""
+    errors = [f"{path}: {text}" for path, text in load_user_strategies(strategy_dir).items()]
+    for name, spec, params in configs:
+        try:
+            cls = resolve_strategy_class(spec, strategy_dir)
+        except StrategyLoadError as exc:
+            errors.append(f"strategy {name!r}: {exc}")
+            continue
+        try:
+            cls.parse_params(params, name)
+        except StrategyConfigError as exc:
+            errors.append(str(exc))  # names the strategy and the field already
+    return errors
 
 
 def _load_or_raise(path: Path) -> ModuleType:
