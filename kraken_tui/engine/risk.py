@@ -96,11 +96,13 @@ def _fmt(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def is_reducing(order: ProposedOrder, position: Position) -> bool:
-    """True when the order can only shrink the position, never flip or grow it."""
+def is_reducing(order: ProposedOrder, position: Position, pending: Decimal) -> bool:
+    """True when the order can only shrink the position, never flip or grow it, even if every
+    open order already working against the position (`pending`) fills first: ten sells of a
+    whole long are not all reducing, only the part of the position nobody is selling yet."""
     if position.qty == 0 or order.side.sign * position.qty > 0:
         return False
-    return order.volume <= abs(position.qty)
+    return order.volume <= abs(position.qty) - pending
 
 
 class RiskManager:
@@ -176,19 +178,29 @@ class RiskManager:
         the best ask (the mid without one); its own minimums are Kraken's quote checks, and
         its value for `max_order_notional` is the amount itself. Without a price to estimate
         that volume it cannot be shown to reduce a position, and is denied for want of one."""
+        if (malformed := _market_price_rule(order)) is not None:
+            return malformed
         sized = _sized_in_base(order, context)
-        reducing = sized is not None and is_reducing(sized, context.symbol_position)
+        position = context.symbol_position
+        pending = _pending_reduction(order.symbol, context)
+        reducing = sized is not None and is_reducing(sized, position, pending)
         state = self._snapshot.trading_state
         if state is TradingState.HALTED:
             return RiskDecision.deny(
                 "trading_state", f"trading is HALTED ({self._snapshot.reason}); only cancels"
             )
         if state is TradingState.REDUCING and not reducing:
-            return RiskDecision.deny(
-                "trading_state",
+            reason = (
                 f"trading is REDUCING: {_size(sized or order, context.instrument)} would not "
-                f"reduce the {order.symbol} position of {_fmt(context.symbol_position.qty)}",
+                f"reduce the {order.symbol} position of {_fmt(position.qty)}"
             )
+            if pending > 0:
+                left = max(abs(position.qty) - pending, ZERO)
+                reason += (
+                    f": open {order.side} orders already take {_fmt(pending)} off it, "
+                    f"leaving {_fmt(left)} to reduce"
+                )
+            return RiskDecision.deny("trading_state", reason)
         if not reducing and (breach := self._loss_breach()) is not None:
             return breach
         book = context.book
@@ -418,6 +430,42 @@ def _open_base(order: Order, reference: Decimal) -> Decimal:
         return order.remaining
     spent = (order.avg_price or ZERO) * order.filled
     return max(order.quote_volume - spent, ZERO) / reference
+
+
+def _pending_reduction(symbol: str, context: RiskContext) -> Decimal:
+    """How much of the symbol position the open orders against it (on any strategy's or the
+    trader's account) would take off if they all filled. An open order sized in quote that
+    cannot be valued for want of a price is assumed to take all of it, so nothing counts as
+    reducing until it can be valued."""
+    position = context.symbol_position
+    against = [
+        o for o in context.open_orders if o.symbol == symbol and o.side.sign * position.qty < 0
+    ]
+    reference = _quote_reference(context)
+    pending = ZERO
+    for open_order in against:
+        if open_order.quote_volume is None:
+            pending += open_order.remaining
+        elif reference is None:
+            return abs(position.qty)
+        else:
+            pending += _open_base(open_order, reference)
+    return pending
+
+
+def _market_price_rule(order: ProposedOrder) -> RiskDecision | None:
+    """A market order fills at the book: a price on it means nothing to the exchange, yet the
+    limits would value the order at it, so a low price could slip a large order through."""
+    if order.order_type is not OrderType.MARKET:
+        return None
+    for label, price in (("price", order.price), ("trigger price", order.trigger_price)):
+        if price is not None:
+            return RiskDecision.deny(
+                "market_with_price",
+                f"a market order takes no {label}, but this {order.side} of "
+                f"{order.symbol} carries {label} {_fmt(price)}",
+            )
+    return None
 
 
 def _quote_reference(context: RiskContext) -> Decimal | None:

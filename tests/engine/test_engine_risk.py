@@ -405,3 +405,109 @@ def test_reducing_denies_a_quote_buy_it_cannot_estimate(risk: RiskManager) -> No
     decision = risk.check(_quote_buy("100"), _ctx(qty="-0.1", book=None))
     assert decision.rule == "trading_state"
     assert "buy 100 USD would not reduce" in decision.reason
+
+
+# -- what open orders already take off a position is not left to reduce ------------------------
+
+
+def _reducing_only() -> RiskManager:
+    """Every limit off, trading REDUCING: only the state rule can deny."""
+    risk = RiskManager(RiskLimits(), VirtualClock())
+    risk.set_trading_state(TradingState.REDUCING, "operator")
+    return risk
+
+
+def test_ten_sells_of_a_whole_long_are_not_all_reducing() -> None:
+    risk = _reducing_only()
+    working: list[Order] = []
+    for n in range(10):
+        if risk.check(_buy("1", side=Side.SELL), _ctx(qty="1", orders=tuple(working))).allowed:
+            working.append(_open(n, Side.SELL, volume="1"))
+    assert len(working) == 1
+    decision = risk.check(_buy("1", side=Side.SELL), _ctx(qty="1", orders=tuple(working)))
+    assert decision.rule == "trading_state"
+    assert decision.reason == (
+        "trading is REDUCING: sell 1 would not reduce the BTC/USD position of 1: open sell "
+        "orders already take 1 off it, leaving 0 to reduce"
+    )
+
+
+def test_reducing_allows_only_what_open_orders_leave_of_the_position() -> None:
+    risk = _reducing_only()
+    working = (_open(1, Side.SELL, volume="0.4", strategy="other"),)
+    assert risk.check(_buy("0.6", side=Side.SELL), _ctx(qty="1", orders=working)).allowed
+    partly = risk.check(_buy("0.8", side=Side.SELL), _ctx(qty="1", orders=working))
+    assert partly.rule == "trading_state"
+    assert partly.reason == (
+        "trading is REDUCING: sell 0.8 would not reduce the BTC/USD position of 1: open sell "
+        "orders already take 0.4 off it, leaving 0.6 to reduce"
+    )
+
+
+def test_only_the_unfilled_rest_of_open_orders_against_the_position_is_pending() -> None:
+    risk = _reducing_only()
+    half_filled = replace(
+        _open(1, Side.SELL, volume="0.8"), filled=D("0.5"), status=OrderStatus.PARTIALLY_FILLED
+    )
+    growing = _open(2, Side.BUY, volume="5")
+    elsewhere = replace(_open(3, Side.SELL, volume="5"), symbol="ETH/USD")
+    orders = (half_filled, growing, elsewhere)
+    assert risk.check(_buy("0.2", side=Side.SELL), _ctx(qty="0.5", orders=orders)).allowed
+    assert risk.check(_buy("0.3", side=Side.SELL), _ctx(qty="0.5", orders=orders)).rule == (
+        "trading_state"
+    )
+
+
+def test_open_quote_buys_count_against_a_short_at_what_their_amount_buys() -> None:
+    risk = _reducing_only()
+    working = (_open_quote_buy("2501"),)  # about 0.05001 BTC at the 50010 ask
+    assert risk.check(_buy("0.04999", side=Side.BUY), _ctx(qty="-0.1", orders=working)).allowed
+    assert risk.check(_buy("0.05", side=Side.BUY), _ctx(qty="-0.1", orders=working)).rule == (
+        "trading_state"
+    )
+    unpriced = risk.check(_buy("0.01", side=Side.BUY), _ctx(qty="-0.1", orders=working, book=None))
+    assert unpriced.rule == "trading_state"
+
+
+def test_an_order_beyond_what_is_left_to_reduce_meets_the_position_limits(
+    risk: RiskManager,
+) -> None:
+    working = (
+        _open(1, Side.SELL, volume="0.25", strategy="other"),
+        _open(2, Side.SELL, volume="0.25", strategy="other"),
+    )
+    decision = risk.check(_buy("0.2", side=Side.SELL), _ctx(qty="0.2", orders=working))
+    assert decision.rule == "max_position_symbol"
+    assert decision.reason == (
+        "BTC/USD position would reach 0.5 (value 25000, limit 20000) counting open orders"
+    )
+
+
+def test_an_order_beyond_what_is_left_to_reduce_is_denied_past_the_loss_limit(
+    risk: RiskManager,
+) -> None:
+    risk.update_pnl(D("-1200"), D("2"))
+    working = (_open(1, Side.SELL, volume="0.5", strategy="other"),)
+    assert risk.check(_buy("0.1", side=Side.SELL), _ctx(qty="0.5")).allowed
+    assert risk.check(_buy("0.1", side=Side.SELL), _ctx(qty="0.5", orders=working)).rule == (
+        "daily_loss"
+    )
+
+
+# -- a market order has no price ----------------------------------------------------------------
+
+
+def test_a_market_order_carrying_a_price_is_refused(risk: RiskManager) -> None:
+    cheap = replace(_buy("10", price=None), price=D("1"))
+    decision = risk.check(cheap, _ctx())
+    assert decision.rule == "market_with_price"
+    assert (
+        decision.reason == "a market order takes no price, but this buy of BTC/USD carries price 1"
+    )
+
+
+def test_a_market_order_carrying_a_trigger_price_is_refused(risk: RiskManager) -> None:
+    triggered = replace(_buy("0.1", price=None), trigger_price=D("50000"))
+    decision = risk.check(triggered, _ctx())
+    assert decision.rule == "market_with_price"
+    assert "takes no trigger price" in decision.reason
