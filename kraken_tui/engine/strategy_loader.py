@@ -1,13 +1,22 @@
 """Finding strategy classes: built-ins by registry name, user code from the strategy directory.
 
 A configured class is one of
-- a registry name (`sma_cross`), registered by a built-in module or a user file on import;
+- a registry name (`sma_cross`), registered by a built-in or installed module;
 - `file.py:Class`, a file inside the configured strategy directory;
 - `package.module:Class`, anything importable.
 
+Importing a Python file runs it, so a user file runs only when the configuration names it:
+whatever else lies in the strategy directory (a stray download, a half-written file) is never
+executed, not even by `config check`. A named file must resolve, symlinks followed, to a path
+inside the strategy directory, so a configuration cannot reach `../` or an absolute path.
+A registry name that a user file registered is not accepted as a class: it would resolve only
+after some other strategy had named that file, so the result would depend on the order of the
+configuration.
+
 User files are imported under the `kraken_tui_user_strategies.` prefix so that two directories
-cannot shadow each other's modules or ours. Errors are collected per file and reported, never
-raised past the loader: one broken user file must not stop the engine or other strategies.
+cannot shadow each other's modules or ours. A failing user file is reported as the error of the
+strategy that names it, never raised past the loader: one broken file must not stop the engine
+or other strategies.
 """
 
 from __future__ import annotations
@@ -20,8 +29,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-from loguru import logger
 
 from kraken_tui.strategies import (
     BaseStrategy,
@@ -38,37 +45,27 @@ class StrategyLoadError(Exception):
 
 
 def load_user_strategies(directory: Path) -> dict[Path, str]:
-    """Import every `*.py` file in `directory` (not starting with `_`), so the strategies they
-    register become available by name. Returns {file: error text} for the files that failed."""
-    errors: dict[Path, str] = {}
-    if not directory.is_dir():
-        return errors
-    for path in sorted(directory.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        try:
-            _import_file(path)
-        except Exception as exc:
-            errors[path] = _describe(exc)
-            logger.error("cannot load user strategy file {}: {}", path, errors[path])
-    return errors
+    """Imports nothing and reports nothing: a user file runs only when a configuration names
+    it, and then fails as that strategy's error (`resolve_strategy_class`). Kept only because
+    `StrategyManager.load` still calls it; delete it once that call is gone."""
+    return {}
 
 
 def resolve_strategy_class(spec: str, strategy_dir: Path) -> type[BaseStrategy]:
     """The class a config's `class` names; raises StrategyLoadError saying what went wrong."""
     load_builtin_strategies()
-    registered = strategy_registry().get(spec)
+    registered = _configurable_registry().get(spec)
     if registered is not None:
         return registered
     location, separator, class_name = spec.rpartition(":")
     if not separator:
-        known = ", ".join(sorted(strategy_registry())) or "none"
-        raise StrategyLoadError(f"no strategy registered as {spec!r} (registered: {known})")
+        known = ", ".join(sorted(_configurable_registry())) or "none"
+        raise StrategyLoadError(
+            f"no strategy registered as {spec!r} (registered: {known}); "
+            "a file in the strategy directory is named as file.py:Class"
+        )
     if location.endswith(".py"):
-        path = strategy_dir / location
-        if not path.is_file():
-            raise StrategyLoadError(f"strategy file {path} does not exist")
-        module = _load_or_raise(path)
+        module = _load_or_raise(_strategy_file(location, strategy_dir))
     else:
         try:
             module = importlib.import_module(location)
@@ -88,7 +85,7 @@ def strategy_config_errors(
     """What would stop each (name, class, params) from loading, checked without starting
     anything: the class must resolve and the parameters pass its own model. `config check`
     reports these; the engine, meeting them at start, shows the strategy in `error`."""
-    errors = [f"{path}: {text}" for path, text in load_user_strategies(strategy_dir).items()]
+    errors: list[str] = []
     for name, spec, params in configs:
         try:
             cls = resolve_strategy_class(spec, strategy_dir)
@@ -100,6 +97,35 @@ def strategy_config_errors(
         except StrategyConfigError as exc:
             errors.append(str(exc))  # names the strategy and the field already
     return errors
+
+
+def _configurable_registry() -> dict[str, type[BaseStrategy]]:
+    return {
+        name: cls
+        for name, cls in strategy_registry().items()
+        if not cls.__module__.startswith(f"{USER_MODULE_PREFIX}.")
+    }
+
+
+def _strategy_file(location: str, strategy_dir: Path) -> Path:
+    """The real path of `location` (a configured `file.py`), refused unless it lies inside the
+    strategy directory once every symlink is resolved: the configuration names files there, not
+    anywhere on disk."""
+    root = strategy_dir.resolve()
+    if Path(location).is_absolute():
+        raise StrategyLoadError(
+            f"strategy file {location} is an absolute path; name a file inside the strategy "
+            f"directory {root} relative to it"
+        )
+    path = (root / location).resolve()
+    if not path.is_relative_to(root):
+        raise StrategyLoadError(
+            f"strategy file {location} resolves to {path}, outside the strategy directory "
+            f"{root}; only files inside it are loaded"
+        )
+    if not path.is_file():
+        raise StrategyLoadError(f"strategy file {strategy_dir / location} does not exist")
+    return path
 
 
 def _load_or_raise(path: Path) -> ModuleType:
