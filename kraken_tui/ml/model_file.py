@@ -12,6 +12,12 @@ A model file is a ZIP archive of two members:
 `content_sha256` covers the estimator bytes and every other metadata field, so a file edited
 after training (a swapped estimator, a changed horizon) no longer matches what was recorded.
 Raw pickle (and joblib) is never loaded: unpickling runs arbitrary code by design.
+
+A model file may come from someone else, so its size is checked before anything is read: the
+file on disk and the sizes its members unpack to, which a ZIP archive declares up front (a few
+kilobytes of deflated zeros can unpack to gigabytes). The limit, `MAX_MODEL_BYTES`, is far above
+any model this code makes: `ml train`'s gradient boosting unpacks to about 0.3 MB, and even
+1000 trees of 255 leaves unpack to about 32 MB.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ ESTIMATOR_CLASSES = frozenset(
     }
 )
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".sav"})
+MAX_MODEL_BYTES = 64 * 1024 * 1024
 RECORDED_LIBRARIES = ("kraken-tui", "scikit-learn", "skops", "numpy", "polars")
 
 
@@ -190,6 +197,12 @@ def _model_path(path: str | Path) -> Path:
     source = Path(path).expanduser()
     if not source.is_file():
         raise ModelFileError(f"model file not found: {source}")
+    size = source.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise ModelFileError(
+            f"{source}: the file is {_bytes(size)}, over the {_bytes(MAX_MODEL_BYTES)} limit "
+            "for model files; refusing to read it"
+        )
     if source.suffix.lower() in PICKLE_SUFFIXES:
         raise ModelFileError(
             f"{source}: pickle files are never loaded (unpickling can run arbitrary code); "
@@ -209,17 +222,38 @@ def _model_path(path: str | Path) -> Path:
 
 def _read_members(source: Path) -> tuple[ModelMetadata, bytes]:
     with zipfile.ZipFile(source) as archive:
-        names = set(archive.namelist())
-        if names != {METADATA_MEMBER, ESTIMATOR_MEMBER}:
+        members = archive.infolist()
+        names = {member.filename for member in members}
+        if len(members) != 2 or names != {METADATA_MEMBER, ESTIMATOR_MEMBER}:
+            listed = ", ".join(sorted(member.filename for member in members))
+            raise ModelFileError(f"{source}: not a kraken-tui model file (members: {listed})")
+        unpacked = sum(member.file_size for member in members)
+        if unpacked > MAX_MODEL_BYTES:
             raise ModelFileError(
-                f"{source}: not a kraken-tui model file (members: {', '.join(sorted(names))})"
+                f"{source}: the file unpacks to {_bytes(unpacked)}, over the "
+                f"{_bytes(MAX_MODEL_BYTES)} limit for model files; refusing to unpack it"
             )
         try:
-            raw = json.loads(archive.read(METADATA_MEMBER))
+            raw = json.loads(_read_member(archive, METADATA_MEMBER))
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"{source}: unreadable model metadata: {exc}") from None
         metadata = ModelMetadata.from_json(raw, source)
-        return metadata, archive.read(ESTIMATOR_MEMBER)
+        return metadata, _read_member(archive, ESTIMATOR_MEMBER)
+
+
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """The member's bytes, never more than the limit in memory even if its declared size
+    lies: zipfile decompresses at most what `read` asks for, returns at most the declared size
+    and then fails the CRC of a member that holds more."""
+    try:
+        with archive.open(name) as member:
+            return member.read(MAX_MODEL_BYTES)
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(f"{archive.filename}: corrupt model file: {exc}") from None
+
+
+def _bytes(count: int) -> str:
+    return f"{count:,} bytes ({count / 2**20:.1f} MiB)"
 
 
 def _check_features(metadata: ModelMetadata, source: Path) -> None:
@@ -264,6 +298,7 @@ def _warn_on_library_drift(metadata: ModelMetadata, source: Path) -> None:
 
 __all__ = [
     "ESTIMATOR_CLASSES",
+    "MAX_MODEL_BYTES",
     "TRUSTED_TYPES",
     "LoadedModel",
     "ModelFileError",

@@ -1,10 +1,12 @@
 """Model files load only when safe and consistent: never pickle, never foreign types, never
-features or a feature version this code does not compute, never content edited after training."""
+features or a feature version this code does not compute, never content edited after training,
+never more bytes than a model of ours could need."""
 
 from __future__ import annotations
 
 import json
 import pickle
+import struct
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from kraken_tui.ml.features import BAR_FEATURES, BOOK_FEATURES, FEATURE_VERSION
 from kraken_tui.ml.model_file import (
     ESTIMATOR_MEMBER,
+    MAX_MODEL_BYTES,
     METADATA_MEMBER,
     ModelFileError,
     ModelMetadata,
@@ -201,3 +204,59 @@ def test_saving_under_a_pickle_suffix_or_with_unknown_features_is_refused(tmp_pa
         save_model(tmp_path / "m.pkl", fitted(), metadata())
     with pytest.raises(ValueError, match="sentiment"):
         save_model(tmp_path / "m.ktmodel", fitted(), metadata(features=("sentiment",)))
+
+
+LIMIT = f"over the {MAX_MODEL_BYTES:,} bytes (64.0 MiB) limit for model files"
+
+
+def test_a_model_file_larger_than_the_limit_is_refused_naming_its_size(tmp_path: Path) -> None:
+    """A valid model behind a (sparse) run of padding: a ZIP reader finds its archive from the
+    end, so without a size check the whole file would be accepted."""
+    model = tmp_path / "m.ktmodel"
+    save_model(model, fitted(), metadata())
+    huge = tmp_path / "huge.ktmodel"
+    with huge.open("wb") as handle:
+        handle.seek(MAX_MODEL_BYTES)
+        handle.write(model.read_bytes())
+    size = huge.stat().st_size
+    for read in (load_model, read_model_metadata):
+        with pytest.raises(ModelFileError) as refused:
+            read(huge)
+        assert f"{huge}: the file is {size:,} bytes" in str(refused.value)
+        assert LIMIT in str(refused.value)
+
+
+def test_a_small_model_file_that_unpacks_past_the_limit_is_refused_before_unpacking(
+    tmp_path: Path,
+) -> None:
+    bomb = tmp_path / "bomb.ktmodel"
+    megabyte = bytes(2**20)
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_MEMBER, json.dumps(metadata().to_json()))
+        with archive.open(ESTIMATOR_MEMBER, "w", force_zip64=True) as member:
+            for _ in range(MAX_MODEL_BYTES // len(megabyte) + 1):
+                member.write(megabyte)
+    assert bomb.stat().st_size < len(megabyte)
+    unpacked = sum(member.file_size for member in zipfile.ZipFile(bomb).infolist())
+    for read in (load_model, read_model_metadata):
+        with pytest.raises(ModelFileError) as refused:
+            read(bomb)
+        assert f"{bomb}: the file unpacks to {unpacked:,} bytes" in str(refused.value)
+        assert LIMIT in str(refused.value)
+
+
+def test_a_member_holding_more_than_its_declared_size_is_refused_as_corrupt(
+    tmp_path: Path,
+) -> None:
+    """The size check trusts the sizes an archive declares; a member that lies about its size
+    must then fail as a bad model file rather than be read past what it declared."""
+    path = tmp_path / "m.ktmodel"
+    save_model(path, fitted(), metadata())
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # central directory entries, one per member
+    while data[entry + 46 : entry + 46 + len(ESTIMATOR_MEMBER)] != ESTIMATOR_MEMBER.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<I", data, entry + 24, 100)  # the central directory's uncompressed size
+    path.write_bytes(data)
+    with pytest.raises(ModelFileError, match=r"corrupt model file: Bad CRC-32"):
+        load_model(path)
