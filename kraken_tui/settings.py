@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -40,6 +41,9 @@ API_SECRET_ENV = "KRAKEN_API_SECRET"
 KRAKEN_REST_URL = "https://api.kraken.com"
 KRAKEN_WS_URL = "wss://ws.kraken.com"
 KRAKEN_WS_AUTH_URL = "wss://ws-auth.kraken.com"
+EXCHANGE_URL_FIELDS = ("rest_url", "ws_url", "ws_auth_url")
+LIVE_HOST_OVERRIDE = "exchange.unsafe_allow_non_kraken_live_host"
+MASK = "**********"
 
 # Registry names the strategies package registers its built-ins under. Kept here as plain
 # names so validating a config never has to import strategy code.
@@ -52,13 +56,24 @@ class ConfigError(Exception):
     """Invalid configuration; the message is a single paragraph fit to show an operator."""
 
 
+class _SettingProblem(ValueError):
+    """A check across fields, reported against the field it names rather than the whole
+    settings, so the error says which value to fix and where it came from."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
 class ExchangeSettings(_Section):
     rest_url: str = ""
-    """Base REST URL. Empty: the built-in sandbox in sandbox/paper mode, Kraken in live mode."""
+    """Base REST URL. The three URLs are set together or not at all; empty: the built-in
+    sandbox in sandbox/paper mode, Kraken in live mode. Never a Kraken host outside live mode;
+    only Kraken's hosts over https/wss in live mode (see ``unsafe_allow_non_kraken_live_host``)."""
     ws_url: str = ""
     """Public WebSocket URL as the SDK takes it, without the ``/v2`` it appends."""
     ws_auth_url: str = ""
@@ -69,11 +84,18 @@ class ExchangeSettings(_Section):
     """CancelAllOrdersAfter timeout re-armed while running (0 disables the switch)."""
     request_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one REST request, in seconds."""
+    unsafe_allow_non_kraken_live_host: bool = False
+    """Live mode only: let the URLs point somewhere other than Kraken's hosts over https/wss
+    (a proxy, a rehearsal exchange), with your real keys; the status bar then names the host."""
 
     @property
     def uses_external_exchange(self) -> bool:
-        """True when a URL is configured, so the app must not start its own sandbox."""
+        """True when the URLs are configured, so the app must not start its own sandbox."""
         return bool(self.rest_url or self.ws_url or self.ws_auth_url)
+
+    def urls(self) -> dict[str, str]:
+        """The three endpoint URLs by field name."""
+        return {field: getattr(self, field) for field in EXCHANGE_URL_FIELDS}
 
 
 class SandboxSettings(_Section):
@@ -90,6 +112,12 @@ class SandboxSettings(_Section):
     mirror_url: str = "wss://ws.kraken.com/v2"
     """Paper mode: the Kraken WebSocket v2 feed whose book and trades become the sandbox's
     market (the sandbox then matches your orders against real liquidity)."""
+    api_key: SecretStr | None = None
+    """Key for a sandbox running elsewhere (``exchange.*_url``), e.g. one started with
+    ``kraken-tui sandbox --api-key``; unset: the sandbox's development key. Never a Kraken key:
+    outside live mode those are not read."""
+    api_secret: SecretStr | None = None
+    """Its secret (base64), set together with ``api_key``."""
 
 
 class StrategyConfig(_Section):
@@ -189,10 +217,15 @@ class LoggingSettings(_Section):
     """Compression of rotated files (``none`` keeps them plain)."""
     console_format: Literal["plain", "json"] = "plain"
     """Format of the stderr sink in headless mode: plain text or one JSON object per line."""
-    ui_buffer_lines: int = Field(default=5000, ge=100)
-    """Lines kept in memory for the console's log panel."""
+    ui_buffer_lines: int = Field(default=5000, ge=100, le=100_000)
+    """Lines kept in memory for the console's log panel (at most
+    ``kraken_tui.logging.MAX_UI_BUFFER_LINES``: it is a view, not a second log file)."""
+    third_party_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Lowest level of the libraries' own loggers (Kraken SDK, aiosqlite, websockets,
+    aiohttp, asyncio); ``level`` still applies on top. Their DEBUG output drowns ours, so
+    it takes this explicit ``DEBUG`` to see it."""
 
-    @field_validator("level", mode="before")
+    @field_validator("level", "third_party_level", mode="before")
     @classmethod
     def _uppercase_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
@@ -260,7 +293,8 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=UiSettings)
     """Terminal console."""
     credentials: Credentials | None = None
-    """Kraken API credentials (from KRAKEN_API_KEY/KRAKEN_API_SECRET or the secrets file)."""
+    """Kraken API credentials (from KRAKEN_API_KEY/KRAKEN_API_SECRET or the secrets file),
+    read in live mode only."""
 
     @field_validator("strategies")
     @classmethod
@@ -272,18 +306,33 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _live_mode_requirements(self) -> Settings:
+    def _mode_requirements(self) -> Settings:
+        """Practice never reaches Kraken, and real keys and orders reach nothing but Kraken
+        unless the operator names the exception."""
+        _set_together("exchange", self.exchange.urls())
+        _set_together(
+            "sandbox", {"api_key": self.sandbox.api_key, "api_secret": self.sandbox.api_secret}
+        )
         if self.mode is not Mode.LIVE:
+            for field, url in self.exchange.urls().items():
+                if url and _is_kraken_domain(_host(url)):
+                    raise _SettingProblem(
+                        f"exchange.{field}",
+                        f"{url!r} is Kraken itself, which {self.mode} mode never contacts; "
+                        "point the exchange URLs at a sandbox, or use live mode",
+                    )
             return self
         if not self.live_trading_confirmed:
-            raise ValueError(
+            raise _SettingProblem(
+                "mode",
                 "live mode trades real money and needs the explicit opt-in "
-                "live_trading_confirmed = true"
+                "live_trading_confirmed = true",
             )
         if self.credentials is None:
-            raise ValueError(
+            raise _SettingProblem(
+                "mode",
                 f"live mode needs API credentials: set {API_KEY_ENV} and {API_SECRET_ENV} "
-                "or a secrets_file"
+                "or a secrets_file",
             )
         if not self.exchange.uses_external_exchange:
             self.exchange = ExchangeSettings(
@@ -292,7 +341,26 @@ class Settings(BaseSettings):
                 ws_url=KRAKEN_WS_URL,
                 ws_auth_url=KRAKEN_WS_AUTH_URL,
             )
+        if self.exchange.unsafe_allow_non_kraken_live_host:
+            return self
+        for field, url in self.exchange.urls().items():
+            if not _is_kraken_endpoint(url):
+                raise _SettingProblem(
+                    f"exchange.{field}",
+                    f"live mode talks only to Kraken's hosts (*.kraken.com) over "
+                    f"{'https' if field == 'rest_url' else 'wss'}, not {url!r}; to send real "
+                    f"orders elsewhere on purpose, set {LIVE_HOST_OVERRIDE} = true",
+                )
         return self
+
+    def live_host_override(self) -> str | None:
+        """The host(s) live mode trades on instead of Kraken, under the override; None when
+        it is not live mode or the endpoints are Kraken's."""
+        if self.mode is not Mode.LIVE:
+            return None
+        urls = self.exchange.urls().values()
+        hosts = dict.fromkeys(_host_and_port(url) for url in urls if not _is_kraken_endpoint(url))
+        return ", ".join(hosts) or None
 
     @classmethod
     def settings_customise_sources(
@@ -320,9 +388,64 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds, for the log redaction filter."""
         candidates = [self.redis.password, self.redis.command_secret]
+        candidates += [self.sandbox.api_key, self.sandbox.api_secret]
         if self.credentials is not None:
             candidates += [self.credentials.api_key, self.credentials.api_secret]
-        return [secret.get_secret_value() for secret in candidates if secret is not None]
+        values = [secret.get_secret_value() for secret in candidates if secret is not None]
+        url_password = urlsplit(self.redis.url).password if self.redis.url else None
+        return [*values, url_password] if url_password else values
+
+
+def _set_together(section: str, values: Mapping[str, object]) -> None:
+    given = [field for field, value in values.items() if value]
+    missing = [f"{section}.{field}" for field, value in values.items() if not value]
+    if given and missing:
+        together = " and ".join(f"{section}.{field}" for field in values)
+        raise _SettingProblem(
+            f"{section}.{given[0]}",
+            f"{together} are set together or not at all; missing: {', '.join(missing)}",
+        )
+
+
+def _split(url: str) -> SplitResult:
+    """URL parts, reading a bare ``host/path`` as a host so it cannot dodge the host rules."""
+    return urlsplit(url if "//" in url else f"//{url}")
+
+
+def _host(url: str) -> str:
+    return (_split(url).hostname or "").rstrip(".")
+
+
+def _host_and_port(url: str) -> str:
+    parts = _split(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = _host(url) or url
+    return f"{host}:{port}" if port else host
+
+
+def _is_kraken_domain(host: str) -> bool:
+    """Anything that may be Kraken: practice modes must not reach it even by a near miss."""
+    return any(label in ("kraken", "krakenfutures") for label in host.split("."))
+
+
+def _is_kraken_endpoint(url: str) -> bool:
+    """A Kraken production host over TLS: the only place live mode sends keys by default."""
+    host = _host(url)
+    secure = _split(url).scheme in ("https", "wss")
+    return secure and (host == "kraken.com" or host.endswith(".kraken.com"))
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``****``, for display."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, location = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:****@{location}").geturl()
 
 
 _toml_data: ContextVar[dict[str, Any]] = ContextVar("kraken_tui_toml_data", default={})  # noqa: B039
@@ -362,11 +485,12 @@ def load_settings(
     """Build the effective settings; raises ``ConfigError`` for anything invalid.
 
     ``overrides`` are command-line values as a nested mapping (``{"storage": {"db_path":
-    ...}}``); they win over the environment, which wins over the file.
+    ...}}``); they win over the environment, which wins over the file. The Kraken credentials
+    are read in live mode only, so no other mode can send them anywhere.
     """
     env = os.environ
     overrides = dict(overrides or {})
-    config_file = _config_file(config_path)
+    config_file = config_file_in_use(config_path)
     data = _read_toml(config_file) if config_file is not None else {}
     source_name = str(config_file) if config_file is not None else "the built-in defaults"
     if "credentials" in data:
@@ -376,7 +500,8 @@ def load_settings(
             "or in a secrets file readable only by you (chmod 600)."
         )
     secrets_file = _secrets_file_location(secrets_path, overrides, env, data)
-    credentials = _read_credentials(secrets_file, env)
+    live = _requested_mode(overrides, env, data) == Mode.LIVE
+    credentials = _read_credentials(secrets_file, env) if live else None
     if secrets_file is not None:
         overrides.setdefault("secrets_file", secrets_file)
     if credentials is not None:
@@ -391,15 +516,16 @@ def load_settings(
             else "Invalid configuration (no config file)"
         )
         message = _describe(error, heading, source_name, data, overrides, env)
-        if credentials is not None:
-            for secret in (credentials.api_key, credentials.api_secret):
-                message = message.replace(secret.get_secret_value(), "**********")
+        for secret in _secret_inputs(credentials, data, env):
+            message = message.replace(secret, MASK)
         raise ConfigError(message) from None
     finally:
         _toml_data.reset(token)
 
 
-def _config_file(config_path: Path | None) -> Path | None:
+def config_file_in_use(config_path: Path | None) -> Path | None:
+    """The TOML file ``load_settings`` reads for ``config_path`` (the ``--config`` value):
+    that file, else ``config/kraken_tui.toml`` in the working directory, else none."""
     if config_path is not None:
         return config_path
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
@@ -416,6 +542,43 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"Invalid TOML in configuration file {path}: {error}.") from None
+
+
+def _requested_mode(
+    overrides: Mapping[str, Any], env: Mapping[str, str], data: Mapping[str, Any]
+) -> object:
+    """The mode as the settings sources will resolve it, known before any credential is read:
+    the command line, else the environment (names matched without case, as pydantic-settings
+    does), else the file, else the default."""
+    if "mode" in overrides:
+        return overrides["mode"]
+    for name, value in env.items():
+        if name.upper() == f"{ENV_PREFIX}MODE":
+            return value
+    return data.get("mode", Settings.model_fields["mode"].default)
+
+
+def _secret_inputs(
+    credentials: Credentials | None, data: Mapping[str, Any], env: Mapping[str, str]
+) -> list[str]:
+    """Every secret value given in any source, so an error quoting one can mask it."""
+    found = []
+    if credentials is not None:
+        found += [credentials.api_key.get_secret_value(), credentials.api_secret.get_secret_value()]
+    for name, value in env.items():
+        field = name.lower().removeprefix(ENV_PREFIX.lower())
+        if name.upper().startswith(ENV_PREFIX) and _holds_secret(field):
+            found.append(value)
+
+    def walk(tree: Mapping[str, Any], path: str) -> None:
+        for key, value in tree.items():
+            if isinstance(value, Mapping):
+                walk(value, f"{path}{key}.")
+            elif isinstance(value, str) and _holds_secret(f"{path}{key}"):
+                found.append(value)
+
+    walk(data, "")
+    return [secret for secret in found if secret]
 
 
 def _secrets_file_location(
@@ -509,15 +672,20 @@ def _describe(
     """One paragraph: which source, which field, what is wrong; values of secrets omitted."""
     problems = []
     for detail in error.errors():
-        # The only model-level check is live mode's; report it against ``mode``.
-        loc = list(detail["loc"]) or ["mode"]
+        cause = detail.get("ctx", {}).get("error")
+        across_fields = isinstance(cause, _SettingProblem)
+        loc: list[Any] = cause.field.split(".") if across_fields else list(detail["loc"])
         field = ".".join(str(part) for part in loc) or "(settings)"
         source = _source_of(loc, file_name, data, overrides, env)
         message = detail["msg"].removeprefix("Value error, ")
         shown_input = ""
-        if detail["type"] != "missing" and loc and not _is_secret_path(field):
+        # An unknown key may be a misspelt secret, so only known, non-secret fields quote it.
+        quotable = detail["type"] not in ("missing", "extra_forbidden") and not across_fields
+        if quotable and loc and not _is_secret_path(field):
             value = detail.get("input")
-            if not isinstance(value, dict | list):
+            if isinstance(value, str):
+                shown_input = f" (got {masked_url(value)!r})"
+            elif not isinstance(value, dict | list):
                 shown_input = f" (got {value!r})"
         problems.append(f"{field} from {source}: {message}{shown_input}")
     return f"{heading}: " + "; ".join(problems) + "."
@@ -525,6 +693,11 @@ def _describe(
 
 def _is_secret_path(field: str) -> bool:
     return any(word in field for word in ("secret", "password", "api_key", "credentials"))
+
+
+def _holds_secret(field: str) -> bool:
+    """A secret value rather than, like ``secrets_file``, the place of one."""
+    return _is_secret_path(field) and field != "secrets_file"
 
 
 def _source_of(
