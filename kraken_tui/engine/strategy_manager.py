@@ -2,7 +2,10 @@
 
 Isolation rules:
 - An exception in a handler puts only that strategy in `error`: the traceback is logged and
-  kept in its snapshot, it receives nothing more, and its pending intents are dropped.
+  kept in its snapshot, it receives nothing more, and its pending intents are dropped. So does
+  an intent the engine fails on (a malformed `PlaceOrder` already fails in the handler that
+  builds it; one whose numbers the risk check cannot compute fails here): the strategies after
+  it still get the event.
 - A handler call that takes longer than the budget (wall time, `time.perf_counter`) is reported
   with a warning and counted. Python cannot pre-empt it, so the budget is a detector, not a
   guard; the count in the snapshot tells the operator which strategy starves the loop.
@@ -338,8 +341,17 @@ class StrategyManager:
                 host.dropped_while_paused += 1
                 logger.debug("strategy {} is {}: dropped {}", host.name, host.state, intent)
                 continue
-            if self._sink is not None:
+            if self._sink is None:
+                continue
+            try:
                 self._sink(host, intent)
+            except Exception as exc:
+                self._fail(
+                    host,
+                    f"{handler} returned {intent!r}, which the engine could not handle: "
+                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+                )
+                return
 
     def _measure(self, host: StrategyHost, handler: str, elapsed: float) -> None:
         host.max_call_ms = max(host.max_call_ms, elapsed * 1000)

@@ -53,6 +53,45 @@ class PlaceOrder:
     tag: str = ""
     quote_volume: Decimal | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse a malformed order where the strategy builds it: the engine and the risk
+        manager rely on these types and on finite Decimal money, and a strategy that writes
+        `side="buy"` or a float volume must stop alone, in `error` with this message, instead
+        of failing the engine's handling of the event for every strategy."""
+        for name, kind in _PLACE_ORDER_TYPES:
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise _wrong_type(name, value, kind)
+        _require_amount("volume", self.volume, allow_zero=True)
+        for name in ("price", "trigger_price", "quote_volume"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_amount(name, value, allow_zero=False)
+
+
+_PLACE_ORDER_TYPES: tuple[tuple[str, type], ...] = (
+    ("side", Side),
+    ("order_type", OrderType),
+    ("tif", TimeInForce),
+    ("post_only", bool),
+    ("tag", str),
+)
+
+
+def _wrong_type(name: str, value: object, kind: type) -> TypeError:
+    return TypeError(
+        f"PlaceOrder.{name} must be a {kind.__name__}, got {value!r} ({type(value).__name__})"
+    )
+
+
+def _require_amount(name: str, value: object, *, allow_zero: bool) -> None:
+    """Money is Decimal: a float has already lost digits, and a NaN fails every comparison."""
+    if not isinstance(value, Decimal):
+        raise _wrong_type(name, value, Decimal)
+    if not value.is_finite() or value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise ValueError(f"PlaceOrder.{name} must be a finite Decimal {bound}, got {value!r}")
+
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from kraken_tui.domain import BookLevel, BookSnapshot, Instrument, Side, StrategyState
+from kraken_tui.domain import BookLevel, BookSnapshot, Instrument, OrderType, Side, StrategyState
 from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.engine.strategy_manager import SavedStrategy, StrategyHost, StrategyManager
 from kraken_tui.settings import StrategyConfig
@@ -65,6 +65,43 @@ class _Blocks(BaseStrategy):
 class _ReturnsJunk(BaseStrategy):
     def on_book(self, book: BookSnapshot) -> Intents:
         return ["buy now"]  # type: ignore[list-item]
+
+
+MALFORMED: dict[str, tuple[dict[str, object], str]] = {
+    "side_as_text": ({"side": "buy"}, "PlaceOrder.side must be a Side, got 'buy' (str)"),
+    "volume_as_float": ({"volume": 1.5}, "PlaceOrder.volume must be a Decimal, got 1.5 (float)"),
+    "volume_as_text": ({"volume": "1.5"}, "PlaceOrder.volume must be a Decimal, got '1.5' (str)"),
+    "price_as_text": ({"price": "abc"}, "PlaceOrder.price must be a Decimal, got 'abc' (str)"),
+    "volume_nan": (
+        {"volume": D("NaN")},
+        "PlaceOrder.volume must be a finite Decimal zero or more, got Decimal('NaN')",
+    ),
+    "negative_price": (
+        {"price": D("-100")},
+        "PlaceOrder.price must be a finite Decimal more than zero, got Decimal('-100')",
+    ),
+}
+
+
+class _MalformedParams(BaseModel):
+    flaw: str
+
+
+class _Malformed(BaseStrategy):
+    """Builds its limit buy by hand, with one field of the wrong type or value."""
+
+    Params = _MalformedParams
+    params: _MalformedParams
+
+    def on_book(self, book: BookSnapshot) -> Intents:
+        fields: dict[str, object] = {
+            "side": Side.BUY,
+            "order_type": OrderType.LIMIT,
+            "volume": D("0.01"),
+            "price": D("100"),
+        }
+        fields.update(MALFORMED[self.params.flaw][0])
+        return [PlaceOrder(**fields)]  # type: ignore[arg-type]
 
 
 class _Timer(BaseStrategy):
@@ -162,6 +199,22 @@ def test_non_intent_return_value_is_a_strategy_error(tmp_path: Path) -> None:
     assert "not an intent" in (_state(manager, "junk").error or "")
 
 
+@pytest.mark.parametrize("flaw", sorted(MALFORMED))
+def test_malformed_intent_puts_only_its_strategy_in_error(tmp_path: Path, flaw: str) -> None:
+    manager, sent = _manager(
+        _config("bad", "_Malformed", params={"flaw": flaw}),
+        _config("good", "_BuysEveryBook"),
+        strategy_dir=tmp_path,
+    )
+    manager.on_book(_book())
+    manager.on_book(_book(101))
+    bad = _state(manager, "bad")
+    assert bad.state is StrategyState.ERROR
+    assert bad.error is not None and MALFORMED[flaw][1] in bad.error
+    assert [name for name, _ in sent] == ["good", "good"]
+    assert _state(manager, "good").state is StrategyState.RUNNING
+
+
 def test_bad_params_and_unknown_class_load_as_errors_beside_working_ones(
     tmp_path: Path,
 ) -> None:
@@ -187,14 +240,18 @@ def test_user_strategy_file_is_loaded_from_the_strategy_directory(tmp_path: Path
         "        return [self.sell(Decimal('0.5'), book.mid)]\n"
     )
     (tmp_path / "broken.py").write_text("def oops(:\n")
-    manager, sent = _manager(_config("mom", "my_momentum.py:Momentum"), strategy_dir=tmp_path)
+    manager, sent = _manager(
+        _config("mom", "my_momentum.py:Momentum"),
+        _config("oops", "broken.py:Oops"),
+        strategy_dir=tmp_path,
+    )
     manager.on_book(_book(200))
     [(name, intent)] = sent
     assert name == "mom"
     assert isinstance(intent, PlaceOrder)
     assert (intent.side, intent.volume, intent.price) == (Side.SELL, D("0.5"), D("200.0"))
-    [(path, error)] = manager.user_file_errors.items()
-    assert path.name == "broken.py" and "SyntaxError" in error
+    broken = _state(manager, "oops")
+    assert broken.state is StrategyState.ERROR and "SyntaxError" in (broken.error or "")
 
 
 def test_persisted_state_and_pause_are_restored(tmp_path: Path) -> None:
