@@ -17,7 +17,11 @@ milliseconds the second time.
 Gap policy: Kraken writes no bar for a minute without trades. By default missing bars stay
 missing (the backtest simply sees no candle, as live trading would); `fill_gaps` inserts them as
 flat bars at the previous close with zero volume and zero trades, for consumers that need a
-regular grid.
+regular grid. Filling invents at most `MAX_FILLED_PER_REAL_BAR` bars per real one, or it is
+refused with a `DataError` naming the widest gap: the number of bars a gap creates comes from two
+timestamps, not from the size of the data, so one bad timestamp (a bar dated years away) would
+otherwise allocate millions of rows; and a series that is mostly invented bars tests the filler,
+not the market (a longer interval, via `resample_to`, is then the honest grid).
 
 Prices and volumes are float64 here (backtest arrays); `to_candles` converts to the domain's
 Decimal `Candle` using the shortest repr of each float, which gives back the CSV's digits.
@@ -30,7 +34,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +60,7 @@ TRADES_SCHEMA = pl.Schema(
     {"ts": pl.Datetime("us", "UTC"), "price": pl.Float64, "volume": pl.Float64}
 )
 MAX_REPORTED_BAD_LINES = 10
+MAX_FILLED_PER_REAL_BAR = 10
 
 _INTERVAL_IN_NAME = re.compile(r"_(\d+)$")
 _LINE_SEPARATOR = "\x1f"  # a byte that never occurs in the CSVs, so polars yields whole lines
@@ -318,6 +323,7 @@ def _resample(frame: pl.LazyFrame, interval: int, target: int) -> pl.LazyFrame:
 def _fill(bars: Bars) -> Bars:
     if bars.frame.is_empty():
         return bars
+    _check_fill_size(bars)
     close = pl.col("close").forward_fill()
     frame = (
         bars.frame.upsample("ts", every=f"{bars.interval}m")
@@ -332,6 +338,24 @@ def _fill(bars: Bars) -> Bars:
         .select(BAR_SCHEMA.names())
     )
     return Bars(frame, bars.interval, bars.source)
+
+
+def _check_fill_size(bars: Bars) -> None:
+    gaps = find_gaps(bars)
+    invented = int(gaps["missing"].sum())
+    if invented <= MAX_FILLED_PER_REAL_BAR * len(bars):
+        return
+    first_missing, next_bar, missing = gaps.sort("missing", descending=True).row(0)
+    last_bar = first_missing - timedelta(minutes=bars.interval)
+    where = bars.source.name if bars.source is not None else "bars"
+    raise DataError(
+        f"{where}: filling gaps would invent {invented:,} bars beside {len(bars):,} real ones, "
+        f"more than {MAX_FILLED_PER_REAL_BAR} per real bar; the widest gap runs from the bar at "
+        f"{last_bar:%Y-%m-%d %H:%M} to the bar at {next_bar:%Y-%m-%d %H:%M} UTC ({missing:,} "
+        f"missing {bars.interval}-minute bars, {missing * bars.interval / 1440:,.1f} days). "
+        "Check those timestamps, resample to a longer interval, or leave the gaps unfilled",
+        path=bars.source,
+    )
 
 
 def _check_spacing(frame: pl.DataFrame, interval: int, source: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from kraken_tui.backtest.data import (
     BAR_SCHEMA,
+    MAX_FILLED_PER_REAL_BAR,
     MAX_REPORTED_BAD_LINES,
     TRADES_SCHEMA,
     Bars,
@@ -146,6 +147,51 @@ def test_fill_gaps_inserts_flat_zero_volume_bars_at_previous_close(tmp_path: Pat
     ]
     assert find_gaps(filled).is_empty()
     assert fill_gaps(filled).frame.equals(filled.frame)
+
+
+def test_filling_a_gap_of_a_year_is_refused_naming_the_gap_instead_of_inventing_it(
+    tmp_path: Path,
+) -> None:
+    year = 365 * 24 * 60
+    lines = [*minute_lines(3), f"{T0 + 60 * year},100,101,99,100,1,1"]
+    path = write(tmp_path / "XBTUSD_1.csv", lines)
+    assert len(load_ohlcvt(path)) == 4
+    with pytest.raises(DataError) as refused:
+        load_ohlcvt(path, fill_gaps=True)
+    message = str(refused.value)
+    assert message.startswith(
+        f"XBTUSD_1.csv: filling gaps would invent {year - 3:,} bars beside 4 real ones, "
+        f"more than {MAX_FILLED_PER_REAL_BAR} per real bar"
+    )
+    assert (
+        "the widest gap runs from the bar at 2024-01-01 00:02 to the bar at 2024-12-31 00:00 UTC "
+        f"({year - 3:,} missing 1-minute bars, 365.0 days)"
+    ) in message
+    assert refused.value.path == path
+
+
+def two_bars_apart(missing: int) -> Bars:
+    """Two one-minute bars with `missing` minutes between them, not read from any file."""
+    frame = pl.DataFrame(
+        {
+            "ts": [at(T0), at(T0 + 60 * (missing + 1))],
+            "open": [1.0, 2.0],
+            "high": [1.0, 2.0],
+            "low": [1.0, 2.0],
+            "close": [1.0, 2.0],
+            "volume": [1.0, 1.0],
+            "trades": [1, 1],
+        },
+        schema=BAR_SCHEMA,
+    )
+    return Bars(frame, 1)
+
+
+def test_filling_invents_up_to_the_limit_of_bars_per_real_bar_and_no_more() -> None:
+    at_limit = 2 * MAX_FILLED_PER_REAL_BAR
+    assert len(fill_gaps(two_bars_apart(at_limit))) == at_limit + 2
+    with pytest.raises(DataError, match=f"^bars: filling gaps would invent {at_limit + 1} bars"):
+        fill_gaps(two_bars_apart(at_limit + 1))
 
 
 def test_malformed_lines_are_reported_with_line_numbers_and_reasons(tmp_path: Path) -> None:
