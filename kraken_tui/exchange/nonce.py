@@ -5,7 +5,8 @@ nonce is the wall clock in units of 10 ns, which repeats or goes backwards when 
 stepped or two calls land in the same float-rounded instant. We take the larger of that
 clock value and the last nonce persisted to disk plus one, and persist each nonce atomically
 under an exclusive file lock, so neither a restart, a clock step nor a second process on the
-same state file can ever reuse one.
+same state file can ever reuse one. The files are private (0600): the nonce sequence is a
+per-key value another local user has no business reading or racing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Protocol
 
 from loguru import logger
 
+from kraken_tui.private_files import make_private_dir, open_private
+
 NONCE_UNITS_PER_SECOND = 100_000_000  # python-kraken-sdk's scale: str(int(time.time() * 1e8))
 INVALID_NONCE_ERROR = "EAPI:Invalid nonce"
 
@@ -32,10 +35,10 @@ class NonceStore:
         self._lock_path = path.with_name(path.name + ".lock")
         self._clock = clock
         self._thread_lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
 
     def next(self) -> int:
-        with self._thread_lock, self._lock_path.open("a") as lock_file:
+        with self._thread_lock, open(self._lock_path, "a", opener=open_private) as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 nonce = max(int(self._clock() * NONCE_UNITS_PER_SECOND), self._read_last() + 1)
@@ -61,7 +64,8 @@ class NonceStore:
 
     def _write(self, nonce: int) -> None:
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with temporary.open("w") as handle:
+        # Created 0600, so the file it replaces stays private too.
+        with open(temporary, "w", opener=open_private) as handle:
             handle.write(f"{nonce}\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from kraken_tui.private_files import make_private_dir, open_private
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.cli_sandbox import READY_PREFIX
 from kraken_tui.sandbox.ratelimits import Tier
@@ -113,7 +114,10 @@ class SandboxProcess:
         if self._process is not None:
             raise RuntimeError("sandbox process already started")
         if self._log_path is not None:
-            self._log_file = self._log_path.open("ab")
+            # The child logs about its accounts and orders: private like the app's own log.
+            make_private_dir(self._log_path.parent)
+            # Held open for the child's lifetime and closed in stop().
+            self._log_file = open(self._log_path, "ab", opener=open_private)  # noqa: SIM115
         self._process = subprocess.Popen(
             self._args,
             stdin=subprocess.PIPE,

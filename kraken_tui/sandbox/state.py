@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from kraken_tui.domain.enums import Side, TimeInForce
+from kraken_tui.private_files import create_private_sqlite_file
 from kraken_tui.sandbox.accounts import Account
 from kraken_tui.sandbox.matching import LiveOrder
 from kraken_tui.sandbox.records import FillView, OrderState, VenueOrderType
@@ -107,7 +108,8 @@ class StoredState:
 class VenueStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Balances and orders of the sandbox accounts: private like the app's own database.
+        create_private_sqlite_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -30,6 +30,7 @@ from typing import Any
 
 import aiosqlite
 
+from kraken_tui.private_files import create_private_sqlite_file
 from kraken_tui.store.errors import StoreError
 
 Params = Sequence[Any]
@@ -47,7 +48,9 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The trading history is private: the file (and so its -wal/-shm) is 0600 before
+        # SQLite ever writes to it.
+        create_private_sqlite_file(path)
         # isolation_level=None: the sqlite3 module must not open transactions behind our back;
         # every transaction here is an explicit BEGIN IMMEDIATE ... COMMIT.
         connection = await aiosqlite.connect(path, isolation_level=None)
