@@ -53,6 +53,12 @@ class FormCheck:
         return self.order is not None and not self.errors
 
 
+MAX_INTEGER_DIGITS = 15
+"""Longest integer part a typed number may have. The checks put it on the instrument's grid
+(up to about ten decimals), and Decimal's 28 digits must hold both: a longer number makes
+those checks raise instead of answering. No Kraken price or volume comes close."""
+
+
 def _parse(text: str, name: str, errors: list[str]) -> Decimal | None:
     text = text.strip().replace(",", "")
     if not text:
@@ -65,6 +71,9 @@ def _parse(text: str, name: str, errors: list[str]) -> Decimal | None:
         return None
     if not value.is_finite():
         errors.append(f"{name} {text!r} is not a number")
+        return None
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        errors.append(f"{name} {text!r} is too large")
         return None
     return value
 

@@ -73,6 +73,14 @@ def test_text_that_is_not_a_number_is_named_in_the_error() -> None:
     assert check.errors == ("price '64k' is not a number",)
 
 
+def test_numbers_too_large_to_put_on_the_grid_are_named_instead_of_raising() -> None:
+    check = check_order_form(form(price="1e30", volume="1e20"), BTC, BOOK, BALANCES)
+    assert check.order is None
+    assert check.errors == ("volume '1e20' is too large", "price '1e30' is too large")
+    largest = check_order_form(form(price="999999999999999.9"), BTC, BOOK, BALANCES)
+    assert largest.order is not None and largest.order.price == Decimal("999999999999999.9")
+
+
 def test_empty_fields_are_required_and_thousands_separators_are_accepted() -> None:
     assert check_order_form(form(volume=""), BTC, BOOK, BALANCES).errors == ("volume is required",)
     assert check_order_form(form(price="64,000.0"), BTC, BOOK, BALANCES).ok

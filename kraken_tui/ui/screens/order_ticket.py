@@ -7,14 +7,16 @@ trader can fix the field; an accepted order closes the ticket with the engine's 
 
 The local checks run on every keystroke (they are pure functions of the snapshot); the engine's
 risk preview runs once typing pauses for `PREVIEW_DELAY` and only for an order it has not
-previewed yet, since a remote engine answers it over the network. Sending takes a fresh
-preview first if one is still waiting.
+previewed yet, since a remote engine answers it over the network. Sending checks the form
+again and previews that order first unless it already was: what is sent is always the form as
+it reads at that moment, never an earlier check of it.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from loguru import logger
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -225,6 +227,26 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         report_worker_failure(self, event)
 
     def _validate(self) -> None:
+        """Check the form as it reads now. A check that fails leaves no earlier one behind,
+        since sending takes the last check's order: the ticket must never send an order other
+        than the one on screen."""
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview_timer = None
+        try:
+            self._check_form()
+        except Exception as exc:
+            self._check, self._risk, self._previewed = None, None, None
+            logger.opt(exception=exc).error("order ticket: checking the order failed")
+            self.query_one("#ticket-notional", Static).update("Notional: -")
+            self.query_one("#ticket-errors", Static).update(
+                f"✗ cannot check the order: {type(exc).__name__}: {exc}"
+            )
+            risk = self.query_one("#ticket-risk", Static)
+            risk.update("")
+            risk.set_classes("")
+
+    def _check_form(self) -> None:
         snapshot = self._engine.snapshot()
         form = self.form()
         label = price_label(form.order_type)
@@ -250,9 +272,6 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         self.query_one("#ticket-notional", Static).update(f"Notional: {notional}")
         self.query_one("#ticket-errors", Static).update("\n".join(f"✗ {e}" for e in check.errors))
         risk = self.query_one("#ticket-risk", Static)
-        if self._preview_timer is not None:
-            self._preview_timer.stop()
-            self._preview_timer = None
         if check.order is None or check.errors:
             self._risk, self._previewed = None, None
             risk.update("")
@@ -291,6 +310,9 @@ class OrderTicket(ModalScreen[CommandResult | None]):
 
     @guarded
     def action_send(self) -> None:
+        """Send exactly what the form shows: checked again here, since a field may have changed
+        after the last check, and previewed first unless this very order already was."""
+        self._validate()
         if self._preview_timer is not None:
             self._preview_timer.stop()
             self._preview()
