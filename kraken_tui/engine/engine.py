@@ -414,6 +414,9 @@ class TradingEngine:
         paused, the state persisted so a restart stays halted."""
         text = f"kill switch: {reason}"
         self.risk.set_trading_state(TradingState.HALTED, text)
+        # Requests that passed risk before this line may still wait in the adapter (rate
+        # limiter, connection queue): they are refused there, and CancelAll jumps the queue.
+        self.exchange.halt_order_entry(text)
         self._touch()
         persist = self.store.kv.set(
             TRADING_STATE_KEY,
@@ -447,6 +450,7 @@ class TradingEngine:
         if self.risk.trading_state is not TradingState.HALTED:
             return CommandResult(False, f"trading is {self.risk.trading_state}, not HALTED")
         self.risk.set_trading_state(TradingState.ACTIVE, "kill switch reset")
+        self.exchange.resume_order_entry()
         await self.store.kv.set(
             TRADING_STATE_KEY, {"state": TradingState.ACTIVE.value, "reason": ""}, self.clock.now()
         )
@@ -770,6 +774,7 @@ class TradingEngine:
         saved = await self.store.kv.get(TRADING_STATE_KEY)
         if saved and saved.get("state") == TradingState.HALTED.value:
             self.risk.set_trading_state(TradingState.HALTED, saved.get("reason", "restored"))
+            self.exchange.halt_order_entry(saved.get("reason", "restored"))
             logger.critical("trading stays HALTED from the previous run: {}", saved.get("reason"))
 
     async def _rebuild_positions(self) -> None:

@@ -35,6 +35,7 @@ from kraken_tui.engine.order_text import size_text
 from kraken_tui.exchange.protocol import (
     Exchange,
     ExchangeError,
+    OrderEntryHalted,
     OrderRejected,
     OrderUpdate,
     UnknownOrder,
@@ -154,7 +155,10 @@ class OrderManager:
             ack = await self._exchange.add_order(request)
         except OrderRejected as exc:
             reason = exc.kraken_error or str(exc)
-            logger.warning("order {} rejected: {}", order.cl_ord_id, reason)
+            if isinstance(exc, OrderEntryHalted):
+                logger.info("order {} {}", order.cl_ord_id, reason)
+            else:
+                logger.warning("order {} rejected: {}", order.cl_ord_id, reason)
             return await self._commit(
                 self._current(order).with_changes(status=OrderStatus.REJECTED, reason=reason)
             )

@@ -50,6 +50,7 @@ from kraken_tui.exchange.kraken_rest import KrakenRest
 from kraken_tui.exchange.kraken_ws import WsFeed
 from kraken_tui.exchange.nonce import NonceStore
 from kraken_tui.exchange.order_book import OrderBooks
+from kraken_tui.exchange.order_gate import OrderEntryGate
 from kraken_tui.exchange.protocol import (
     BalancesEvent,
     BookChanged,
@@ -104,6 +105,7 @@ class KrakenExchange:
         self._api_key = api_key
         self._api_secret = api_secret
         self._limiter = RateLimiter(tier)
+        self._entry_gate = OrderEntryGate()
         self._rest = KrakenRest(
             endpoints.rest_url,
             api_key=api_key,
@@ -267,8 +269,12 @@ class KrakenExchange:
             params = _quote_order_params(request, instrument, request.quote_volume)
         else:
             params = _order_params(request, instrument)
-        await self._limiter.acquire_trade(instrument.symbol, trade_cost(TradeAction.ADD))
-        result = await self._rest.place("AddOrder", params, pair=instrument.symbol)
+        await self._entry_gate.wait(
+            self._limiter.acquire_trade(instrument.symbol, trade_cost(TradeAction.ADD))
+        )
+        result = await self._rest.place(
+            "AddOrder", params, pair=instrument.symbol, gate=self._entry_gate
+        )
         txids = result.get("txid") if isinstance(result, Mapping) else None
         if not txids:
             raise ExchangeError(f"AddOrder answered without txid: {result!r}")
@@ -291,10 +297,12 @@ class KrakenExchange:
         if price is not None:
             params["limit_price"] = str(price)
         pair = self._pair_of(cl_ord_id, order_id)
-        await self._limiter.acquire_trade(
-            pair, trade_cost(TradeAction.AMEND, self._order_age(cl_ord_id))
+        await self._entry_gate.wait(
+            self._limiter.acquire_trade(
+                pair, trade_cost(TradeAction.AMEND, self._order_age(cl_ord_id))
+            )
         )
-        await self._rest.trade_command("AmendOrder", params, pair=pair)
+        await self._rest.trade_command("AmendOrder", params, pair=pair, gate=self._entry_gate)
 
     async def cancel_order(
         self, *, cl_ord_id: str | None = None, order_id: str | None = None
@@ -317,12 +325,18 @@ class KrakenExchange:
             return False
         return True
 
+    def halt_order_entry(self, reason: str) -> None:
+        self._entry_gate.close(reason)
+
+    def resume_order_entry(self) -> None:
+        self._entry_gate.open()
+
     async def cancel_all(self) -> int:
-        result = await self._rest.private("CancelAll")
+        result = await self._rest.private("CancelAll", urgent=True)
         return int(result.get("count", 0)) if isinstance(result, Mapping) else 0
 
     async def cancel_all_after(self, timeout_s: int) -> None:
-        await self._rest.private("CancelAllOrdersAfter", {"timeout": int(timeout_s)})
+        await self._rest.private("CancelAllOrdersAfter", {"timeout": int(timeout_s)}, urgent=True)
 
     async def open_orders(self) -> list[Order]:
         result = await self._rest.private("OpenOrders")

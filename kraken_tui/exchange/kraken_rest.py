@@ -19,6 +19,8 @@ from kraken.base_api import SpotAsyncClient
 from loguru import logger
 
 from kraken_tui.exchange.nonce import NonceStore, invalid_nonce_explanation, is_invalid_nonce_error
+from kraken_tui.exchange.order_gate import OrderEntryGate
+from kraken_tui.exchange.priority_lock import PriorityLock
 from kraken_tui.exchange.protocol import (
     ExchangeError,
     OrderRejected,
@@ -96,7 +98,7 @@ class KrakenRest:
         self._sleep = sleep
         # Private calls are serialised: Kraken checks nonces in arrival order, so two
         # concurrent signed requests could overtake each other and fail with Invalid nonce.
-        self._private_lock = asyncio.Lock()
+        self._private_lock = PriorityLock()
 
     @property
     def has_credentials(self) -> bool:
@@ -124,19 +126,42 @@ class KrakenRest:
     async def public(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self._call(name, params or {}, private=False, retry_unknown=True)
 
-    async def private(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
-        """A private query or idempotent command: transient failures are retried."""
-        return await self._call(name, params or {}, private=True, retry_unknown=True)
+    async def private(
+        self, name: str, params: Mapping[str, Any] | None = None, *, urgent: bool = False
+    ) -> Any:
+        """A private query or idempotent command: transient failures are retried. An `urgent`
+        call (CancelAll, the dead man's switch) is charged to the REST counter but never waits
+        for it, and goes ahead of every ordinary call queued for the connection."""
+        return await self._call(name, params or {}, private=True, retry_unknown=True, urgent=urgent)
 
-    async def place(self, name: str, params: Mapping[str, Any], *, pair: str) -> Any:
+    async def place(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        pair: str,
+        gate: OrderEntryGate | None = None,
+    ) -> Any:
         """AddOrder and friends: a failure whose outcome is unknown is never retried here.
         It surfaces as `OutcomeUnknown` and is resolved by looking the order up. A rate-limit
-        refusal means the order was not accepted, so that one is retried after a back-off."""
-        return await self._call(name, params, private=True, retry_unknown=False, pair=pair)
+        refusal means the order was not accepted, so that one is retried after a back-off.
+        A closed `gate` refuses the call at every wait and immediately before the wire."""
+        return await self._call(
+            name, params, private=True, retry_unknown=False, pair=pair, gate=gate
+        )
 
-    async def trade_command(self, name: str, params: Mapping[str, Any], *, pair: str) -> Any:
+    async def trade_command(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        pair: str,
+        gate: OrderEntryGate | None = None,
+    ) -> Any:
         """Cancels and amends: idempotent, so transient failures are retried."""
-        return await self._call(name, params, private=True, retry_unknown=True, pair=pair)
+        return await self._call(
+            name, params, private=True, retry_unknown=True, pair=pair, gate=gate
+        )
 
     async def _call(
         self,
@@ -146,6 +171,8 @@ class KrakenRest:
         private: bool,
         retry_unknown: bool,
         pair: str | None = None,
+        urgent: bool = False,
+        gate: OrderEntryGate | None = None,
     ) -> Any:
         if private and not self._has_credentials:
             raise ExchangeError(f"{name} needs API credentials, and none are configured")
@@ -153,7 +180,7 @@ class KrakenRest:
         while True:
             attempt += 1
             try:
-                return await self._once(name, params, private=private)
+                return await self._once(name, params, private=private, urgent=urgent, gate=gate)
             except KrakenApiError as exc:
                 error = exc.kraken_error or ""
                 rate_limited = is_rate_limit_error(error)
@@ -184,16 +211,35 @@ class KrakenRest:
                     raise ExchangeError(f"{name} failed after {attempt} attempts: {exc}") from exc
                 delay = retry_delay("", attempt - 1, base_s=0.5, cap_s=8.0)
                 logger.warning("Kraken {} failed ({}); retrying in {:.2f}s", name, exc, delay)
-            await self._sleep(delay)
+            if gate is not None:
+                await gate.wait(self._sleep(delay))
+            else:
+                await self._sleep(delay)
 
-    async def _once(self, name: str, params: Mapping[str, Any], *, private: bool) -> Any:
-        if private and self._limiter is not None:
-            await self._limiter.acquire_rest(rest_call_cost(name))
+    async def _once(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        private: bool,
+        urgent: bool = False,
+        gate: OrderEntryGate | None = None,
+    ) -> Any:
         clean = _sanitize(params)
-        if private:
-            async with self._private_lock:
-                return await self._send("POST", f"/0/private/{name}", clean, auth=True)
-        return await self._send("GET", f"/0/public/{name}", clean, auth=False)
+        if not private:
+            return await self._send("GET", f"/0/public/{name}", clean, auth=False)
+        if self._limiter is not None:
+            cost = rest_call_cost(name)
+            if urgent:
+                self._limiter.charge_rest(cost)
+            elif gate is not None:
+                await gate.wait(self._limiter.acquire_rest(cost))
+            else:
+                await self._limiter.acquire_rest(cost)
+        async with self._private_lock.hold(urgent=urgent):
+            if gate is not None:
+                gate.check()
+            return await self._send("POST", f"/0/private/{name}", clean, auth=True)
 
     async def _send(self, method: str, uri: str, params: dict[str, Any], *, auth: bool) -> Any:
         async with asyncio.timeout(self._timeout_s):

@@ -55,6 +55,18 @@ class _SdkClient(SpotWSClient):
             return await super().get_ws_token()
         return await self._token_source()
 
+    async def close(self) -> None:
+        """The SDK's close waits for its reader to notice `keep_alive`, and the reader polls
+        the socket with a 10 s timeout: on a quiet feed, ten seconds per connection. A ping
+        makes the exchange answer, so the reader wakes, sees it must stop and exits cleanly
+        (closing the socket instead would be logged by the SDK as a failure)."""
+        for connection in (self._pub_conn, self._priv_conn):
+            if connection is not None and getattr(connection, "socket", None) is not None:
+                connection.keep_alive = False
+                with contextlib.suppress(Exception):
+                    await connection.send_ping()
+        await super().close()
+
 
 class WsFeed:
     def __init__(

@@ -41,6 +41,10 @@ class OrderRejected(ExchangeError):
     """The exchange refused the order; it certainly does not exist there."""
 
 
+class OrderEntryHalted(OrderRejected):
+    """Refused in the process because the kill switch halted order entry: certainly not sent."""
+
+
 class UnknownOrder(ExchangeError):
     """The exchange does not know the order (already final, or never placed)."""
 
@@ -199,7 +203,16 @@ class Exchange(Protocol):
     ) -> bool:
         """True when cancelled; False (and a warning) when the exchange no longer knows it."""
 
-    async def cancel_all(self) -> int: ...
+    def halt_order_entry(self, reason: str) -> None:
+        """Kill switch: from now on refuse every order entry and amend not yet on the wire,
+        at once and locally (`OrderRejected` naming `reason`), including requests already
+        waiting in the process; cancels still pass."""
+
+    def resume_order_entry(self) -> None:
+        """Undo `halt_order_entry` (the kill switch was reset)."""
+
+    async def cancel_all(self) -> int:
+        """Cancel every open order of the account; sent ahead of any queued request."""
 
     async def cancel_all_after(self, timeout_s: int) -> None:
         """Arm (or with 0 disarm) the exchange's dead man's switch."""

@@ -188,6 +188,13 @@ class RateLimiter:
         async with self._rest_lock:
             return await self._wait_and_charge(self._rest, cost, self._rest_ceiling)
 
+    def charge_rest(self, cost: float = 1) -> None:
+        """Charge without waiting: for the few calls that must leave at once (CancelAll from
+        the kill switch, the dead man's switch). The headroom kept below Kraken's maximum is
+        what lets them through when ordinary calls have filled the counter to our ceiling."""
+        if cost > 0:
+            self._rest.add(cost)
+
     def penalize_rest(self) -> None:
         """The exchange refused a call anyway: assume the counter is full."""
         self._rest.saturate(self._rest_limits.maximum)

@@ -41,6 +41,7 @@ from kraken_tui.domain import (
 )
 from kraken_tui.domain.money import ZERO
 from kraken_tui.engine.clock import Clock, WallClock
+from kraken_tui.exchange.order_gate import OrderEntryGate
 from kraken_tui.exchange.protocol import (
     BalancesEvent,
     BookChanged,
@@ -185,6 +186,7 @@ class SimulatedExchange:
         self._sequence = count(1)
         self._candles = _CandleBuilder(1)
         self._connection = ConnectionStatus(ConnectionState.DISCONNECTED, since=self._clock.now())
+        self._entry_gate = OrderEntryGate()
         self.calls: Counter[str] = Counter()
         """Requests made, by method name (tests assert what was sent, and how often)."""
 
@@ -269,7 +271,7 @@ class SimulatedExchange:
     # -- protocol: trading -----------------------------------------------------------------------
 
     async def add_order(self, request: OrderRequest) -> OrderAck:
-        await self._request("add_order")
+        await self._entry_gate.wait(self._request("add_order"))
         if self.faults.lose_requests > 0:
             self.faults.lose_requests -= 1
             raise OutcomeUnknown(f"add_order {request.cl_ord_id}: request timed out")
@@ -304,7 +306,7 @@ class SimulatedExchange:
         volume: Decimal | None = None,
         price: Decimal | None = None,
     ) -> None:
-        await self._request("amend_order")
+        await self._entry_gate.wait(self._request("amend_order"))
         try:
             self.venue.amend_order(
                 self._api_key,
@@ -328,6 +330,12 @@ class SimulatedExchange:
                 return False
             raise _error(exc, f"cancel {cl_ord_id or order_id}") from exc
         return True
+
+    def halt_order_entry(self, reason: str) -> None:
+        self._entry_gate.close(reason)
+
+    def resume_order_entry(self) -> None:
+        self._entry_gate.open()
 
     async def cancel_all(self) -> int:
         await self._request("cancel_all")

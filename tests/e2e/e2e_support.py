@@ -73,6 +73,10 @@ def resting_bids(symbol: str = "BTC/USD", name: str = "resting_bids") -> Strateg
     return StrategySpec(name, "resting_bids.py:RestingBids", symbol, {})
 
 
+def flood_bids(symbol: str = "BTC/USD", name: str = "flood") -> StrategySpec:
+    return StrategySpec(name, "flood_bids.py:FloodBids", symbol, {})
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -91,8 +95,10 @@ def write_config(
     file_name: str = "kraken_tui.toml",
     strategy_dir: Path = USER_STRATEGIES,
     symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
+    api_tier: str = "pro",
 ) -> Path:
-    """A complete TOML config in `workdir`: store, logs, pro tier (as the sandbox runs),
+    """A complete TOML config in `workdir`: store, logs, pro tier (as the sandbox runs,
+    unless `api_tier` makes the client's own rate limiter the stricter one),
     strategies and risk limits. The URLs come from the environment, as an operator would set
     them to point the app at a standalone sandbox."""
     subscribed = sorted({*symbols, *(s.symbol for s in strategies)})
@@ -101,7 +107,7 @@ def write_config(
         "strategies = []" if not strategies else "",
         f'strategy_dir = "{strategy_dir}"',
         "[exchange]",
-        'api_tier = "pro"',
+        f'api_tier = "{api_tier}"',
         f"dead_man_switch_timeout_s = {dead_man_switch_timeout_s}",
         "[storage]",
         f'db_path = "{workdir / "data" / "engine.sqlite3"}"',

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from e2e_support import (
     StrategySpec,
+    flood_bids,
     market_maker,
     rest_open_orders,
     sandbox_open_txids,
@@ -21,7 +23,7 @@ from e2e_support import (
     write_config,
 )
 
-from kraken_tui.domain import OrderType, Side, TradingState
+from kraken_tui.domain import OrderStatus, OrderType, Side, TradingState
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.exchange_setup import build_exchange, exchange_target
@@ -36,9 +38,12 @@ RESTING = 4
 
 @asynccontextmanager
 async def running_engine(
-    box: SandboxProcess, workdir: Path, strategies: Sequence[StrategySpec]
+    box: SandboxProcess,
+    workdir: Path,
+    strategies: Sequence[StrategySpec],
+    **config_options: Any,
 ) -> AsyncIterator[TradingEngine]:
-    config = write_config(workdir, strategies)
+    config = write_config(workdir, strategies, **config_options)
     urls = {"rest_url": box.rest_url, "ws_url": box.ws_url, "ws_auth_url": box.ws_auth_url}
     settings = load_settings(config, overrides={"exchange": urls})
     store = await Store.open(settings.storage.db_path)
@@ -125,3 +130,57 @@ async def test_paused_strategy_sends_nothing_while_paused(tmp_path: Path) -> Non
             while {o.txid for o in sandbox_orders(state, box.api_key)} == sent_before:
                 assert time.monotonic() < deadline, "resumed strategy never quoted again"
                 await asyncio.sleep(0.2)
+
+
+FLOOD_LIMITS = {
+    "max_open_orders": 0,
+    "max_orders_per_minute": 0,
+    "max_position_per_symbol": 0,
+    "max_position_per_strategy": 0,
+}
+"""Risk lets the whole flood through: what is measured is the path after risk."""
+
+
+async def test_kill_switch_stops_a_flood_already_queued_behind_the_rate_limiter(
+    tmp_path: Path,
+) -> None:
+    """A strategy asks for 150 resting bids at once; the client's starter-tier limiter lets
+    about 58 out, the rest queue in the process. Within 2 s of the kill switch the account
+    has no open order, nothing is opened afterwards, and every queued request ends rejected
+    with the reason, none left pending_new."""
+    state = tmp_path / "sandbox.sqlite3"
+    with standalone_sandbox(tmp_path, time_scale=1.0) as box:
+        async with running_engine(
+            box, tmp_path, [flood_bids()], api_tier="starter", risk=FLOOD_LIMITS
+        ) as engine:
+            deadline = time.monotonic() + 15
+            while not sandbox_open_txids(state, box.api_key):
+                assert time.monotonic() < deadline, "the flood never reached the sandbox"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(3.0)
+            assert engine.orders.open_orders, "nothing was queued when the switch fired"
+
+            fired_at = time.monotonic()
+            result = await engine.kill_switch("flood test")
+            while sandbox_open_txids(state, box.api_key):
+                assert time.monotonic() - fired_at < 2.0, (
+                    f"{len(sandbox_open_txids(state, box.api_key))} orders still open 2 s "
+                    "after the kill switch"
+                )
+                await asyncio.sleep(0.05)
+            assert result.ok, result.message
+            accepted = len(sandbox_orders(state, box.api_key))
+
+            await asyncio.sleep(3.0)
+            assert len(sandbox_orders(state, box.api_key)) == accepted, "opened after the kill"
+            assert not sandbox_open_txids(state, box.api_key)
+            assert await open_on_sandbox(box) == {}
+            await engine.orders.wait_sent()
+            statuses = [o.status for o in engine.orders.open_orders]
+            assert OrderStatus.PENDING_NEW not in statuses, statuses
+            stored = await engine.store.orders.recent(limit=1000)
+            assert len(stored) == 150
+            unsent = [o for o in stored if o.order_id is None]
+            assert unsent, "every request left the process: the flood was not queued"
+            assert all(o.status is OrderStatus.REJECTED for o in unsent)
+            assert all("flood test" in (o.reason or "") for o in unsent)

@@ -152,6 +152,7 @@ async def test_orders_sent_during_a_kill_switch_are_cancelled_on_ack(tmp_path) -
             )
         )
         assert pending.status is OrderStatus.PENDING_NEW
+        await eventually(lambda: exchange.calls["add_order"] == 1)  # on the wire, ack lost
         await engine.kill_switch("test in flight")
         await engine.orders.wait_sent()
         await eventually(lambda: not venue_open_orders(exchange), within=1.0)
@@ -159,6 +160,38 @@ async def test_orders_sent_during_a_kill_switch_are_cancelled_on_ack(tmp_path) -
         order = engine.orders.get("inflightorder0001")
         assert order is not None and order.status is OrderStatus.CANCELED
         assert exchange.calls["add_order"] == 1
+    finally:
+        await engine.stop(cancel_open_orders=True)
+        await store.close()
+
+
+async def test_orders_not_yet_sent_when_the_kill_switch_fires_are_refused_unsent(
+    tmp_path,
+) -> None:
+    exchange = make_exchange()
+    store = await open_store(tmp_path)
+    engine = await started(exchange, store, config())
+    try:
+        pending = engine.orders.place(
+            OrderRequest(
+                cl_ord_id="queuedorder00001",
+                symbol="BTC/USD",
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                volume=D("0.01"),
+                price=D("49000"),
+            )
+        )
+        assert pending.status is OrderStatus.PENDING_NEW
+        await engine.kill_switch("test queued")
+        await engine.orders.wait_sent()
+        order = engine.orders.get("queuedorder00001")
+        assert order is not None and order.status is OrderStatus.REJECTED
+        assert order.reason == "not sent: kill switch: test queued"
+        assert exchange.calls["add_order"] == 0
+        assert not venue_open_orders(exchange)
+        stored = await store.orders.by_cl_ord_id("queuedorder00001")
+        assert stored is not None and stored.status is OrderStatus.REJECTED
     finally:
         await engine.stop(cancel_open_orders=True)
         await store.close()
