@@ -44,13 +44,6 @@ class StrategyLoadError(Exception):
     """The configured strategy class cannot be found or is not a strategy."""
 
 
-def load_user_strategies(directory: Path) -> dict[Path, str]:
-    """Imports nothing and reports nothing: a user file runs only when a configuration names
-    it, and then fails as that strategy's error (`resolve_strategy_class`). Kept only because
-    `StrategyManager.load` still calls it; delete it once that call is gone."""
-    return {}
-
-
 def resolve_strategy_class(spec: str, strategy_dir: Path) -> type[BaseStrategy]:
     """The class a config's `class` names; raises StrategyLoadError saying what went wrong."""
     load_builtin_strategies()

@@ -45,7 +45,6 @@ from kraken_tui.engine.api import StrategySnapshot
 from kraken_tui.engine.clock import Clock
 from kraken_tui.engine.strategy_loader import (
     StrategyLoadError,
-    load_user_strategies,
     resolve_strategy_class,
 )
 from kraken_tui.settings import StrategyConfig
@@ -117,7 +116,6 @@ class StrategyManager:
         self._by_symbol: dict[str, list[StrategyHost]] = {}
         self._sink: IntentSink | None = None
         self._snapshots: tuple[StrategySnapshot, ...] = ()
-        self.user_file_errors: dict[Path, str] = {}
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -133,7 +131,6 @@ class StrategyManager:
         """Build every configured strategy. A strategy that cannot be built is kept as an
         `error` entry (so the UI lists it with its reason) and the others load normally."""
         saved = saved or {}
-        self.user_file_errors = load_user_strategies(self._strategy_dir)
         for config in configs:
             host = self._build(config, instruments, saved.get(config.name))
             self._hosts[host.name] = host

@@ -76,7 +76,6 @@ CHANNEL_PARAMS = {"entry_lookback": 3, "exit_lookback": 2, "atr_stop": 0, "volum
 
 def test_loaded_from_the_strategy_directory_and_running() -> None:
     harness = Harness(CHANNEL_PARAMS)
-    assert harness.manager.user_file_errors == {}
     assert harness.host.state is StrategyState.RUNNING
     assert type(harness.host.strategy).__module__ == "kraken_tui_user_strategies.breakout"
 
