@@ -61,6 +61,10 @@ THIRD_PARTY_LOGGERS = ("kraken", "aiosqlite", "websockets", "aiohttp", "asyncio"
 _PLAIN_FORMAT = (
     "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
 )
+MAX_LEARNED_SECRETS = 32
+"""Secrets registered at run time that stay redacted by value. They are WebSocket tokens, one
+per connection, so one 32 connections old has long expired; and each one kept costs time on
+every record (about 1 us each). Token fields stay redacted by name whatever their age."""
 _TRACEBACK_KEY = "_traceback"
 """``extra`` key holding the redacted traceback text the patcher rendered."""
 
@@ -153,23 +157,34 @@ class LogBuffer:
 class Redactor:
     """Removes secrets from log records; secrets learned later can be added at any time."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._secrets: frozenset[str] = frozenset()
+        self._configured: frozenset[str] = frozenset()
+        self._learned: deque[str] = deque(maxlen=MAX_LEARNED_SECRETS)
         self._known: re.Pattern[str] | None = None
-        for secret in secrets:
-            self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Register a value that must never reach a sink (empty values are ignored)."""
-        if not secret or secret in self._secrets:
-            return
+        """Redact a configured secret for the rest of the process (empty values are ignored)."""
         with self._lock:
-            self._secrets |= {secret}
-            forms = {form for value in self._secrets for form in _written_forms(value)}
-            # Longest first, so a secret containing another is replaced whole.
-            alternatives = sorted(forms, key=len, reverse=True)
-            self._known = re.compile("|".join(re.escape(form) for form in alternatives))
+            if secret and secret not in self._configured:
+                self._configured |= {secret}
+                self._compile()
+
+    def learn(self, secret: str) -> None:
+        """Redact a secret learned at run time; only the latest ``MAX_LEARNED_SECRETS`` are
+        kept by value (empty values are ignored)."""
+        with self._lock:
+            if secret and secret not in self._learned and secret not in self._configured:
+                self._learned.append(secret)
+                self._compile()
+
+    def _compile(self) -> None:
+        forms = {
+            form for value in (*self._configured, *self._learned) for form in _written_forms(value)
+        }
+        # Longest first, so a secret containing another is replaced whole.
+        alternatives = sorted(forms, key=len, reverse=True)
+        self._known = re.compile("|".join(re.escape(form) for form in alternatives))
 
     def redact(self, text: str) -> str:
         """``text`` without any registered secret or recognizable secret field value."""
@@ -231,7 +246,7 @@ def register_secret(secret: str) -> None:
     call it before the value could be logged. Safe from any thread, and before or without
     ``configure_logging`` (the value is kept for when it runs).
     """
-    _redactor.add(secret)
+    _redactor.learn(secret)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from kraken_tui.logging import (
+    MAX_LEARNED_SECRETS,
     MAX_UI_BUFFER_LINES,
     REDACTED,
     THIRD_PARTY_LOGGERS,
@@ -129,6 +130,20 @@ def test_secrets_registered_after_start_are_redacted(configure: Configure) -> No
     register_secret("ws-token-abc123")
     logger.info("subscribed with ws-token-abc123")
     assert handles.buffer.since(0)[-1].message == f"subscribed with {REDACTED}"
+
+
+def test_the_latest_registered_secrets_and_every_configured_one_stay_redacted(
+    configure: Configure,
+) -> None:
+    handles = configure()
+    tokens = [f"ws-token-{index:03d}-9f3a" for index in range(MAX_LEARNED_SECRETS + 8)]
+    for token in tokens:
+        register_secret(token)
+    recent = tokens[-MAX_LEARNED_SECRETS:]
+    logger.info("tokens {} key {} secret {}", " ".join(recent), API_KEY, API_SECRET)
+    assert handles.buffer.since(0)[-1].message == " ".join(
+        ["tokens", *[REDACTED] * MAX_LEARNED_SECRETS, "key", REDACTED, "secret", REDACTED]
+    )
 
 
 @pytest.mark.parametrize("console_format", ["plain", "json"])
