@@ -245,7 +245,6 @@ def test_secrets_in_chained_exceptions_are_redacted_in_every_sink(
     alerts: list[LogLine] = []
     handles.add_alert_hook(alerts.append)
     register_secret(WS_TOKEN)
-    secret_local = WS_TOKEN  # noqa: F841  (a local that loguru's diagnose=True would print)
     try:
         raise_chained(WS_TOKEN)
     except ConnectionError:
@@ -449,3 +448,22 @@ def test_an_existing_log_directory_keeps_its_mode_and_an_old_log_file_is_tighten
     assert mode(tmp_path / "logs") == 0o755
     assert mode(old_log) == 0o600
     assert old_log.read_text().startswith("written by an older version\n")
+
+
+def test_tracebacks_never_show_local_variable_values(
+    configure: Configure, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handles = configure()
+
+    def sign_request() -> None:
+        session_key = "unregistered-local-4d1f"  # loguru's diagnose=True would print this
+        raise RuntimeError("signing failed", len(session_key))
+
+    try:
+        sign_request()
+    except RuntimeError:
+        logger.exception("private call failed")
+    for sink, text in every_sink_text(handles, capsys, []).items():
+        if sink != "alerts":
+            assert "RuntimeError: ('signing failed', 23)" in text, sink
+            assert "unregistered-local-4d1f" not in text, sink
