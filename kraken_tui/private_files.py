@@ -26,7 +26,7 @@ def make_private_dir(path: Path) -> None:
     """Create ``path`` and any missing parents with mode 0700; existing ones are untouched."""
     missing: list[Path] = []
     current = path
-    while not current.exists():
+    while not current.exists() and current != current.parent:
         missing.append(current)
         current = current.parent
     for directory in reversed(missing):
