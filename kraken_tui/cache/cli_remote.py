@@ -27,6 +27,8 @@ from kraken_tui.cache.commands import (
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys, check_engine_id
 from kraken_tui.cache.presence import EngineHeartbeat, live_engines, read_heartbeat
+from kraken_tui.cache.signing import Purpose, Signer
+from kraken_tui.domain import ConnectionState
 from kraken_tui.engine.api import EngineSnapshot
 from kraken_tui.settings import RedisSettings, Settings
 
@@ -122,8 +124,8 @@ async def _ctl(
                 f"(no heartbeat under {keys.heartbeat})",
             )
         if command is None:
-            snapshot = await _read_snapshot(redis, keys)
-            out.write(format_status(beat, snapshot))
+            snapshot, trust = await _read_snapshot(redis, keys, settings)
+            out.write(format_status(beat, snapshot, trust))
             return EXIT_OK
         assert settings.command_secret is not None
         client = CommandClient(redis, keys, settings.command_secret.get_secret_value())
@@ -172,17 +174,28 @@ def _args(command: Command, name: str | None) -> dict[str, str]:
     return {}
 
 
-async def _read_snapshot(redis: Redis, keys: EngineKeys) -> EngineSnapshot | None:
+async def _read_snapshot(
+    redis: Redis, keys: EngineKeys, settings: RedisSettings
+) -> tuple[EngineSnapshot | None, str]:
+    """The published state and whether it is verified; a state that fails verification is
+    not returned, so `ctl status` never prints forged figures as the engine's."""
     state = await redis.hgetall(keys.state)
     if not state:
-        return None
+        return None, ""
+    secret = settings.command_secret
+    if secret is None:
+        trust = "unverified (no redis.command_secret to check it with)"
+    elif Signer(secret.get_secret_value(), keys).fields_valid(Purpose.STATE, state):
+        trust = "verified"
+    else:
+        return None, "UNVERIFIED: the published state failed its signature check; not shown"
     try:
-        return snapshot_from_state_hash(state)
+        return snapshot_from_state_hash(state), trust
     except CodecError:
-        return None
+        return None, ""
 
 
-def format_status(beat: EngineHeartbeat, snapshot: EngineSnapshot | None) -> str:
+def format_status(beat: EngineHeartbeat, snapshot: EngineSnapshot | None, trust: str) -> str:
     """The ``ctl status`` report: who the engine is, whether it trades, and its strategies."""
     now = datetime.now(UTC)
     uptime = str(now - beat.started_at).split(".")[0]
@@ -192,8 +205,11 @@ def format_status(beat: EngineHeartbeat, snapshot: EngineSnapshot | None) -> str
         f"up {uptime}, heartbeat {beat.age_s(now):.1f} s ago",
         f"remote control: {control}",
     ]
+    if trust:
+        lines.append(f"state: {trust}")
     if snapshot is None:
-        lines.append("state: not published yet")
+        if not trust:
+            lines.append("state: not published yet")
         return "\n".join(lines) + "\n"
     risk, portfolio = snapshot.risk, snapshot.portfolio
     trading = f"trading: {risk.trading_state}" + (f" ({risk.reason})" if risk.reason else "")
@@ -282,6 +298,12 @@ async def _attach(settings: Settings, engine_id: str | None) -> int:
         raise _Fail(EXIT_USAGE, f"no engine {keys.engine_id!r} is running (no heartbeat)")
     async with RemoteEngine(redis_settings, keys.engine_id) as remote:
         if not await remote.wait_ready(ATTACH_READY_TIMEOUT_S):
+            if remote.link.state is ConnectionState.UNVERIFIED:
+                raise _Fail(
+                    EXIT_USAGE,
+                    f"engine {keys.engine_id!r}: {remote.link.reason}; "
+                    "is redis.command_secret the engine's?",
+                )
             raise _Fail(
                 EXIT_RUNTIME_FAILURE,
                 f"engine {keys.engine_id!r} published no state within {ATTACH_READY_TIMEOUT_S:g} s",

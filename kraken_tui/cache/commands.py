@@ -1,14 +1,19 @@
 """Remote control over Redis pub/sub, authenticated by a shared secret.
 
 Anyone who can read the cache can see the engine; only someone holding ``redis.command_secret``
-can steer it. A request is signed with HMAC-SHA256 over a canonical encoding (sorted-key JSON)
-of everything in it: version, command, arguments, engine id, timestamp, nonce and reply id.
-The engine-side `CommandServer` checks, in order: the signature, the timestamp (within
-`FRESHNESS_S` of its own clock), that the nonce was never seen (in memory and, across engine
-restarts, with ``SET NX`` in Redis), then acknowledges, executes through `EngineApi` and
-publishes the result. Acknowledgements and results are signed with the same secret, so a
-client believes no forged success; a refusal is sent unsigned (the sender may hold the wrong
-secret and could not check it), which can at worst make a client report a refusal.
+can steer it. A request is signed (`signing.Signer`, purpose ``command``) over everything that
+decides what it does: the engine it is for (key prefix and engine id, which also name the
+channel), protocol version, command, arguments, timestamp, nonce and the reply channel. A
+request captured on one engine's channel is therefore refused by any other engine or
+deployment sharing the Redis. The engine-side `CommandServer` checks, in order: the size, the
+version, the signature, the timestamp (within `FRESHNESS_S` of its own clock), that the nonce
+was never seen (in memory and, across engine restarts, with ``SET NX`` in Redis), then
+acknowledges, executes through `EngineApi` and publishes the result. Acknowledgements and
+results are signed the same way, so a client believes no forged success; a refusal is sent
+unsigned (the sender may hold the wrong secret and could not check it), which can at worst
+make a client report a refusal. Every message written back or shown is cut to
+`MAX_REPLY_CHARS` printable characters, so a hostile request cannot make the engine publish,
+or an operator's terminal print, text of its choosing at any length.
 
 Pub/sub rather than a list: a command sent while no engine listens is reported at once
 (``PUBLISH`` reaches no subscriber) instead of queuing and executing minutes later.
@@ -17,8 +22,6 @@ Pub/sub rather than a list: a command sent while no engine listens is reported a
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -33,15 +36,21 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from kraken_tui.cache.background import POLL_S, StopSignal, finish
-from kraken_tui.cache.codec import CODEC_VERSION, decoder_for, encode
+from kraken_tui.cache.codec import decoder_for, encode
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys
 from kraken_tui.cache.outage import Outage
+from kraken_tui.cache.signing import Purpose, Signer
 from kraken_tui.engine.api import CommandResult, EngineApi, ManualOrder
 from kraken_tui.settings import RedisSettings
 
+PROTOCOL_VERSION = 2
+"""Version 2 binds signatures to the key prefix and engine id; version 1 requests are refused."""
 FRESHNESS_S = 30.0
 MAX_IN_FLIGHT = 16
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_REPLY_CHARS = 500
+_QUOTED_CHARS = 40
 _TOKEN = re.compile(r"^[0-9a-f]{16,64}$")
 
 
@@ -80,48 +89,43 @@ class EngineNotListening(RemoteCommandError):
     """No command server is subscribed: the engine is down or has remote control disabled."""
 
 
-def canonical(fields: Mapping[str, Any]) -> bytes:
-    """The exact bytes that are signed: sorted-key JSON of every field except the signature."""
-    return orjson.dumps(
-        {k: v for k, v in fields.items() if k != "sig"}, option=orjson.OPT_SORT_KEYS
-    )
+def bounded(text: str, limit: int = MAX_REPLY_CHARS) -> str:
+    """`text` cut to `limit` characters, control characters (terminal escapes, newlines)
+    replaced: what is published back or printed never exceeds a known size or rewrites a
+    terminal."""
+    head = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
+    return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
-def sign(fields: Mapping[str, Any], secret: str) -> str:
-    return hmac.new(secret.encode(), canonical(fields), hashlib.sha256).hexdigest()
-
-
-def signature_valid(fields: Mapping[str, Any], secret: str) -> bool:
-    claimed = fields.get("sig")
-    return isinstance(claimed, str) and hmac.compare_digest(claimed, sign(fields, secret))
+def _quoted(value: object) -> str:
+    """A value from an untrusted request, as a refusal quotes it."""
+    return bounded(repr(value)[: _QUOTED_CHARS + 1], _QUOTED_CHARS)
 
 
 def command_request(
     command: Command,
     args: Mapping[str, Any],
     *,
-    engine_id: str,
+    signer: Signer,
     reply_id: str,
-    secret: str,
     now_s: float | None = None,
     nonce: str | None = None,
 ) -> dict[str, Any]:
-    """A signed request, ready to publish."""
+    """A request signed for the engine `signer` stands for, ready to publish on its channel."""
     fields: dict[str, Any] = {
-        "v": CODEC_VERSION,
+        "v": PROTOCOL_VERSION,
         "command": command.value,
         "args": dict(args),
-        "engine_id": engine_id,
         "ts_ms": int((time.time() if now_s is None else now_s) * 1000),
         "nonce": nonce or secrets.token_hex(16),
         "reply_id": reply_id,
     }
-    fields["sig"] = sign(fields, secret)
+    fields["sig"] = signer.sign_object(Purpose.COMMAND, fields)
     return fields
 
 
 def _result_fields(result: CommandResult) -> dict[str, Any]:
-    return {"ok": result.ok, "message": result.message, "detail": dict(result.detail)}
+    return {"ok": result.ok, "message": bounded(result.message), "detail": dict(result.detail)}
 
 
 def manual_order_args(order: ManualOrder) -> dict[str, Any]:
@@ -161,8 +165,10 @@ class CommandServer:
         self.engine = engine
         self.settings = settings
         self.keys = EngineKeys(settings.key_prefix, engine_id or settings.engine_id)
-        self._secret = (
-            settings.command_secret.get_secret_value() if settings.command_secret else None
+        self._signer = (
+            Signer(settings.command_secret.get_secret_value(), self.keys)
+            if settings.command_secret
+            else None
         )
         self._clock = clock
         self._freshness_s = freshness_s
@@ -179,12 +185,12 @@ class CommandServer:
 
     @property
     def enabled(self) -> bool:
-        return self._secret is not None and bool(self.settings.url)
+        return self._signer is not None and bool(self.settings.url)
 
     async def start(self) -> None:
         if not self.settings.url:
             return
-        if self._secret is None:
+        if self._signer is None:
             logger.info(
                 "remote control disabled for engine {}: no redis.command_secret configured",
                 self.keys.engine_id,
@@ -228,6 +234,10 @@ class CommandServer:
                 await pubsub.aclose()
 
     def _receive(self, payload: bytes) -> None:
+        if len(payload) > MAX_REQUEST_BYTES:
+            self.refused += 1
+            logger.warning("remote command refused: request of {} bytes", len(payload))
+            return
         try:
             request = orjson.loads(payload)
             if not isinstance(request, dict):
@@ -246,7 +256,7 @@ class CommandServer:
         if refusal is not None:
             self.refused += 1
             logger.warning(
-                "remote command {!r} refused: {}", str(request.get("command"))[:40], refusal
+                "remote command {} refused: {}", _quoted(request.get("command")), refusal
             )
             if reply_to is not None:
                 self._spawn(self._refuse(reply_to, request.get("nonce"), refusal))
@@ -260,13 +270,11 @@ class CommandServer:
         self._spawn(self._execute(reply_to, request))
 
     def _refusal(self, request: dict[str, Any]) -> str | None:
-        assert self._secret is not None
-        if request.get("v") != CODEC_VERSION:
-            return f"unsupported request version {request.get('v')!r}"
-        if not signature_valid(request, self._secret):
+        assert self._signer is not None
+        if request.get("v") != PROTOCOL_VERSION:
+            return f"unsupported request version {_quoted(request.get('v'))}"
+        if not self._signer.object_valid(Purpose.COMMAND, request):
             return "bad signature"
-        if request.get("engine_id") != self.keys.engine_id:
-            return f"addressed to engine {request.get('engine_id')!r}"
         nonce, ts_ms = request.get("nonce"), request.get("ts_ms")
         reply_id = request.get("reply_id")
         if not isinstance(nonce, str) or not _TOKEN.match(nonce):
@@ -283,7 +291,7 @@ class CommandServer:
             return "replayed command"
         self._seen[nonce] = now
         if request.get("command") not in Command.__members__.values():
-            return f"unknown command {request.get('command')!r}"
+            return f"unknown command {_quoted(request.get('command'))}"
         if not isinstance(request.get("args"), dict):
             return "bad arguments"
         return None
@@ -357,15 +365,14 @@ class CommandServer:
     async def _reply(
         self, reply_to: str, nonce: str, outcome: Outcome, result: CommandResult | None
     ) -> None:
-        assert self._redis is not None and self._secret is not None
+        assert self._redis is not None and self._signer is not None
         fields: dict[str, Any] = {
-            "v": CODEC_VERSION,
+            "v": PROTOCOL_VERSION,
             "nonce": nonce,
-            "engine_id": self.keys.engine_id,
             "outcome": outcome.value,
             "result": None if result is None else _result_fields(result),
         }
-        fields["sig"] = sign(fields, self._secret)
+        fields["sig"] = self._signer.sign_object(Purpose.REPLY, fields)
         try:
             await self._redis.publish(reply_to, orjson.dumps(fields))
         except REDIS_FAILURES as exc:
@@ -374,11 +381,10 @@ class CommandServer:
     async def _refuse(self, reply_to: str, nonce: object, reason: str) -> None:
         assert self._redis is not None
         fields = {
-            "v": CODEC_VERSION,
+            "v": PROTOCOL_VERSION,
             "nonce": nonce if isinstance(nonce, str) else None,
-            "engine_id": self.keys.engine_id,
             "outcome": Outcome.REFUSED.value,
-            "result": {"ok": False, "message": f"refused: {reason}", "detail": {}},
+            "result": {"ok": False, "message": bounded(f"refused: {reason}"), "detail": {}},
         }
         try:
             await self._redis.publish(reply_to, orjson.dumps(fields))
@@ -419,7 +425,7 @@ class CommandClient:
     def __init__(self, redis: Redis, keys: EngineKeys, secret: str) -> None:
         self._redis = redis
         self.keys = keys
-        self._secret = secret
+        self._signer = Signer(secret, keys)
         self.reply_id = secrets.token_hex(16)
         self._pending: dict[str, _Pending] = {}
         self._pubsub: PubSub | None = None
@@ -437,13 +443,7 @@ class CommandClient:
         subscribed and `CommandTimeout` when the acknowledgement or the result does not arrive
         within `timeout_s` (measured from sending)."""
         await self._ensure_subscribed(timeout_s)
-        request = command_request(
-            command,
-            args or {},
-            engine_id=self.keys.engine_id,
-            reply_id=self.reply_id,
-            secret=self._secret,
-        )
+        request = command_request(command, args or {}, signer=self._signer, reply_id=self.reply_id)
         pending = _Pending(time.perf_counter())
         self._pending[request["nonce"]] = pending
         try:
@@ -518,14 +518,12 @@ class CommandClient:
         if pending is None:
             return
         if outcome is Outcome.REFUSED:
-            message = str((reply.get("result") or {}).get("message", "refused"))
-            refused = CommandResult(False, message)
+            result = reply.get("result")
+            message = result.get("message", "refused") if isinstance(result, dict) else "refused"
+            refused = CommandResult(False, bounded(str(message)))
             self._finish(pending, CommandReply(Outcome.REFUSED, refused, pending.acked.is_set()))
             return
-        if (
-            not signature_valid(reply, self._secret)
-            or reply.get("engine_id") != self.keys.engine_id
-        ):
+        if not self._signer.object_valid(Purpose.REPLY, reply):
             logger.warning("ignored a command reply with a bad signature")
             return
         elapsed_ms = (time.perf_counter() - pending.started) * 1000
@@ -534,7 +532,9 @@ class CommandClient:
             pending.acked.set()
             return
         fields = reply["result"]
-        result = CommandResult(fields["ok"], fields["message"], dict(fields.get("detail") or {}))
+        result = CommandResult(
+            fields["ok"], bounded(fields["message"]), dict(fields.get("detail") or {})
+        )
         self._finish(pending, CommandReply(outcome, result, True, pending.ack_ms, elapsed_ms))
 
     @staticmethod

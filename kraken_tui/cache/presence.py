@@ -1,15 +1,22 @@
 """Which engines are alive: each running publisher keeps a heartbeat key with a short TTL, so
-a crashed engine disappears by itself within seconds, with nothing to clean up."""
+a crashed engine disappears by itself within seconds, with nothing to clean up. A signed
+heartbeat also says which run and sequence number the engine's state has reached."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from kraken_tui.cache.keys import EngineKeys, heartbeat_pattern
+from kraken_tui.cache.signing import Purpose, Signer
+
+
+class Unverified(Exception):
+    """Something read from Redis that no valid signature vouches for; the message says what."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +30,15 @@ class EngineHeartbeat:
     started_at: datetime
     ts: datetime
     remote_control: bool
+    seq: int = 0
+    """Sequence number of the state published with this heartbeat (0 from older engines)."""
 
     @classmethod
     def parse(cls, payload: bytes) -> EngineHeartbeat:
-        data = orjson.loads(payload)
+        return cls._from_fields(orjson.loads(payload))
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, Any]) -> EngineHeartbeat:
         return cls(
             engine_id=str(data["engine_id"]),
             run=str(data["run"]),
@@ -37,7 +49,25 @@ class EngineHeartbeat:
             started_at=datetime.fromisoformat(data["started_at"]),
             ts=datetime.fromisoformat(data["ts"]),
             remote_control=bool(data["remote_control"]),
+            seq=int(data.get("seq", 0)),
         )
+
+    @classmethod
+    def verified(cls, payload: bytes, signer: Signer, max_age_s: float) -> EngineHeartbeat:
+        """The heartbeat if `signer` vouches for it and it was signed less than `max_age_s`
+        ago (a copy written back later would otherwise keep a dead engine looking alive);
+        raises `Unverified` otherwise."""
+        try:
+            data = orjson.loads(payload)
+            beat = cls._from_fields(data)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise Unverified("heartbeat unreadable") from None
+        if not signer.object_valid(Purpose.HEARTBEAT, data):
+            raise Unverified("heartbeat failed its signature check")
+        age = beat.age_s()
+        if abs(age) > max_age_s:
+            raise Unverified(f"heartbeat signed {age:.0f} s ago (replayed, or clocks apart)")
+        return beat
 
     def age_s(self, now: datetime | None = None) -> float:
         return ((now or datetime.now(UTC)) - self.ts).total_seconds()

@@ -12,6 +12,13 @@ MULTI/EXEC with:
 - ``{prefix}:{engine}:log``, a stream of recent log lines;
 - ``{prefix}:{engine}:heartbeat``, a key with a TTL refreshed every second: no key, no engine.
 
+With ``redis.command_secret`` set, everything written is signed (`signing.Signer`, bound to
+the key prefix and engine id): the state hash as a whole (``_sig`` over the digest of every
+field, run and sequence number included, so parts of different moments cannot be mixed), each
+change and log entry (``_sig``), and the heartbeat (``sig``; it carries the latest sequence
+number, so a console can tell a state rolled back to an older signed copy). A console then
+trusts only what verifies. Without a secret nothing is signed and a console can verify nothing.
+
 Nothing in the engine calls the publisher, so nothing in the trading path waits on Redis, and
 there is no queue that can grow while Redis is down: a burst of market data between two ticks
 coalesces into the one snapshot read at the next tick. On a Redis failure the publisher warns
@@ -39,6 +46,7 @@ from kraken_tui.cache.codec import BOOK_PREFIX, CODEC_VERSION, encode, snapshot_
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys
 from kraken_tui.cache.outage import Outage
+from kraken_tui.cache.signing import FIELDS_SIGNATURE, Purpose, Signer, field_digests, manifest
 from kraken_tui.domain import BookSnapshot
 from kraken_tui.engine.api import EngineApi, EngineSnapshot
 from kraken_tui.settings import RedisSettings
@@ -72,6 +80,8 @@ class CachePublisher:
         self.engine = engine
         self.settings = redis_settings
         self.keys = EngineKeys(redis_settings.key_prefix, engine_id or redis_settings.engine_id)
+        secret = redis_settings.command_secret
+        self._signer = Signer(secret.get_secret_value(), self.keys) if secret else None
         self.period_s = 1.0 / rate_hz
         self.book_depth = book_depth
         self.heartbeat_ttl_s = heartbeat_ttl_s
@@ -87,6 +97,8 @@ class CachePublisher:
         self._last_snapshot: EngineSnapshot | None = None
         self._last_parts: dict[str, object] = {}
         self._trimmed: dict[str, tuple[BookSnapshot, BookSnapshot]] = {}
+        self._digests: dict[str, str] = {}
+        """Digest of every field of the state hash as last written, to sign it whole."""
         self._log_seq = 0
         self._log_tail: deque[bytes] = deque(maxlen=LOG_TAIL_REPUBLISHED)
         self._next_heartbeat = 0.0
@@ -153,6 +165,7 @@ class CachePublisher:
         snapshot = self.engine.snapshot()
         parts = self._last_parts
         seq = self._seq
+        digests = self._digests
         if full or snapshot is not self._last_snapshot:
             parts = self._parts_of(snapshot)
             changed = {
@@ -169,26 +182,35 @@ class CachePublisher:
                     pipe.delete(keys.state)
                 elif removed:
                     pipe.hdel(keys.state, *removed)
-                pipe.hset(keys.state, mapping={**encoded, **header})
-                entry = {**encoded, **header, "_removed": orjson.dumps(removed)}
+                written: dict[str, str | bytes] = {**encoded, **header}
+                entry: dict[str, str | bytes] = {**written, "_removed": orjson.dumps(removed)}
                 if full:
                     entry["_full"] = b"1"
+                if self._signer is not None:
+                    kept = {} if full else {n: d for n, d in digests.items() if n not in removed}
+                    digests = {**kept, **field_digests(written)}
+                    written[FIELDS_SIGNATURE] = self._signer.sign(Purpose.STATE, manifest(digests))
+                    entry[FIELDS_SIGNATURE] = self._signer.sign_fields(Purpose.CHANGE, entry)
+                pipe.hset(keys.state, mapping=written)
                 pipe.xadd(keys.changes, entry, maxlen=CHANGES_MAXLEN, approximate=True)
         lines = self.engine.log_lines_since(self._log_seq, LOG_BATCH)
         new_tail = [encode(line) for line in lines]
         for payload in [*self._log_tail, *new_tail] if full else new_tail:
-            pipe.xadd(
-                keys.log, {"run": self.run_id, "line": payload}, maxlen=LOG_MAXLEN, approximate=True
-            )
+            pipe.xadd(keys.log, self._log_entry(payload), maxlen=LOG_MAXLEN, approximate=True)
         now = time.monotonic()
         if full or now >= self._next_heartbeat:
-            pipe.set(keys.heartbeat, self._heartbeat(snapshot), px=int(self.heartbeat_ttl_s * 1000))
+            pipe.set(
+                keys.heartbeat,
+                self._heartbeat(snapshot, seq),
+                px=int(self.heartbeat_ttl_s * 1000),
+            )
         if len(pipe) == 0:
             return
         await pipe.execute()
         if seq != self._seq:
             self.published += 1
         self._seq = seq
+        self._digests = digests
         self._last_snapshot = snapshot
         self._last_parts = parts
         if lines:
@@ -217,18 +239,26 @@ class CachePublisher:
         self._trimmed[book.symbol] = (book, top)
         return top
 
-    def _heartbeat(self, snapshot: EngineSnapshot) -> bytes:
-        return orjson.dumps(
-            {
-                "v": CODEC_VERSION,
-                "engine_id": self.keys.engine_id,
-                "run": self.run_id,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "mode": snapshot.mode.value,
-                "state": snapshot.state.value,
-                "started_at": self.started_at,
-                "ts": datetime.now(UTC),
-                "remote_control": self.settings.command_secret is not None,
-            }
-        )
+    def _log_entry(self, payload: bytes) -> dict[str, str | bytes]:
+        entry: dict[str, str | bytes] = {"run": self.run_id, "line": payload}
+        if self._signer is not None:
+            entry[FIELDS_SIGNATURE] = self._signer.sign_fields(Purpose.LOG, entry)
+        return entry
+
+    def _heartbeat(self, snapshot: EngineSnapshot, seq: int) -> bytes:
+        fields: dict[str, object] = {
+            "v": CODEC_VERSION,
+            "engine_id": self.keys.engine_id,
+            "run": self.run_id,
+            "seq": seq,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "mode": snapshot.mode.value,
+            "state": snapshot.state.value,
+            "started_at": self.started_at.isoformat(),
+            "ts": datetime.now(UTC).isoformat(),
+            "remote_control": self.settings.command_secret is not None,
+        }
+        if self._signer is not None:
+            fields["sig"] = self._signer.sign_object(Purpose.HEARTBEAT, fields)
+        return orjson.dumps(fields)

@@ -12,6 +12,14 @@ A lost Redis, or an engine whose heartbeat expired, is shown through the snapsho
 `connection` part then says RECONNECTING / DISCONNECTED with the reason and every book is
 marked stale, so the console shows it without knowing it is remote; it clears on recovery.
 
+Trust: with ``redis.command_secret`` set, only what the engine signed (`signing`) is applied:
+the state hash must verify whole and be no older than the signed heartbeat says, each change
+and log entry must verify on its own, the heartbeat must verify and be recent. Anything else
+is not applied (the last verified state stays) and the link shows UNVERIFIED with the reason,
+for `UNVERIFIED_HOLD_S` after the last such thing, so a forgery is noticed even though it was
+ignored. Without a secret nothing can be verified: the state is shown as published, but the
+link says UNVERIFIED for as long as the console runs, and commands are refused (read-only).
+
 `preview_order` is computed locally from the replicated snapshot (trading state, instrument
 rules), not by a round trip: the ticket calls it synchronously on every keystroke. The
 engine's full pre-trade check still runs on submit, and a denial comes back as the result.
@@ -40,6 +48,7 @@ from kraken_tui.cache.codec import (
     with_parts,
 )
 from kraken_tui.cache.commands import (
+    FRESHNESS_S,
     Command,
     CommandClient,
     CommandReply,
@@ -49,7 +58,8 @@ from kraken_tui.cache.commands import (
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
 from kraken_tui.cache.keys import EngineKeys
 from kraken_tui.cache.outage import Outage
-from kraken_tui.cache.presence import EngineHeartbeat
+from kraken_tui.cache.presence import EngineHeartbeat, Unverified
+from kraken_tui.cache.signing import FIELDS_SIGNATURE, Purpose, Signer
 from kraken_tui.domain import ComponentState, ConnectionState, Mode, TradingState
 from kraken_tui.engine.api import (
     CommandResult,
@@ -67,6 +77,8 @@ HEARTBEAT_CHECK_S = 1.0
 LOG_SEED = 1_000
 LOG_KEPT = 5_000
 NOT_PUBLISHED_RETRY_S = 0.5
+UNVERIFIED_HOLD_S = 30.0
+NO_SECRET = "no redis.command_secret: nothing read from Redis can be verified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,10 @@ class _NothingPublished(Exception):
     """Redis is up but holds no state for this engine (never started, or Redis restarted)."""
 
 
+class _StateUnverified(Exception):
+    """The state hash did not verify; the last verified state stays and the read is retried."""
+
+
 class RemoteEngine:
     """An `EngineApi` backed by a `CachePublisher` and a `CommandServer` through Redis.
     Use as ``async with RemoteEngine(settings.redis, "prod") as engine: ...``."""
@@ -100,6 +116,10 @@ class RemoteEngine:
     ) -> None:
         self.settings = redis_settings
         self.keys = EngineKeys(redis_settings.key_prefix, engine_id or redis_settings.engine_id)
+        secret = redis_settings.command_secret
+        self._signer = Signer(secret.get_secret_value(), self.keys) if secret else None
+        self._distrust: tuple[str, float] | None = None
+        """Why and when (monotonic) something read last failed verification."""
         self.command_timeout_s = command_timeout_s
         self.heartbeat_check_s = heartbeat_check_s
         self.heartbeat: EngineHeartbeat | None = None
@@ -111,6 +131,9 @@ class RemoteEngine:
         self._stop = StopSignal()
         self._outage = Outage(f"remote engine {self.keys.engine_id}")
         self._ready = asyncio.Event()
+        self._state_read = asyncio.Event()
+        """Set once a state was read, applied or found unverifiable, so a console with the
+        wrong secret hears so at once instead of at the end of a timeout."""
         self._run: str | None = None
         self._seq = 0
         self._changes_id = b"0-0"
@@ -146,12 +169,13 @@ class RemoteEngine:
             await self._redis.aclose()
 
     async def wait_ready(self, timeout_s: float) -> bool:
-        """True once a full state was read from Redis, False if none arrived in time."""
+        """True once a full state was read from Redis and applied; False if the state read
+        failed verification or none arrived in time (`link` then says why)."""
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout_s)
+            await asyncio.wait_for(self._state_read.wait(), timeout_s)
         except TimeoutError:
             return False
-        return True
+        return self._ready.is_set()
 
     # -- EngineApi: reads ----------------------------------------------------------------------
 
@@ -166,6 +190,8 @@ class RemoteEngine:
 
     def preview_order(self, order: ManualOrder) -> RiskDecision:
         snapshot = self._base
+        if self.link.state is ConnectionState.UNVERIFIED:
+            return RiskDecision.deny("remote_link", f"engine state unverified: {self.link.reason}")
         if self.link.state is not ConnectionState.CONNECTED:
             return RiskDecision.deny("remote_link", f"engine not reachable: {self.link.reason}")
         if snapshot.risk.trading_state is TradingState.HALTED:
@@ -231,7 +257,7 @@ class RemoteEngine:
                 await self._stream()
             except _Resync:
                 continue
-            except _NothingPublished:
+            except (_NothingPublished, _StateUnverified):
                 await self._stop.sleep(NOT_PUBLISHED_RETRY_S)
             except (CodecError, KeyError, ValueError) as exc:
                 logger.warning(
@@ -257,6 +283,7 @@ class RemoteEngine:
                 f"engine {self.keys.engine_id!r} has published no state",
             )
             raise _NothingPublished
+        self._check_state(state, heartbeat)
         try:
             base = snapshot_from_state_hash(state)
         except CodecError as exc:
@@ -272,6 +299,38 @@ class RemoteEngine:
         self._view = self._overlay()
         self._set_heartbeat(heartbeat)
         self._ready.set()
+        self._state_read.set()
+
+    def _check_state(self, state: dict[bytes, bytes], heartbeat: bytes | None) -> None:
+        """Raises `_StateUnverified` for a state hash its signature does not vouch for, or
+        an older signed copy written back (behind the signed heartbeat read in the same
+        transaction, or behind what this console already showed)."""
+        if self._signer is None:
+            return
+        problem = None
+        if FIELDS_SIGNATURE.encode() not in state:
+            problem = "engine state is not signed (engine without redis.command_secret?)"
+        elif not self._signer.fields_valid(Purpose.STATE, state):
+            problem = "engine state failed its signature check"
+        else:
+            run, seq = state[b"_run"].decode(), int(state[b"_seq"])
+            beat = self._verified_heartbeat(heartbeat)
+            if (beat is not None and (beat.run != run or beat.seq > seq)) or (
+                run == self._run and seq < self._seq
+            ):
+                problem = "engine state is older than the engine (a signed copy written back)"
+        if problem is not None:
+            self._distrusted(problem)
+            self._state_read.set()
+            raise _StateUnverified(problem)
+
+    def _verified_heartbeat(self, payload: bytes | None) -> EngineHeartbeat | None:
+        if payload is None or self._signer is None:
+            return None
+        try:
+            return EngineHeartbeat.verified(payload, self._signer, FRESHNESS_S)
+        except Unverified:
+            return None
 
     async def _stream(self) -> None:
         assert self._redis is not None
@@ -296,6 +355,10 @@ class RemoteEngine:
     def _apply_changes(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         base = self._base
         for entry_id, fields in entries:
+            if self._signer is not None and not self._signer.fields_valid(Purpose.CHANGE, fields):
+                self._changes_id = entry_id
+                self._distrusted("ignored a change entry that failed its signature check")
+                continue
             run, seq = fields[b"_run"].decode(), int(fields[b"_seq"])
             if run == self._run and seq <= self._seq:
                 self._changes_id = entry_id
@@ -317,6 +380,9 @@ class RemoteEngine:
     def _add_log_line(self, fields: dict[bytes, bytes]) -> None:
         """Lines are renumbered locally: an engine restart starts its numbering again, and a
         republish after a Redis outage repeats lines; (run, seq) spots both."""
+        if self._signer is not None and not self._signer.fields_valid(Purpose.LOG, fields):
+            self._distrusted("ignored a log entry that failed its signature check")
+            return
         run = fields[b"run"].decode()
         line: LogLine = decode(fields[b"line"], LogLine)
         if line.seq <= self._log_seen.get(run, 0):
@@ -327,7 +393,14 @@ class RemoteEngine:
 
     def _set_heartbeat(self, payload: bytes | None) -> None:
         beat = None
-        if payload is not None:
+        if payload is not None and self._signer is not None:
+            try:
+                beat = EngineHeartbeat.verified(payload, self._signer, FRESHNESS_S)
+            except Unverified as exc:
+                self.heartbeat = None
+                self._distrusted(str(exc))
+                return
+        elif payload is not None:
             try:
                 beat = EngineHeartbeat.parse(payload)
             except (ValueError, KeyError, TypeError):
@@ -340,9 +413,28 @@ class RemoteEngine:
                 f"engine {self.keys.engine_id!r} is not running (no heartbeat)",
             )
             return
-        self._set_link(ConnectionState.CONNECTED, "")
+        problem = self._trust_problem()
+        if problem is None:
+            self._set_link(ConnectionState.CONNECTED, "")
+        else:
+            self._set_link(ConnectionState.UNVERIFIED, problem)
         if previous_run is not None and beat.run != previous_run and beat.run != self._run:
             raise _Resync
+
+    def _trust_problem(self) -> str | None:
+        """Why the console cannot vouch for what it shows now, or None."""
+        if self._signer is None:
+            return NO_SECRET
+        if self._distrust is not None:
+            reason, at = self._distrust
+            if time.monotonic() - at < UNVERIFIED_HOLD_S:
+                return reason
+            self._distrust = None
+        return None
+
+    def _distrusted(self, reason: str) -> None:
+        self._distrust = (reason, time.monotonic())
+        self._set_link(ConnectionState.UNVERIFIED, reason)
 
     def _set_link(self, state: ConnectionState, reason: str) -> None:
         """Logged on a change of state only (Redis outages are reported by `Outage`)."""
@@ -351,7 +443,7 @@ class RemoteEngine:
         if state is not self.link.state:
             if state is ConnectionState.CONNECTED:
                 logger.info("attached to engine {}", self.keys.engine_id)
-            elif state is ConnectionState.DISCONNECTED:
+            elif state in (ConnectionState.DISCONNECTED, ConnectionState.UNVERIFIED):
                 logger.warning("engine {}: {}", self.keys.engine_id, reason)
         self.link = RemoteLink(state, reason, datetime.now(UTC))
         self._view = self._overlay()

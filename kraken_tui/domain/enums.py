@@ -75,6 +75,8 @@ class ConnectionState(StrEnum):
     STALE = "stale"
     RECONNECTING = "reconnecting"
     DISCONNECTED = "disconnected"
+    UNVERIFIED = "unverified"
+    """Reachable, but what was read carries no valid signature (an attached console)."""
 
 
 class TradingState(StrEnum):

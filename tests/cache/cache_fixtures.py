@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-COMMAND_SECRET = "correct horse battery staple"
+COMMAND_SECRET = "correct horse battery staple, and a spare"
+WRONG_SECRET = "incorrect horse battery staple, no spare"
 KEY_PREFIX = "kt_test"
 
 

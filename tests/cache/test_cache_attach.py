@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from cache_fixtures import COMMAND_SECRET, KEY_PREFIX, PrivateRedis, wait_until
@@ -14,9 +15,10 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from textual.widgets import DataTable
 
+from kraken_tui.cache.codec import encode
 from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
-from kraken_tui.domain import ConnectionState, StrategyState
+from kraken_tui.domain import ConnectionState, StrategyState, TradingState
 from kraken_tui.settings import RedisSettings
 from kraken_tui.ui.app import KrakenTuiApp
 from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
@@ -60,6 +62,42 @@ async def test_attach_shows_remote_state_and_p_pauses_on_the_engine(
             await pilot.press("down", "p")
             await wait_until(lambda: state_of(engine, "rsi_revert") is StrategyState.RUNNING)
     assert engine.commands == ["pause:sma_cross", "resume:rsi_revert"]
+
+
+async def test_attach_shows_forged_state_as_unverified_and_does_not_apply_it(
+    served: EngineCache, engine: StaticEngine, redis_settings: RedisSettings, redis_server: str
+) -> None:
+    """Someone with write access to the Redis but not the secret adds a change entry that
+    halts trading and pauses a strategy, as the engine's next change."""
+    publisher = served.publisher
+    snapshot = engine.snapshot()
+    forged = {
+        "_run": publisher.run_id,
+        "_seq": str(publisher._seq + 1),
+        "_v": "1",
+        "_removed": b"[]",
+        "risk": encode(replace(snapshot.risk, trading_state=TradingState.HALTED, reason="x")),
+        "strategies": encode(
+            tuple(replace(s, state=StrategyState.PAUSED) for s in snapshot.strategies)
+        ),
+    }
+    async with RemoteEngine(redis_settings, heartbeat_check_s=0.1) as remote:
+        assert await remote.wait_ready(5)
+        app = KrakenTuiApp(remote, mode=remote.snapshot().mode, clock=lambda: FIXED_NOW)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.2)
+            bar = app.screen.query_one(StatusBar)
+            assert "UNVERIFIED" not in bar.plain
+            redis = Redis.from_url(redis_server)
+            try:
+                await redis.xadd(publisher.keys.changes, forged)
+            finally:
+                await redis.aclose()
+            await wait_until(lambda: "● UNVERIFIED" in bar.plain)
+            assert app.screen.query_one(OrderBookLadder).border_subtitle == "FEED UNVERIFIED"
+            assert "HALTED" not in bar.plain and "ACTIVE" in bar.plain
+            assert "RUNNING" in strategy_cell(app, "sma_cross")
+    assert engine.commands == []
 
 
 async def test_redis_killed_and_restarted_mid_run_is_survived_and_shown(

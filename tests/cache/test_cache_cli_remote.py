@@ -8,14 +8,16 @@ import asyncio
 import io
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 import typer.main
-from cache_fixtures import free_port
+from cache_fixtures import COMMAND_SECRET, WRONG_SECRET, free_port
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from kraken_tui.cache.cli_remote import attach, ctl, list_engines
+from kraken_tui.cache.codec import encode
 from kraken_tui.cache.publisher import CachePublisher
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import StrategyState, TradingState
@@ -46,10 +48,26 @@ async def test_ctl_status_prints_the_engine_and_its_strategies(
     assert code == 0, err
     assert f"engine {settings.redis.engine_id}: running, sandbox mode" in out
     assert "remote control: enabled" in out
+    assert "state: verified" in out
     assert "trading: ACTIVE; equity 100482.37 USD" in out
     assert "open orders: 3; positions: 2" in out
     for name in ("sma_cross", "rsi_revert", "grid_btc"):
         assert name in out
+
+
+async def test_ctl_status_does_not_print_a_forged_state_as_the_engines(
+    served: EngineCache, engine: StaticEngine, settings: Settings, redis_server: str
+) -> None:
+    halted = replace(engine.snapshot().risk, trading_state=TradingState.HALTED, reason="forged")
+    redis = Redis.from_url(redis_server)
+    try:
+        await redis.hset(served.publisher.keys.state, "risk", encode(halted))
+    finally:
+        await redis.aclose()
+    code, out, err = await run_ctl(settings, "status")
+    assert code == 0, err
+    assert "state: UNVERIFIED: the published state failed its signature check" in out
+    assert "HALTED" not in out and "forged" not in out
 
 
 async def test_ctl_pause_and_resume_a_strategy(
@@ -138,7 +156,9 @@ async def test_ctl_with_the_wrong_secret_is_refused_with_exit_2(
     served: EngineCache, engine: StaticEngine, settings: Settings
 ) -> None:
     wrong = settings.model_copy(
-        update={"redis": settings.redis.model_copy(update={"command_secret": SecretStr("nope")})}
+        update={
+            "redis": settings.redis.model_copy(update={"command_secret": SecretStr(WRONG_SECRET)})
+        }
     )
     code, _, err = await run_ctl(wrong, "kill")
     assert code == 2 and "refused: bad signature" in err
@@ -219,7 +239,7 @@ async def test_the_real_cli_pauses_a_strategy(
 ) -> None:
     env = {
         "KRAKEN_TUI_REDIS__URL": str(redis_settings.url),
-        "KRAKEN_TUI_REDIS__COMMAND_SECRET": "correct horse battery staple",
+        "KRAKEN_TUI_REDIS__COMMAND_SECRET": COMMAND_SECRET,
         "KRAKEN_TUI_REDIS__ENGINE_ID": redis_settings.engine_id,
         "KRAKEN_TUI_REDIS__KEY_PREFIX": redis_settings.key_prefix,
     }
@@ -236,3 +256,18 @@ async def test_attach_to_an_engine_that_is_not_running_exits_2(settings: Setting
     code = await asyncio.to_thread(attach, settings, "ghost", err=err)
     assert code == 2 and "no engine 'ghost' is running" in err.getvalue()
     assert await asyncio.to_thread(attach, Settings(), None, err=io.StringIO()) == 2
+
+
+async def test_attach_with_another_secret_exits_2_saying_the_state_does_not_verify(
+    served: EngineCache, settings: Settings
+) -> None:
+    wrong = settings.model_copy(
+        update={
+            "redis": settings.redis.model_copy(update={"command_secret": SecretStr(WRONG_SECRET)})
+        }
+    )
+    err = io.StringIO()
+    code = await asyncio.to_thread(attach, wrong, None, err=err)
+    assert code == 2
+    assert "engine state failed its signature check" in err.getvalue()
+    assert "is redis.command_secret the engine's?" in err.getvalue()

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from cache_fixtures import COMMAND_SECRET, wait_until
+from cache_fixtures import COMMAND_SECRET, KEY_PREFIX, WRONG_SECRET, wait_until
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from kraken_tui.cache.commands import (
+    MAX_REPLY_CHARS,
     Command,
     CommandClient,
     CommandServer,
@@ -20,11 +21,10 @@ from kraken_tui.cache.commands import (
     Outcome,
     command_request,
     manual_order_args,
-    sign,
-    signature_valid,
 )
 from kraken_tui.cache.keys import EngineKeys
 from kraken_tui.cache.service import EngineCache
+from kraken_tui.cache.signing import Purpose, Signer
 from kraken_tui.domain import OrderType, Side, StrategyState, TradingState
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.settings import RedisSettings
@@ -72,21 +72,62 @@ class ReplyListener:
         await self.pubsub.aclose()
 
 
-def test_the_signature_covers_every_field_and_ignores_key_order() -> None:
-    request = command_request(
-        Command.PAUSE, {"strategy": "a"}, engine_id="e1", reply_id="ab" * 8, secret="s"
-    )
+def test_the_signature_covers_every_field_the_engine_and_the_prefix() -> None:
+    keys = EngineKeys("kt", "e1")
+    signer = Signer(COMMAND_SECRET, keys)
+    request = command_request(Command.PAUSE, {"strategy": "a"}, signer=signer, reply_id="ab" * 8)
     reordered = dict(reversed(list(request.items())))
-    assert signature_valid(reordered, "s")
-    assert not signature_valid(request, "other secret")
+    assert signer.object_valid(Purpose.COMMAND, reordered)
+    assert not Signer(WRONG_SECRET, keys).object_valid(Purpose.COMMAND, request)
     for field, value in [
+        ("v", 1),
+        ("command", "kill_switch"),
         ("args", {"strategy": "b"}),
-        ("engine_id", "e2"),
         ("ts_ms", 1),
         ("nonce", "cd" * 8),
+        ("reply_id", "ef" * 8),
     ]:
-        assert not signature_valid({**request, field: value}, "s")
-    assert sign(request, "s") == request["sig"]
+        assert not signer.object_valid(Purpose.COMMAND, {**request, field: value}), field
+    for elsewhere in (EngineKeys("kt", "e2"), EngineKeys("kt2", "e1")):
+        assert not Signer(COMMAND_SECRET, elsewhere).object_valid(Purpose.COMMAND, request)
+    assert not signer.object_valid(Purpose.REPLY, request)
+
+
+async def test_a_command_replayed_on_another_prefix_or_engine_is_refused_and_not_run(
+    served: EngineCache, engine: StaticEngine, redis_settings: RedisSettings, redis_server: str
+) -> None:
+    """Someone who can read and publish on a shared Redis copies a signed command off one
+    engine's channel and publishes it on other engines' channels (same secret)."""
+    elsewhere = [
+        redis_settings.model_copy(update={"key_prefix": f"{KEY_PREFIX}_other"}),
+        redis_settings.model_copy(update={"engine_id": f"{redis_settings.engine_id}-other"}),
+    ]
+    others = [(StaticEngine(), settings) for settings in elsewhere]
+    caches = [EngineCache(other, settings) for other, settings in others]
+    redis = Redis.from_url(redis_server)
+    sniffer = redis.pubsub()
+    await sniffer.subscribe(served.commands.keys.commands)
+    try:
+        for cache in caches:
+            await cache.start()
+            await asyncio.wait_for(cache.commands.listening.wait(), 5)
+        reply = await send(redis_server, served.commands.keys, Command.PAUSE_ALL)
+        assert reply.outcome is Outcome.OK
+        captured = await sniffer.get_message(timeout=2)
+        while captured is not None and captured["type"] != "message":
+            captured = await sniffer.get_message(timeout=2)
+        assert captured is not None
+        for cache in caches:
+            await redis.publish(cache.commands.keys.commands, captured["data"])
+        await wait_until(lambda: all(c.commands.refused == 1 for c in caches))
+    finally:
+        await sniffer.aclose()
+        await redis.aclose()
+        for cache in caches:
+            await cache.stop()
+    assert engine.commands == ["pause_all"]
+    assert [other.commands for other, _ in others] == [[], []]
+    assert all(cache.commands.executed == 0 for cache in caches)
 
 
 async def test_a_signed_pause_is_acknowledged_executed_and_answered(
@@ -130,8 +171,9 @@ async def test_a_command_signed_with_the_wrong_secret_is_refused(
     served: EngineCache, engine: StaticEngine, redis_server: str
 ) -> None:
     reply = await send(
-        redis_server, served.commands.keys, Command.KILL_SWITCH, {"reason": "x"}, secret="guess"
-    )
+        redis_server, served.commands.keys, Command.KILL_SWITCH, {"reason": "x"},
+        secret=WRONG_SECRET,
+    )  # fmt: skip
     assert reply.outcome is Outcome.REFUSED and not reply.acknowledged
     assert reply.result.message == "refused: bad signature"
     assert engine.snapshot().risk.trading_state is TradingState.ACTIVE
@@ -144,7 +186,7 @@ async def test_a_replayed_command_is_refused_and_runs_once(
     keys = served.commands.keys
     reply_id = "0f" * 16
     request = command_request(
-        Command.PAUSE_ALL, {}, engine_id=keys.engine_id, reply_id=reply_id, secret=COMMAND_SECRET
+        Command.PAUSE_ALL, {}, signer=Signer(COMMAND_SECRET, keys), reply_id=reply_id
     )
     redis = Redis.from_url(redis_server)
     try:
@@ -166,7 +208,7 @@ async def test_a_replay_after_an_engine_restart_is_refused_through_redis(
 ) -> None:
     keys = EngineKeys(redis_settings.key_prefix, redis_settings.engine_id)
     request = command_request(
-        Command.CANCEL_ALL, {}, engine_id=keys.engine_id, reply_id="1e" * 16, secret=COMMAND_SECRET
+        Command.CANCEL_ALL, {}, signer=Signer(COMMAND_SECRET, keys), reply_id="1e" * 16
     )
     redis = Redis.from_url(redis_server)
     try:
@@ -188,7 +230,7 @@ async def test_a_stale_command_is_refused(
     keys = served.commands.keys
     reply_id = "2d" * 16
     request = command_request(
-        Command.CANCEL_ALL, {}, engine_id=keys.engine_id, reply_id=reply_id, secret=COMMAND_SECRET,
+        Command.CANCEL_ALL, {}, signer=Signer(COMMAND_SECRET, keys), reply_id=reply_id,
         now_s=time.time() - 120,
     )  # fmt: skip
     redis = Redis.from_url(redis_server)
@@ -233,13 +275,12 @@ async def test_a_forged_success_reply_is_ignored(
             if message["type"] == "message":
                 request = orjson.loads(message["data"])
                 forged = {
-                    "v": 1,
+                    "v": 2,
                     "nonce": request["nonce"],
-                    "engine_id": keys.engine_id,
                     "outcome": "ok",
                     "result": {"ok": True, "message": "done", "detail": {}},
                 }
-                forged["sig"] = sign(forged, "not the secret")
+                forged["sig"] = Signer(WRONG_SECRET, keys).sign_object(Purpose.REPLY, forged)
                 await redis.publish(keys.reply(request["reply_id"]), orjson.dumps(forged))
 
     task = asyncio.create_task(answer_falsely())
@@ -255,9 +296,67 @@ async def test_a_forged_success_reply_is_ignored(
 
 def test_settings_secret_is_needed_to_build_a_server(redis_settings: RedisSettings) -> None:
     server = CommandServer(
-        StaticEngine(), redis_settings.model_copy(update={"command_secret": SecretStr("x")})
+        StaticEngine(),
+        redis_settings.model_copy(update={"command_secret": SecretStr(WRONG_SECRET)}),
     )
     assert server.enabled
     assert not CommandServer(
         StaticEngine(), redis_settings.model_copy(update={"url": None})
     ).enabled
+
+
+async def test_a_refusal_quoting_a_hostile_request_is_bounded(
+    served: EngineCache, engine: StaticEngine, redis_server: str
+) -> None:
+    """Unauthenticated input must not make the engine publish (or a terminal print) text of
+    the sender's choosing at any length, nor terminal escapes."""
+    keys = served.commands.keys
+    reply_id = "3c" * 16
+    hostile = {"v": "\x1b[2J" + "x" * 20_000, "command": "y" * 20_000, "reply_id": reply_id}
+    redis = Redis.from_url(redis_server)
+    try:
+        async with ReplyListener(redis, keys.reply(reply_id)) as listener:
+            await redis.publish(keys.commands, orjson.dumps(hostile))
+            await wait_until(lambda: len(listener.replies) >= 1)
+    finally:
+        await redis.aclose()
+    message = listener.replies[0]["result"]["message"]  # type: ignore[index]
+    assert message.startswith("refused: unsupported request version '\\x1b[2Jxxx")
+    assert len(message) <= MAX_REPLY_CHARS and "\x1b" not in message
+    assert engine.commands == []
+
+
+async def test_a_client_shows_a_forged_refusal_bounded(
+    redis_settings: RedisSettings, redis_server: str
+) -> None:
+    """Anyone may publish on a reply channel; a refusal is unsigned, so its text is the
+    publisher's and must reach the operator cut short and without terminal escapes."""
+    keys = EngineKeys(redis_settings.key_prefix, redis_settings.engine_id)
+    redis = Redis.from_url(redis_server)
+    impostor = redis.pubsub()
+    await impostor.subscribe(keys.commands)
+
+    async def refuse_at_length() -> None:
+        async for message in impostor.listen():
+            if message["type"] == "message":
+                request = orjson.loads(message["data"])
+                text = "refused: " + "\x1b]0;owned\x07" + "z" * 1_000_000
+                forged = {
+                    "v": 2,
+                    "nonce": request["nonce"],
+                    "outcome": "refused",
+                    "result": {"ok": False, "message": text, "detail": {}},
+                }
+                await redis.publish(keys.reply(request["reply_id"]), orjson.dumps(forged))
+
+    task = asyncio.create_task(refuse_at_length())
+    try:
+        reply = await send(redis_server, keys, Command.PAUSE_ALL)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await impostor.aclose()
+        await redis.aclose()
+    assert reply.outcome is Outcome.REFUSED
+    assert len(reply.result.message) <= MAX_REPLY_CHARS
+    assert "\x1b" not in reply.result.message and "\x07" not in reply.result.message

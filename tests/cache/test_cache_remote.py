@@ -7,11 +7,12 @@ import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from cache_fixtures import wait_until
+from cache_fixtures import COMMAND_SECRET, wait_until
 from redis.asyncio import Redis
 
 from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
+from kraken_tui.cache.signing import Purpose, Signer
 from kraken_tui.domain import ConnectionState, OrderType, Side, StrategyState, TradingState
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.settings import RedisSettings
@@ -91,14 +92,19 @@ async def test_every_command_goes_through_to_the_engine(
     ]
 
 
-async def test_a_console_without_the_secret_is_read_only(
+async def test_a_console_without_the_secret_is_read_only_and_shows_all_as_unverified(
     served: EngineCache, engine: StaticEngine, redis_settings: RedisSettings
 ) -> None:
     read_only = redis_settings.model_copy(update={"command_secret": None})
     async with RemoteEngine(read_only) as remote:
         assert await remote.wait_ready(5)
         result = await remote.kill_switch()
+        shown = remote.snapshot()
     assert not result.ok and "read-only" in result.message
+    assert shown.connection is not None
+    assert shown.connection.state is ConnectionState.UNVERIFIED
+    assert "no redis.command_secret" in shown.connection.reason
+    assert shown.strategies == engine.snapshot().strategies
     assert engine.snapshot().risk.trading_state is TradingState.ACTIVE
 
 
@@ -169,9 +175,10 @@ async def test_a_corrupt_change_entry_makes_the_console_resync_not_fail(
         redis = Redis.from_url(redis_server)
         try:
             publisher = served.publisher
+            entry = {"_run": publisher.run_id, "_seq": str(publisher._seq + 1), "risk": b"{broken"}
+            signer = Signer(COMMAND_SECRET, publisher.keys)
             await redis.xadd(
-                publisher.keys.changes,
-                {"_run": publisher.run_id, "_seq": str(publisher._seq + 1), "risk": b"{broken"},
+                publisher.keys.changes, {**entry, "_sig": signer.sign_fields(Purpose.CHANGE, entry)}
             )
         finally:
             await redis.aclose()
