@@ -21,7 +21,13 @@ from kraken_tui import __version__
 from kraken_tui.backtest.cli_backtest import register as register_backtest
 from kraken_tui.engine.strategy_loader import strategy_config_errors
 from kraken_tui.ml.cli_ml import register as register_ml
-from kraken_tui.settings import ConfigError, Settings, load_settings
+from kraken_tui.settings import (
+    ConfigError,
+    Settings,
+    config_file_in_use,
+    load_settings,
+    masked_url,
+)
 
 EXIT_OK = 0
 EXIT_RUNTIME_FAILURE = 1
@@ -68,6 +74,14 @@ class CliOptions:
         except ConfigError as error:
             typer.echo(f"kraken-tui: {error}", err=True)
             raise typer.Exit(EXIT_CONFIG_ERROR) from None
+
+    def config_source(self) -> str:
+        """Which file the settings came from, so an operator never runs on a file they did not
+        mean (the default file is picked up silently from the working directory)."""
+        path = config_file_in_use(self.config)
+        if path is None:
+            return "config: built-in defaults (no config file)"
+        return f"config: {path.resolve()}"
 
 
 def options_from(ctx: typer.Context) -> CliOptions:
@@ -128,10 +142,10 @@ def root(
     if ctx.invoked_subcommand is not None:
         return
     settings = options.load_settings()
-    raise typer.Exit(_run_app(settings, headless=no_ui, duration=duration))
+    raise typer.Exit(_run_app(settings, options.config_source(), headless=no_ui, duration=duration))
 
 
-def _run_app(settings: Settings, headless: bool, duration: float | None) -> int:
+def _run_app(settings: Settings, config_source: str, headless: bool, duration: float | None) -> int:
     # Imported here so `config check` and `--help` stay fast and never start sinks.
     from loguru import logger
 
@@ -139,6 +153,7 @@ def _run_app(settings: Settings, headless: bool, duration: float | None) -> int:
     from kraken_tui.logging import configure_logging
 
     logs = configure_logging(settings.logging, headless=headless, secrets=settings.secret_values())
+    logger.info("{}", config_source)
     try:
         return runtime.run(settings, headless=headless, duration=duration, logs=logs)
     except Exception:
@@ -162,7 +177,9 @@ def config_check(
 ) -> None:
     """Validate the configuration (each strategy's class and parameters included) and print
     the effective values, secrets masked."""
-    settings = options_from(ctx).load_settings()
+    options = options_from(ctx)
+    settings = options.load_settings()
+    typer.echo(options.config_source(), err=True)
     problems = strategy_config_errors(
         ((s.name, s.class_name, s.params) for s in settings.strategies), settings.strategy_dir
     )
@@ -171,6 +188,8 @@ def config_check(
             typer.echo(f"kraken-tui: {problem}", err=True)
         raise typer.Exit(EXIT_CONFIG_ERROR)
     effective = settings.model_dump(mode="json", by_alias=True)
+    if settings.redis.url is not None:
+        effective["redis"]["url"] = masked_url(settings.redis.url)
     if output is OutputFormat.json:
         typer.echo(json.dumps(effective, indent=2))
     else:

@@ -2,8 +2,10 @@
 
 The one place where the modes differ: sandbox mode starts the built-in sandbox as a child
 process (its market simulation must not compete with the console's event loop) unless a
-sandbox URL is configured; live mode talks to Kraken with the user's keys. Everything after
-this point — adapter, engine, console — is the same code for every mode.
+sandbox URL is configured; live mode talks to Kraken with the user's keys, and only live mode
+ever holds them: every other mode signs with sandbox keys, so a mistaken URL can at worst
+send a sandbox key somewhere (the settings refuse Kraken's hosts outside live mode).
+Everything after this point — adapter, engine, console — is the same code for every mode.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from loguru import logger
 from kraken_tui.domain import Mode
 from kraken_tui.exchange.kraken import KrakenEndpoints, KrakenExchange
 from kraken_tui.exchange.ratelimit import Tier
-from kraken_tui.settings import Settings
+from kraken_tui.settings import LIVE_HOST_OVERRIDE, Settings
 
 
 class ExchangeSetupError(RuntimeError):
@@ -32,15 +34,15 @@ class ExchangeTarget:
     api_key: str
     api_secret: str
     description: str
+    live_host_override: str | None = None
+    """The host live mode trades on instead of Kraken, under the deliberately named override,
+    for the operator to see at all times."""
 
 
 @asynccontextmanager
 async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
     """Yield the endpoints and credentials of this run, owning the sandbox child if any."""
     mode = Mode(settings.mode)
-    credentials = settings.credentials
-    key = credentials.api_key.get_secret_value() if credentials else ""
-    secret = credentials.api_secret.get_secret_value() if credentials else ""
     exchange = settings.exchange
     if mode is Mode.PAPER:
         raise ExchangeSetupError(
@@ -48,12 +50,13 @@ async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
             'yet; use mode = "sandbox" (synthetic market) until it is'
         )
     if mode is Mode.LIVE or exchange.uses_external_exchange:
-        if mode is Mode.SANDBOX and not key:
-            from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
-
-            key, secret = DEV_API_KEY, DEV_API_SECRET
+        key, secret = _keys(settings)
         endpoints = KrakenEndpoints(exchange.rest_url, exchange.ws_url, exchange.ws_auth_url)
-        yield ExchangeTarget(endpoints, key, secret, f"{mode} exchange at {exchange.rest_url}")
+        override = settings.live_host_override()
+        description = f"{mode} exchange at {exchange.rest_url}"
+        if override is not None:
+            description += f", overriding Kraken's hosts ({LIVE_HOST_OVERRIDE})"
+        yield ExchangeTarget(endpoints, key, secret, description, override)
         return
     from kraken_tui.sandbox.process import SandboxProcess
     from kraken_tui.sandbox.ratelimits import Tier as SandboxTier
@@ -89,6 +92,22 @@ async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
     finally:
         await sandbox.astop()
         logger.info("sandbox exchange stopped")
+
+
+def _keys(settings: Settings) -> tuple[str, str]:
+    """The user's Kraken keys in live mode; otherwise the configured sandbox keys, else the
+    sandbox's development keys, whatever Kraken keys the environment holds."""
+    if Mode(settings.mode) is Mode.LIVE:
+        credentials = settings.credentials
+        if credentials is None:
+            raise ExchangeSetupError("live mode needs the Kraken API key and secret")
+        return credentials.api_key.get_secret_value(), credentials.api_secret.get_secret_value()
+    key, secret = settings.sandbox.api_key, settings.sandbox.api_secret
+    if key is not None and secret is not None:
+        return key.get_secret_value(), secret.get_secret_value()
+    from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
+
+    return DEV_API_KEY, DEV_API_SECRET
 
 
 def build_exchange(settings: Settings, target: ExchangeTarget) -> KrakenExchange:

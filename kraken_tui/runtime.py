@@ -72,6 +72,12 @@ async def _running_engine(settings: Settings, logs: LogHandles) -> AsyncIterator
                 exchange, store, EngineConfig.from_settings(settings), log_buffer=logs.buffer
             )
             logger.info("kraken-tui {} mode, trading on the {}", settings.mode, target.description)
+            if target.live_host_override is not None:
+                logger.warning(
+                    "LIVE endpoints overridden: override host {} takes real orders with your "
+                    "Kraken keys",
+                    target.live_host_override,
+                )
             cache = EngineCache(engine, settings.redis)
             try:
                 yield _Running(engine, cache)

@@ -44,6 +44,7 @@ KRAKEN_WS_AUTH_URL = "wss://ws-auth.kraken.com"
 EXCHANGE_URL_FIELDS = ("rest_url", "ws_url", "ws_auth_url")
 LIVE_HOST_OVERRIDE = "exchange.unsafe_allow_non_kraken_live_host"
 MASK = "**********"
+MIN_MASKED_LENGTH = 4
 
 # Registry names the strategies package registers its built-ins under. Kept here as plain
 # names so validating a config never has to import strategy code.
@@ -400,7 +401,8 @@ def _set_together(section: str, values: Mapping[str, object]) -> None:
     given = [field for field, value in values.items() if value]
     missing = [f"{section}.{field}" for field, value in values.items() if not value]
     if given and missing:
-        together = " and ".join(f"{section}.{field}" for field in values)
+        names = [f"{section}.{field}" for field in values]
+        together = ", ".join(names[:-1]) + f" and {names[-1]}"
         raise _SettingProblem(
             f"{section}.{given[0]}",
             f"{together} are set together or not at all; missing: {', '.join(missing)}",
@@ -561,7 +563,8 @@ def _requested_mode(
 def _secret_inputs(
     credentials: Credentials | None, data: Mapping[str, Any], env: Mapping[str, str]
 ) -> list[str]:
-    """Every secret value given in any source, so an error quoting one can mask it."""
+    """Every secret value given in any source, so an error quoting one can mask it; values
+    too short to be real secrets are left out, since masking them would garble the message."""
     found = []
     if credentials is not None:
         found += [credentials.api_key.get_secret_value(), credentials.api_secret.get_secret_value()]
@@ -578,7 +581,7 @@ def _secret_inputs(
                 found.append(value)
 
     walk(data, "")
-    return [secret for secret in found if secret]
+    return [secret for secret in found if len(secret) >= MIN_MASKED_LENGTH]
 
 
 def _secrets_file_location(

@@ -142,3 +142,47 @@ def test_database_from_a_newer_version_is_refused_with_exit_1(
     assert result.returncode == 1
     assert "cannot open the store app.sqlite3" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_partial_exchange_urls_stop_the_start_with_exit_2_before_anything_connects(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    env = {
+        "KRAKEN_TUI_EXCHANGE__WS_URL": "ws://127.0.0.1:9",
+        "KRAKEN_TUI_EXCHANGE__WS_AUTH_URL": "ws://127.0.0.1:9/auth",
+        "KRAKEN_TUI_EXCHANGE__REQUEST_TIMEOUT_S": "1",
+    }
+    result = run_cli("--no-ui", "--duration", "0", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "exchange.rest_url" in result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_headless_start_logs_the_config_file_in_use(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "run.toml").write_text("book_depth = 25\n")
+    with_file = run_cli("--no-ui", "--duration", "0", "--config", "run.toml")
+    assert with_file.returncode == 0, with_file.stderr
+    assert f"config: {(tmp_path / 'run.toml').resolve()}" in with_file.stderr
+    without = run_cli("--no-ui", "--duration", "0")
+    assert without.returncode == 0, without.stderr
+    assert "config: built-in defaults (no config file)" in without.stderr
+
+
+def test_live_mode_on_an_overridden_host_says_so_at_start(run_cli: RunCli, tmp_path: Path) -> None:
+    from kraken_tui.sandbox.process import SandboxProcess
+
+    with SandboxProcess(rate=50.0, state_path=tmp_path / "venue.sqlite3") as box:
+        env = {
+            "KRAKEN_TUI_MODE": "live",
+            "KRAKEN_TUI_LIVE_TRADING_CONFIRMED": "true",
+            "KRAKEN_TUI_EXCHANGE__UNSAFE_ALLOW_NON_KRAKEN_LIVE_HOST": "true",
+            "KRAKEN_TUI_EXCHANGE__REST_URL": box.rest_url,
+            "KRAKEN_TUI_EXCHANGE__WS_URL": box.ws_url,
+            "KRAKEN_TUI_EXCHANGE__WS_AUTH_URL": box.ws_auth_url,
+            "KRAKEN_API_KEY": box.api_key,
+            "KRAKEN_API_SECRET": box.api_secret,
+        }
+        result = run_cli("--no-ui", "--duration", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"LIVE endpoints overridden: override host 127.0.0.1:{box.port}" in result.stderr
+    assert ENGINE_RUNNING in result.stderr

@@ -1,6 +1,7 @@
 """One line that says where the trader is: mode, feed, rate limits, risk state, equity,
 drawdown and UTC time. In LIVE mode the whole bar turns red so it cannot be mistaken for the
-sandbox; the bar repaints only when its text changes (once a second for the clock)."""
+sandbox, and a live run on a host other than Kraken's names that host beside the label at
+every width; the bar repaints only when its text changes (once a second for the clock)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ CONNECTION_STYLES = {
     ConnectionState.STALE: "bold #0d1117 on #e3b341",
     ConnectionState.RECONNECTING: "bold #0d1117 on #e3b341",
     ConnectionState.DISCONNECTED: "bold #ffffff on #da3633",
+    ConnectionState.UNVERIFIED: "bold #ffffff on #da3633",
 }
+OVERRIDE_STYLE = "bold #0d1117 on #e3b341"
 SEPARATOR = Text(" │ ", style="#6e7681")
 
 
@@ -40,14 +43,18 @@ def status_text(
     *,
     compact: bool = False,
     risk_reason: bool = True,
+    live_host_override: str | None = None,
 ) -> Text:
     """The bar's text; `compact` drops labels and cents so it fits 80 columns, `risk_reason`
-    adds why trading is not ACTIVE."""
+    adds why trading is not ACTIVE, `live_host_override` is the non-Kraken host a live run
+    trades on."""
     shown_mode = snapshot.mode if snapshot is not None else mode
     label = " ■ LIVE TRADING ■ " if shown_mode is Mode.LIVE else f" {shown_mode.value.upper()} "
     if compact and shown_mode is Mode.LIVE:
         label = " ■ LIVE ■ "
     parts: list[Text] = [Text(label, style=MODE_STYLES[shown_mode])]
+    if live_host_override is not None:
+        parts.append(Text(f" override host {live_host_override} ", style=OVERRIDE_STYLE))
     if snapshot is None:
         parts.append(Text(" waiting for engine…", style="#e3b341"))
     else:
@@ -104,14 +111,24 @@ class StatusBar(Widget):
     }
     """
 
-    def __init__(self, mode: Mode, *, id: str | None = None) -> None:
+    def __init__(
+        self, mode: Mode, *, live_host_override: str | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self._mode = mode
-        self._text = status_text(None, mode, datetime.min)
+        self._override = live_host_override
+        self._text = status_text(None, mode, datetime.min, live_host_override=live_host_override)
 
     def show(self, snapshot: EngineSnapshot | None, now: datetime) -> None:
         for compact, risk_reason in ((False, True), (False, False), (True, False)):
-            text = status_text(snapshot, self._mode, now, compact=compact, risk_reason=risk_reason)
+            text = status_text(
+                snapshot,
+                self._mode,
+                now,
+                compact=compact,
+                risk_reason=risk_reason,
+                live_host_override=self._override,
+            )
             if text.cell_len <= self.size.width:
                 break
         live = (snapshot.mode if snapshot is not None else self._mode) is Mode.LIVE
