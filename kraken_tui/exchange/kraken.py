@@ -71,12 +71,14 @@ from kraken_tui.exchange.protocol import (
     UnknownOrder,
 )
 from kraken_tui.exchange.ratelimit import RateLimiter, Tier, TradeAction, trade_cost
+from kraken_tui.logging import register_secret
 
 KRAKEN_REST_URL = "https://api.kraken.com"
 KRAKEN_WS_URL = "wss://ws.kraken.com"
 KRAKEN_WS_AUTH_URL = "wss://ws-auth.kraken.com"
 
 _SEEN_FILLS_KEPT = 10_000
+_ORDER_MAPS_KEPT = 20_000
 _RECONCILE_OVERLAP = timedelta(minutes=5)
 _PAGE_SIZE = 50
 
@@ -272,15 +274,21 @@ class KrakenExchange:
         await self._entry_gate.wait(
             self._limiter.acquire_trade(instrument.symbol, trade_cost(TradeAction.ADD))
         )
-        result = await self._rest.place(
-            "AddOrder", params, pair=instrument.symbol, gate=self._entry_gate
-        )
+        # Known before the answer: the feed may report the order ended before AddOrder returns.
+        self._order_pairs[request.cl_ord_id] = instrument.symbol
+        try:
+            result = await self._rest.place(
+                "AddOrder", params, pair=instrument.symbol, gate=self._entry_gate
+            )
+        except OrderRejected:
+            self._forget_order("", request.cl_ord_id)
+            raise
         txids = result.get("txid") if isinstance(result, Mapping) else None
         if not txids:
             raise ExchangeError(f"AddOrder answered without txid: {result!r}")
-        self._placed_at[request.cl_ord_id] = time.monotonic()
-        self._order_pairs[request.cl_ord_id] = instrument.symbol
-        self._order_pairs[str(txids[0])] = instrument.symbol
+        if request.cl_ord_id in self._order_pairs:  # not already reported ended
+            self._placed_at[request.cl_ord_id] = time.monotonic()
+            self._remember_pair(instrument.symbol, str(txids[0]), request.cl_ord_id)
         return OrderAck(cl_ord_id=request.cl_ord_id, order_id=str(txids[0]))
 
     async def amend_order(
@@ -504,10 +512,10 @@ class KrakenExchange:
         except (parse.MalformedPayload, ValueError, TypeError) as exc:
             logger.warning("Skipping malformed execution item: {}", exc)
             return
-        if update.symbol:
-            self._order_pairs[update.order_id] = update.symbol
-            if update.cl_ord_id:
-                self._order_pairs[update.cl_ord_id] = update.symbol
+        if update.status.is_final:
+            self._forget_order(update.order_id, update.cl_ord_id)
+        elif update.symbol:
+            self._remember_pair(update.symbol, update.order_id, update.cl_ord_id)
         if fill is not None:
             self._emit_fill(fill)
         self._emit(OrderEvent(update))
@@ -576,6 +584,7 @@ class KrakenExchange:
         result = await self._rest.private("GetWebSocketsToken")
         if not isinstance(result, dict) or "token" not in result:
             raise ExchangeError("GetWebSocketsToken answered without a token")
+        register_secret(str(result["token"]))  # the SDK logs it at DEBUG
         return result
 
     def _pair_of(self, cl_ord_id: str | None, order_id: str | None) -> str:
@@ -584,6 +593,25 @@ class KrakenExchange:
         return self._order_pairs.get(order_id or "") or self._order_pairs.get(
             cl_ord_id or "", "unknown"
         )
+
+    def _remember_pair(self, symbol: str, order_id: str, cl_ord_id: str | None) -> None:
+        """Kept only while the order lives (`_forget_order`); the cap bounds what orders we
+        never hear the end of (a feed down for days) could leave behind."""
+        self._order_pairs[order_id] = symbol
+        if cl_ord_id:
+            self._order_pairs[cl_ord_id] = symbol
+        while len(self._order_pairs) > _ORDER_MAPS_KEPT:
+            del self._order_pairs[next(iter(self._order_pairs))]
+        while len(self._placed_at) > _ORDER_MAPS_KEPT:
+            del self._placed_at[next(iter(self._placed_at))]
+
+    def _forget_order(self, order_id: str, cl_ord_id: str | None) -> None:
+        """An ended order needs no pair (for its trading counter) nor age (for the cancel
+        penalty): a later cancel of it is refused by the exchange whatever we charge."""
+        self._order_pairs.pop(order_id, None)
+        if cl_ord_id:
+            self._order_pairs.pop(cl_ord_id, None)
+            self._placed_at.pop(cl_ord_id, None)
 
     def _order_age(self, cl_ord_id: str | None) -> float | None:
         placed = self._placed_at.get(cl_ord_id or "")

@@ -59,6 +59,7 @@ def run_sandbox(
     ValueError for a bad credential pair or a time scale that is not positive."""
     if (api_key is None) != (api_secret is None):
         raise ValueError("--api-key and --api-secret must be given together")
+    _log_tracebacks_without_locals()
     extra = ((api_key, api_secret),) if api_key is not None and api_secret is not None else ()
     config = SandboxConfig(
         host=host,
@@ -77,6 +78,13 @@ def run_sandbox(
         replay_speed=replay_speed,
     )
     asyncio.run(_serve(config, ready_line=ready_line, exit_on_stdin_eof=exit_on_stdin_eof))
+
+
+def _log_tracebacks_without_locals() -> None:
+    """loguru's default sink prints every local variable's value in a traceback (`diagnose`),
+    and the server's handlers hold clients' WebSocket tokens and signed requests in theirs."""
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG", backtrace=False, diagnose=False)
 
 
 async def _serve(config: SandboxConfig, *, ready_line: bool, exit_on_stdin_eof: bool) -> None:
