@@ -449,8 +449,9 @@ class RemoteEngine:
         self._view = self._overlay()
 
     def _overlay(self) -> EngineSnapshot:
-        """What the console sees: the replicated snapshot, or while the link is down the same
-        snapshot with the link's state as its connection and every book marked stale."""
+        """What the console sees: the replicated snapshot, or while the link is down or
+        unverified the same snapshot with the link's state as its connection and every book
+        marked stale."""
         base = self._base
         link = self.link
         if link.state is ConnectionState.CONNECTED:

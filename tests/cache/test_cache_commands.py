@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from kraken_tui.cache.commands import (
     MAX_REPLY_CHARS,
+    MAX_REQUEST_BYTES,
     Command,
     CommandClient,
     CommandServer,
@@ -360,3 +361,20 @@ async def test_a_client_shows_a_forged_refusal_bounded(
     assert reply.outcome is Outcome.REFUSED
     assert len(reply.result.message) <= MAX_REPLY_CHARS
     assert "\x1b" not in reply.result.message and "\x07" not in reply.result.message
+
+
+async def test_an_oversized_request_is_dropped_without_parsing_or_answering(
+    served: EngineCache, engine: StaticEngine, redis_server: str
+) -> None:
+    keys = served.commands.keys
+    reply_id = "4b" * 16
+    padded = {"v": 2, "reply_id": reply_id, "padding": "p" * (MAX_REQUEST_BYTES + 1)}
+    redis = Redis.from_url(redis_server)
+    try:
+        async with ReplyListener(redis, keys.reply(reply_id)) as listener:
+            await redis.publish(keys.commands, orjson.dumps(padded))
+            await wait_until(lambda: served.commands.refused == 1)
+            await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()
+    assert listener.replies == [] and engine.commands == []
