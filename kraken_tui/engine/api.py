@@ -90,6 +90,9 @@ class EngineSnapshot:
     mode: Mode
     state: ComponentState
     ts: datetime
+    live_host_override: str | None = None
+    """The non-Kraken host a live run trades on under the deliberate override; the status
+    bar shows it beside the LIVE label so nobody takes it for Kraken."""
     symbols: tuple[str, ...] = ()
     instruments: Mapping[str, Instrument] = field(default_factory=dict)
     books: Mapping[str, BookSnapshot] = field(default_factory=dict)

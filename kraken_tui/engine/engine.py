@@ -100,6 +100,7 @@ CANDLES_KEPT = 500
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     mode: Mode = Mode.SANDBOX
+    live_host_override: str | None = None
     symbols: tuple[str, ...] = ()
     book_depth: int = 10
     strategies: Sequence[StrategyConfig] = ()
@@ -124,6 +125,7 @@ class EngineConfig:
     def from_settings(cls, settings: Settings) -> EngineConfig:
         return cls(
             mode=Mode(settings.mode),
+            live_host_override=settings.live_host_override(),
             symbols=settings.traded_symbols(),
             book_depth=settings.book_depth,
             strategies=tuple(settings.strategies),
@@ -334,6 +336,7 @@ class TradingEngine:
         if snapshot is None:
             snapshot = EngineSnapshot(
                 mode=self.config.mode,
+                live_host_override=self.config.live_host_override,
                 state=self.lifecycle.state,
                 ts=self.clock.now(),
                 symbols=self._symbols,

@@ -47,8 +47,10 @@ def status_text(
 ) -> Text:
     """The bar's text; `compact` drops labels and cents so it fits 80 columns, `risk_reason`
     adds why trading is not ACTIVE, `live_host_override` is the non-Kraken host a live run
-    trades on."""
+    trades on (the engine's snapshot says it once there is one, also through `attach`)."""
     shown_mode = snapshot.mode if snapshot is not None else mode
+    if snapshot is not None:
+        live_host_override = snapshot.live_host_override or live_host_override
     label = " ■ LIVE TRADING ■ " if shown_mode is Mode.LIVE else f" {shown_mode.value.upper()} "
     if compact and shown_mode is Mode.LIVE:
         label = " ■ LIVE ■ "
