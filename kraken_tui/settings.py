@@ -198,11 +198,24 @@ class RedisSettings(_Section):
     password: SecretStr | None = None
     """Redis ACL password."""
     command_secret: SecretStr | None = None
-    """Shared secret signing remote commands; unset means no remote commands are accepted."""
+    """Shared secret (at least 32 bytes) signing remote commands and the published state;
+    unset means no remote commands are accepted and attached consoles verify nothing."""
     engine_id: str = Field(default="default", min_length=1)
     """Identifies this engine among several sharing one Redis."""
     key_prefix: str = Field(default="kraken_tui", min_length=1)
     """Prefix of every Redis key and channel."""
+
+    @field_validator("command_secret")
+    @classmethod
+    def _long_command_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short secret can be guessed offline from one signed message read off Redis;
+        32 bytes is the HMAC-SHA256 key size. The message never repeats the value."""
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError(
+                "must be at least 32 bytes; generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
 
 class LoggingSettings(_Section):
