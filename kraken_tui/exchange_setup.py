@@ -44,11 +44,6 @@ async def exchange_target(settings: Settings) -> AsyncIterator[ExchangeTarget]:
     """Yield the endpoints and credentials of this run, owning the sandbox child if any."""
     mode = Mode(settings.mode)
     exchange = settings.exchange
-    if mode is Mode.PAPER:
-        raise ExchangeSetupError(
-            "paper mode needs the sandbox's mirror of Kraken's live feed, which is not built "
-            'yet; use mode = "sandbox" (synthetic market) until it is'
-        )
     if mode is Mode.LIVE or exchange.uses_external_exchange:
         key, secret = _keys(settings)
         endpoints = KrakenEndpoints(exchange.rest_url, exchange.ws_url, exchange.ws_auth_url)

@@ -1,5 +1,6 @@
-"""Paper mode end to end: the sandbox child process mirrors a (recorded, replayed) Kraken
-feed, and the real adapter sees that book and trades against it through the SDK."""
+"""Paper mode end to end, set up as a run sets it up (`exchange_target`): the sandbox child
+process mirrors a (recorded, replayed) Kraken feed, and the real adapter sees that book and
+trades against it through the SDK."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from kraken_tui.domain import OrderRequest, OrderType, Side
-from kraken_tui.exchange.kraken import KrakenEndpoints, KrakenExchange
+from kraken_tui.exchange.kraken import KrakenExchange
 from kraken_tui.exchange.protocol import FillEvent
-from kraken_tui.sandbox.process import SandboxProcess
+from kraken_tui.exchange_setup import build_exchange, exchange_target
+from kraken_tui.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sandbox"))
 from recording import RECORDING_PATH, final_books
@@ -25,15 +27,21 @@ async def test_paper_mode_books_are_kraken_books_and_orders_fill_against_them(
 ) -> None:
     feed = ReplayFeed(RECORDING_PATH.read_text().splitlines())
     await feed.start()
-    box = SandboxProcess(
-        mirror_url=feed.url, mirror_pairs=["BTC/USD", "ETH/USD"], state_path=tmp_path / "s.db"
+    settings = load_settings(
+        overrides={
+            "mode": "paper",
+            "sandbox": {"mirror_url": feed.url, "state_path": tmp_path / "s.db"},
+            "storage": {"db_path": tmp_path / "engine.sqlite3"},
+            "logging": {"dir": tmp_path / "logs"},
+        }
     )
-    await box.astart()
-    exchange = KrakenExchange(
-        KrakenEndpoints(box.rest_url, box.ws_url, box.ws_auth_url),
-        api_key=box.api_key,
-        api_secret=box.api_secret,
-    )
+    async with exchange_target(settings) as target:
+        exchange = build_exchange(settings, target)
+        await _trade_on_the_mirror(exchange)
+    await feed.stop()
+
+
+async def _trade_on_the_mirror(exchange: KrakenExchange) -> None:
     fills: list[FillEvent] = []
     exchange.set_event_handler(lambda e: fills.append(e) if isinstance(e, FillEvent) else None)
     try:
@@ -66,5 +74,3 @@ async def test_paper_mode_books_are_kraken_books_and_orders_fill_against_them(
         assert fills[0].execution.price == want_asks[0][0]
     finally:
         await exchange.close()
-        await box.astop()
-        await feed.stop()
