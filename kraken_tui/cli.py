@@ -9,6 +9,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -360,7 +361,10 @@ register_ml(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Files a run creates hold account data (orders, fills,
+    balances, logs): beside the explicit 0600 of each one, the umask keeps anything created
+    on the way (a library's temporary file, a report) private to the user too."""
+    os.umask(0o077)
     try:
         app()
     except KeyboardInterrupt:
