@@ -53,7 +53,7 @@ from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.domain import StrategyState
 from kraken_tui.settings import RedisSettings, Settings
 
-SECRET = "bench secret"
+SECRET = "bench secret, long enough for hmac-sha256"
 ENGINE_ID = "bench"
 KEY_PREFIX = "kt_bench"
 
