@@ -44,9 +44,10 @@ from backtesting import Strategy
 from backtesting.lib import FractionalBacktest, crossover
 from loguru import logger
 
+from kraken_tui.backtest.clock import MINUTES_PER_YEAR
 from kraken_tui.backtest.data import Bars
 from kraken_tui.backtest.engine import BacktestConfig, Backtester
-from kraken_tui.backtest.synthetic import MINUTES_PER_YEAR, MarketModel, generate_bars
+from kraken_tui.backtest.synthetic import MarketModel, generate_bars
 from kraken_tui.indicators import SMA
 from kraken_tui.sandbox.fees import FeeSchedule
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTES_PER_YEAR = 525_600
+"""Crypto trades 365 days × 24 h: the year that annualizes returns and scales synthetic
+volatility."""
 
 
 class ReplayClock:

@@ -26,11 +26,11 @@ from rich.table import Table
 from rich.text import Text
 
 from kraken_tui.backtest.chart import labelled_chart
+from kraken_tui.backtest.clock import MINUTES_PER_YEAR
 from kraken_tui.backtest.engine import BacktestResult
 from kraken_tui.backtest.round_trips import RoundTrip
 from kraken_tui.store import BacktestRun, Store
 
-MINUTES_PER_YEAR = 525_600
 CURVE_POINTS = 400
 """Equity points stored with a run: enough for a full-width chart, small enough for a row."""
 ExportFormat = Literal["csv", "parquet"]

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from kraken_tui.backtest.clock import MINUTES_PER_YEAR
 from kraken_tui.backtest.data import BAR_SCHEMA, TRADES_SCHEMA, Bars
 
-MINUTES_PER_YEAR = 525_600
 MIN_TRADES_PER_BAR = 4  # enough to place open, high, low and close on distinct trades
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kraken_tui.backtest.clock import MINUTES_PER_YEAR
 from kraken_tui.backtest.data import (
     BAR_SCHEMA,
     TRADES_SCHEMA,
@@ -18,7 +19,6 @@ from kraken_tui.backtest.data import (
 )
 from kraken_tui.backtest.synthetic import (
     MIN_TRADES_PER_BAR,
-    MINUTES_PER_YEAR,
     MarketModel,
     generate_bars,
     generate_trades,
