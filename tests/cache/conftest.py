@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from cache_fixtures import COMMAND_SECRET, KEY_PREFIX, PrivateRedis, free_port
 from pydantic import SecretStr
+from static_engine import StaticEngine
 
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.settings import RedisSettings, Settings
-from kraken_tui.ui.fixtures import StaticEngine
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from cache_fixtures import COMMAND_SECRET, PrivateRedis, free_port, wait_until
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError
+from static_engine import INSTRUMENTS, StaticEngine
 
 from kraken_tui.cache.cli_remote import ctl
 from kraken_tui.cache.instruments import cache_instruments, get_cached_instruments
@@ -21,7 +22,6 @@ from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import ConnectionState, StrategyState
 from kraken_tui.settings import RedisSettings, Settings
-from kraken_tui.ui.fixtures import INSTRUMENTS, StaticEngine
 
 USERS_ACL = """\
 user default off

@@ -13,6 +13,7 @@ from cache_fixtures import COMMAND_SECRET, KEY_PREFIX, PrivateRedis, wait_until
 from loguru import logger
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from static_engine import FIXED_NOW, StaticEngine
 from textual.widgets import DataTable
 
 from kraken_tui.cache.codec import encode
@@ -21,7 +22,6 @@ from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import ConnectionState, StrategyState, TradingState
 from kraken_tui.settings import RedisSettings
 from kraken_tui.ui.app import KrakenTuiApp
-from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
 from kraken_tui.ui.widgets.order_book_ladder import OrderBookLadder
 from kraken_tui.ui.widgets.status_bar import StatusBar
 

@@ -15,6 +15,7 @@ import typer.main
 from cache_fixtures import COMMAND_SECRET, WRONG_SECRET, free_port
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from static_engine import StaticEngine
 
 from kraken_tui.cache.cli_remote import attach, ctl, list_engines
 from kraken_tui.cache.codec import encode
@@ -22,7 +23,6 @@ from kraken_tui.cache.publisher import CachePublisher
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import StrategyState, TradingState
 from kraken_tui.settings import RedisSettings, Settings
-from kraken_tui.ui.fixtures import StaticEngine
 
 
 async def run_ctl(

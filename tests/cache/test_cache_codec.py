@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from static_engine import INSTRUMENTS, build_snapshot
 
 from kraken_tui.cache.codec import (
     CodecError,
@@ -34,7 +35,6 @@ from kraken_tui.domain import (
 )
 from kraken_tui.engine.api import CommandResult, LogLine, ManualOrder, StrategySnapshot
 from kraken_tui.exchange.protocol import ConnectionStatus, RateLimitStatus
-from kraken_tui.ui.fixtures import INSTRUMENTS, build_snapshot
 
 
 def round_trip_parts(snapshot):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import pytest
 from cache_fixtures import COMMAND_SECRET, KEY_PREFIX, WRONG_SECRET, wait_until
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from static_engine import StaticEngine
 
 from kraken_tui.cache.commands import (
     MAX_REPLY_CHARS,
@@ -29,7 +30,6 @@ from kraken_tui.cache.signing import Purpose, Signer
 from kraken_tui.domain import OrderType, Side, StrategyState, TradingState
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.settings import RedisSettings
-from kraken_tui.ui.fixtures import StaticEngine
 
 
 def state_of(engine: StaticEngine, name: str) -> StrategyState:

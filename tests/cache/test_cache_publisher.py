@@ -7,6 +7,7 @@ import asyncio
 import orjson
 from cache_fixtures import free_port, wait_until
 from redis.asyncio import Redis
+from static_engine import INSTRUMENTS, StaticEngine
 
 from kraken_tui.cache.codec import decode_part, snapshot_from_parts
 from kraken_tui.cache.instruments import cache_instruments, get_cached_instruments
@@ -16,7 +17,6 @@ from kraken_tui.cache.publisher import CachePublisher
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.engine.api import EngineSnapshot
 from kraken_tui.settings import RedisSettings
-from kraken_tui.ui.fixtures import INSTRUMENTS, StaticEngine
 
 
 async def read_state(redis: Redis, key: str) -> dict[str, object]:

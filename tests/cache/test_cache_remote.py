@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from cache_fixtures import COMMAND_SECRET, wait_until
 from redis.asyncio import Redis
+from static_engine import StaticEngine
 
 from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
@@ -16,7 +17,6 @@ from kraken_tui.cache.signing import Purpose, Signer
 from kraken_tui.domain import ConnectionState, OrderType, Side, StrategyState, TradingState
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.settings import RedisSettings
-from kraken_tui.ui.fixtures import StaticEngine
 
 
 async def test_the_remote_snapshot_equals_the_local_one(

@@ -14,6 +14,7 @@ import pytest
 from cache_fixtures import COMMAND_SECRET, WRONG_SECRET, wait_until
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from static_engine import StaticEngine
 
 from kraken_tui.cache.codec import encode
 from kraken_tui.cache.keys import EngineKeys
@@ -24,7 +25,6 @@ from kraken_tui.cache.signing import Purpose, Signer
 from kraken_tui.domain import ConnectionState, TradingState
 from kraken_tui.engine.api import LogLine
 from kraken_tui.settings import RedisSettings
-from kraken_tui.ui.fixtures import StaticEngine
 
 
 @pytest.fixture

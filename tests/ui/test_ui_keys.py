@@ -9,6 +9,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from rich.text import Text
+from static_engine import FIXED_NOW, StaticEngine
 from textual.binding import Binding
 from textual.widgets import Checkbox, DataTable, Input, Label, Select
 
@@ -25,7 +26,6 @@ from kraken_tui.engine.api import CommandResult, LogLine, ManualOrder, RiskDecis
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
 from kraken_tui.ui.commands import ACTIONS
-from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
 from kraken_tui.ui.heap import YOUNG_THRESHOLD, tune_gc_after_start
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
@@ -718,9 +718,6 @@ async def test_gc_is_tuned_once_the_engine_runs_start_up_objects_frozen() -> Non
 
 
 async def test_b_opens_the_stored_backtest_runs_and_says_so_when_there_is_no_store() -> None:
-    from kraken_tui.domain import Mode
-    from kraken_tui.ui.app import KrakenTuiApp
-    from kraken_tui.ui.fixtures import StaticEngine
     from kraken_tui.ui.screens.backtest_screen import BacktestScreen
 
     class NoRuns:

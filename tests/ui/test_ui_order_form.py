@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from static_engine import INSTRUMENTS, build_snapshot
+
 from kraken_tui.domain import OrderType, Side, TimeInForce
-from kraken_tui.ui.fixtures import INSTRUMENTS, build_snapshot
 from kraken_tui.ui.order_form import OrderForm, check_order_form
 
 SNAPSHOT = build_snapshot()

@@ -3,12 +3,12 @@ against the app as built for the other key tests, asserted on the commands the e
 
 from __future__ import annotations
 
+from static_engine import FIXED_NOW, StaticEngine
 from textual.widgets import Input, Select
 
 from kraken_tui.domain import Mode, Side
 from kraken_tui.engine.api import EngineSnapshot
 from kraken_tui.ui.app import KrakenTuiApp
-from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
 from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY, OrderTicket
 
 SIZE = (120, 40)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from static_engine import FIXED_NOW, StaticEngine
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from kraken_tui.domain import ConnectionState, Mode, TradingState
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
-from kraken_tui.ui.fixtures import FIXED_NOW, StaticEngine
 from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY
 
 SnapCompare = Callable[..., bool]

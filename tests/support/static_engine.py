@@ -1,5 +1,6 @@
-"""`StaticEngine`: an `EngineApi` over a fixed, seeded market, for snapshot tests, pilot tests of
-the UI alone and a demo (`python -m kraken_tui.ui.fixtures`).
+"""`StaticEngine`: an `EngineApi` over a fixed, seeded market, for what a real engine cannot
+produce on demand: layout snapshots from seeded data with a fixed clock, the Redis layer's
+tests, and console states the engine only reaches by itself (a lost feed, a failing command).
 
 Its commands change the snapshot the way the engine does (pause flips a strategy's state, the kill
 switch halts trading and cancels every open order, a cancel removes the order), always by
@@ -491,14 +492,3 @@ class StaticEngine:
 
     def _append_log(self, level: str, source: str, message: str) -> None:
         self._log.append(LogLine(len(self._log) + 1, self._snapshot.ts, level, source, message))
-
-
-def main() -> None:
-    """Run the console on the fixture market: a demo that needs no exchange and no engine."""
-    from kraken_tui.ui.app import KrakenTuiApp
-
-    KrakenTuiApp(StaticEngine(), mode=Mode.SANDBOX).run()
-
-
-if __name__ == "__main__":
-    main()
