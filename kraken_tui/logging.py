@@ -2,7 +2,7 @@
 
 Every record passes one loguru patcher that redacts secrets in the message, the ``extra``
 values and the exception text before any sink formats it, so no sink (file, console, the UI
-panel and the Redis log stream it feeds, alert hooks) can leak them. Two kinds of secret are
+panel and the Redis log stream it feeds) can leak them. Two kinds of secret are
 removed:
 
 - values we know: the configured credentials, and secrets learned at run time through
@@ -88,21 +88,15 @@ _SECRET_FIELD = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One record as the UI log panel and remote viewers need it.
-
-    Field names match ``kraken_tui.engine.api.LogLine``; ``text`` adds the fully formatted
-    line, including a traceback when the record carried one.
-    """
+    """One record as the UI log panel and remote viewers (through the engine's
+    ``log_lines_since``) need it: the message without its traceback, which only the file and
+    console sinks print."""
 
     seq: int
     ts: datetime
     level: str
     source: str
     message: str
-    text: str
-
-
-AlertHook = Callable[[LogLine], None]
 
 
 class LogBuffer:
@@ -149,7 +143,6 @@ class LogBuffer:
                     level=record["level"].name,
                     source=record["name"] or "",
                     message=record["message"],
-                    text=str(message).rstrip("\n"),
                 )
             )
 
@@ -256,48 +249,12 @@ class LogHandles:
     buffer: LogBuffer
     file_path: Path
     _sink_ids: list[int] = field(default_factory=list)
-    _alert_hooks: list[AlertHook] = field(default_factory=list)
-    _hooks_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add_alert_hook(self, hook: AlertHook) -> Callable[[], None]:
-        """Call ``hook`` for every CRITICAL record; returns a function that unsubscribes.
-
-        The hook runs in the thread that logged, so it must be quick and thread-safe
-        (an asyncio consumer should hand over with ``loop.call_soon_threadsafe``).
-        """
-        with self._hooks_lock:
-            self._alert_hooks.append(hook)
-
-        def remove() -> None:
-            with self._hooks_lock:
-                if hook in self._alert_hooks:
-                    self._alert_hooks.remove(hook)
-
-        return remove
 
     def close(self) -> None:
         """Flush the queued file sink and detach every sink this module added."""
         for sink_id in self._sink_ids:
             logger.remove(sink_id)
         self._sink_ids.clear()
-
-    def _fire_alerts(self, message: Message) -> None:
-        record = message.record
-        line = LogLine(
-            seq=0,
-            ts=record["time"],
-            level=record["level"].name,
-            source=record["name"] or "",
-            message=record["message"],
-            text=str(message).rstrip("\n"),
-        )
-        with self._hooks_lock:
-            hooks = list(self._alert_hooks)
-        for hook in hooks:
-            try:
-                hook(line)
-            except Exception as error:  # a faulty subscriber must not silence the others
-                sys.stderr.write(f"alert hook {hook!r} failed: {error!r}\n")
 
 
 def configure_logging(
@@ -337,7 +294,6 @@ def configure_logging(
     if headless:
         console = _json_console_sink if settings.console_format == "json" else _plain_console_sink
         handles._sink_ids.append(logger.add(console, **common))
-    handles._sink_ids.append(logger.add(handles._fire_alerts, **{**common, "level": "CRITICAL"}))
     # The root level matches ours so libraries do not build records loguru would drop.
     stdlib_logging.basicConfig(handlers=[_InterceptHandler()], level=settings.level, force=True)
     levels = stdlib_logging.getLevelNamesMapping()

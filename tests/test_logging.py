@@ -1,5 +1,5 @@
-"""Log sinks: redaction on every sink, rotation, private files, the UI buffer and CRITICAL
-alert hooks; third-party loggers capped."""
+"""Log sinks: redaction on every sink, rotation, private files, the UI buffer; third-party
+loggers capped."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from kraken_tui.logging import (
     THIRD_PARTY_LOGGERS,
     LogBuffer,
     LogHandles,
-    LogLine,
     configure_logging,
     register_secret,
 )
@@ -69,17 +68,18 @@ def umask_022() -> Iterator[None]:
     os.umask(previous)
 
 
-def every_sink_text(
-    handles: LogHandles, capsys: pytest.CaptureFixture[str], alerts: list[LogLine]
-) -> dict[str, str]:
+def every_sink_text(handles: LogHandles, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     """What each sink received, by name; closes the handles to drain the file sink."""
     handles.close()
     return {
         "file": handles.file_path.read_text(),
         "console": capsys.readouterr().err,
-        "buffer": "\n".join(line.text for line in handles.buffer.since(0)),
-        "alerts": "\n".join(line.text for line in alerts),
+        "buffer": "\n".join(line.message for line in handles.buffer.since(0)),
     }
+
+
+TRACEBACK_SINKS = ("file", "console")
+"""The sinks that print a record's traceback; the buffer keeps only the message."""
 
 
 def mode(path: Path) -> int:
@@ -102,25 +102,15 @@ def test_no_sink_ever_receives_the_api_key_or_secret(
     configure: Configure, capsys: pytest.CaptureFixture[str], console_format: str
 ) -> None:
     handles = configure(level="DEBUG", console_format=console_format)
-    alerts: list[LogLine] = []
-    handles.add_alert_hook(alerts.append)
 
     log_secrets_every_way()
-    handles.close()  # drains the enqueued file sink
+    texts = every_sink_text(handles, capsys)
 
-    file_text = handles.file_path.read_text()
-    console_text = capsys.readouterr().err
-    buffer_text = "\n".join(line.text for line in handles.buffer.since(0))
-    alert_text = "\n".join(line.text for line in alerts)
-    for sink_name, text in [
-        ("file", file_text),
-        ("console", console_text),
-        ("buffer", buffer_text),
-        ("alerts", alert_text),
-    ]:
+    for sink_name, text in texts.items():
         assert API_KEY not in text, sink_name
         assert API_SECRET not in text, sink_name
         assert REDACTED in text, sink_name
+    file_text = texts["file"]
     assert "sdk says: bad secret" in file_text  # stdlib logging reached loguru
     assert "private call failed" in file_text and "RuntimeError" in file_text
 
@@ -151,14 +141,12 @@ def test_the_sdk_websocket_token_line_is_redacted_in_every_sink(
     configure: Configure, capsys: pytest.CaptureFixture[str], console_format: str
 ) -> None:
     handles = configure(level="DEBUG", third_party_level="DEBUG", console_format=console_format)
-    alerts: list[LogLine] = []
-    handles.add_alert_hook(alerts.append)
     sdk = stdlib_logging.getLogger("kraken.spot.websocket.connectors")
     # python-kraken-sdk 3.5's exact call, with the GetWebSocketsToken result as argument.
     sdk.debug("Websocket token: %s", {"token": WS_TOKEN, "expires": 900})
     subscribe = {"method": "subscribe", "params": {"channel": "executions", "token": WS_TOKEN}}
     logger.critical("sent {}", json.dumps(subscribe, separators=(",", ":")))
-    for sink, text in every_sink_text(handles, capsys, alerts).items():
+    for sink, text in every_sink_text(handles, capsys).items():
         assert WS_TOKEN not in text, sink
         assert REDACTED in text, sink
     file_text = handles.file_path.read_text()
@@ -219,9 +207,7 @@ def test_url_and_json_encoded_forms_of_a_secret_are_redacted(
     assert encoded != WS_TOKEN
     logger.info("body nonce=1&sig={}&pair=XBTUSD", encoded)
     logger.info("secret {} in form {}", API_SECRET, encode(API_SECRET))
-    for sink, text in every_sink_text(handles, capsys, []).items():
-        if sink == "alerts":
-            continue
+    for sink, text in every_sink_text(handles, capsys).items():
         assert encoded not in text and encode(API_SECRET) not in text, sink
         assert f"sig={REDACTED}&pair=XBTUSD" in text, sink
 
@@ -242,8 +228,6 @@ def test_secrets_in_chained_exceptions_are_redacted_in_every_sink(
     configure: Configure, capsys: pytest.CaptureFixture[str], console_format: str
 ) -> None:
     handles = configure(console_format=console_format)
-    alerts: list[LogLine] = []
-    handles.add_alert_hook(alerts.append)
     register_secret(WS_TOKEN)
     try:
         raise_chained(WS_TOKEN)
@@ -253,8 +237,10 @@ def test_secrets_in_chained_exceptions_are_redacted_in_every_sink(
         raise_chained(API_SECRET)
     except ConnectionError:
         logger.opt(exception=True).critical("kill switch: exchange unreachable")
-    for sink, text in every_sink_text(handles, capsys, alerts).items():
+    for sink, text in every_sink_text(handles, capsys).items():
         assert WS_TOKEN not in text and API_SECRET not in text, sink
+        if sink not in TRACEBACK_SINKS:
+            continue
         # The chain is still there to debug with, only the values are gone.
         assert f"ValueError: signature check failed for {REDACTED}" in text.replace("\\n", "\n"), (
             sink
@@ -314,34 +300,6 @@ def test_file_rotates_by_size_keeping_retention_compressed(configure: Configure)
 def test_invalid_logging_settings_are_rejected(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         LoggingSettings(**fields)
-
-
-def test_alert_hooks_get_only_critical_records_until_removed(configure: Configure) -> None:
-    handles = configure()
-    alerts: list[LogLine] = []
-    remove = handles.add_alert_hook(alerts.append)
-    logger.error("not an alert")
-    logger.critical("daily loss limit breached")
-    remove()
-    logger.critical("after unsubscribe")
-    assert [line.message for line in alerts] == ["daily loss limit breached"]
-    assert alerts[0].level == "CRITICAL"
-
-
-def test_a_failing_alert_hook_does_not_starve_the_others(
-    configure: Configure, capsys: pytest.CaptureFixture[str]
-) -> None:
-    handles = configure(headless=False)
-
-    def broken(_: LogLine) -> None:
-        raise RuntimeError("subscriber bug")
-
-    alerts: list[LogLine] = []
-    handles.add_alert_hook(broken)
-    handles.add_alert_hook(alerts.append)
-    logger.critical("drawdown limit breached")
-    assert len(alerts) == 1
-    assert "subscriber bug" in capsys.readouterr().err
 
 
 def test_buffer_returns_lines_since_a_sequence_in_order_and_bounded() -> None:
@@ -463,7 +421,7 @@ def test_tracebacks_never_show_local_variable_values(
         sign_request()
     except RuntimeError:
         logger.exception("private call failed")
-    for sink, text in every_sink_text(handles, capsys, []).items():
-        if sink != "alerts":
+    for sink, text in every_sink_text(handles, capsys).items():
+        assert "unregistered-local-4d1f" not in text, sink
+        if sink in TRACEBACK_SINKS:
             assert "RuntimeError: ('signing failed', 23)" in text, sink
-            assert "unregistered-local-4d1f" not in text, sink

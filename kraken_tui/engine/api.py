@@ -32,6 +32,7 @@ from kraken_tui.domain import (
     TradingState,
 )
 from kraken_tui.exchange.protocol import ConnectionStatus, RateLimitStatus
+from kraken_tui.logging import LogLine as LogLine  # part of this API: log_lines_since
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,15 +129,6 @@ class CommandResult:
     ok: bool
     message: str
     detail: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    seq: int
-    ts: datetime
-    level: str
-    source: str
-    message: str
 
 
 @runtime_checkable
