@@ -7,6 +7,7 @@ faults shared with the WebSocket methods."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,12 @@ from kraken_tui.sandbox.errors import VenueError, invalid_argument
 from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
 from kraken_tui.sandbox.pairs import PairInfo
 from kraken_tui.sandbox.rest_public import UNKNOWN_METHOD, parse_float, parse_int
+from kraken_tui.sandbox.trade_volume import (
+    THIRTY_DAYS_S,
+    requested_pairs,
+    trade_volume,
+    usd_volume,
+)
 from kraken_tui.sandbox.venue import FillView, OrderView, SandboxVenue, VenueOrderType
 from kraken_tui.sandbox.wire import fixed, rfc3339_seconds
 
@@ -89,6 +96,7 @@ class PrivateRest:
             "CancelAll": self._cancel_all,
             "CancelAllOrdersAfter": self._cancel_all_orders_after,
             "GetWebSocketsToken": self._ws_token,
+            "TradeVolume": self._trade_volume,
         }
 
     def knows(self, method: str) -> bool:
@@ -253,6 +261,13 @@ class PrivateRest:
             "trades": {fill.trade_id: self._fill_json(fill) for fill in page.items},
             "count": page.count,
         }
+
+    def _trade_volume(self, account: str, params: Params) -> dict[str, Any]:
+        pairs = requested_pairs(_text(params, "pair"), self._venue.pairs.resolve)
+        since = self._venue.now() - THIRTY_DAYS_S
+        fills = self._venue.trades_history(account, start=since, limit=sys.maxsize).items
+        fees = self._venue.fees
+        return trade_volume(usd_volume(fills), pairs, fees.maker, fees.taker)
 
     def _ws_token(self, account: str, _: Params) -> dict[str, Any]:
         token, expires = self._auth.issue_ws_token(account)
