@@ -61,6 +61,7 @@ from kraken_tui.domain import (
 from kraken_tui.domain.money import ZERO
 from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
 from kraken_tui.engine.strategy_loader import StrategyLoadError, resolve_strategy_class
+from kraken_tui.exchange.candles import BarBuilder, TradeBar
 from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.pairs import PairInfo, PairRegistry
 from kraken_tui.sandbox.venue import SandboxVenue
@@ -374,7 +375,8 @@ class Backtester:
         sides = tick_rule_sides(prices) if wants_trades else []
         broker = self.broker
         clock = self.clock
-        candles = _CandleState(self, interval)
+        bars: BarBuilder[float] = BarBuilder(step_us)
+        candles = _CandleCloses(self, interval)
         where = "in on_start"
         try:
             self._dispatch(strategy.on_start())
@@ -383,10 +385,8 @@ class Backtester:
                 now_us = times_us[k]
                 price = prices[k]
                 volume = volumes[k]
-                bucket_us = now_us - now_us % step_us
-                if bucket_us != candles.open_us:
-                    candles.close()
-                    candles.open(bucket_us, price)
+                if bars.add(now_us, price, volume) and bars.closed is not None:
+                    candles.close(bars.closed)
                 clock.advance_to(now_us)
                 if broker.next_arrival_us <= now_us:
                     broker.arrive(now_us, Decimal(repr(price)), volume)
@@ -394,7 +394,6 @@ class Backtester:
                 if broker.resting:
                     broker.print_trade(now_us, price, volume)
                     self._after_venue()
-                candles.add(price, volume)
                 self._book_close = Decimal(repr(price))
                 if wants_trades:
                     trade = Trade(
@@ -409,7 +408,8 @@ class Backtester:
                     self._dispatch(strategy.on_book(self._book()))
                 self._on_timer_due()
             where = "at the last candle"
-            candles.close()
+            if bars.forming is not None:
+                candles.close(bars.forming)
             where = "in on_stop"
             strategy.on_stop()
         except (StrategyFailedError, BacktestSetupError):
@@ -607,66 +607,47 @@ class _Replay:
     last_close: Decimal
 
 
-class _CandleState:
-    """The candle being built from trades, and what its closes leave behind: equity marks,
-    exposure, close times."""
+class _CandleCloses:
+    """What each candle built from the trades leaves behind when it closes: the strategy's
+    reaction, equity marks, exposure, close times."""
 
     def __init__(self, backtester: Backtester, interval: int) -> None:
         self._bt = backtester
         self._interval = interval
         self._step_us = interval * _MICROS_PER_MINUTE
-        self.open_us: int | None = None
-        self._open = self._high = self._low = self._close = self._volume = 0.0
-        self._trades = 0
         self.close_times: list[datetime] = []
         self.equity: list[float] = []
         self.exposure = 0
         self.last_close = ZERO
 
-    def open(self, open_us: int, price: float) -> None:
-        self.open_us = open_us
-        self._open = self._high = self._low = self._close = price
-        self._volume = 0.0
-        self._trades = 0
-
-    def add(self, price: float, volume: float) -> None:
-        self._high = max(self._high, price)
-        self._low = min(self._low, price)
-        self._close = price
-        self._volume += volume
-        self._trades += 1
-
-    def close(self) -> None:
+    def close(self, bar: TradeBar[float]) -> None:
         """At the candle's close time: hand it to the strategy, then mark equity."""
-        if self.open_us is None:
-            return
         bt = self._bt
-        close_us = self.open_us + self._step_us
+        close_us = bar.begin + self._step_us
         bt.clock.advance_to(close_us)
-        close = Decimal(repr(self._close))
+        close = Decimal(repr(bar.close))
         bt._book_close = close
         candle = BarCandle(
             bt.instrument.symbol,
             self._interval,
-            UNIX_EPOCH + timedelta(microseconds=self.open_us),
+            UNIX_EPOCH + timedelta(microseconds=bar.begin),
             close,
-            self._open,
-            self._high,
-            self._low,
-            self._volume,
-            self._trades,
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.volume,
+            bar.trades,
         )
         bt._dispatch(bt.strategy.on_candle(candle))
         bt._on_timer_due()
         broker = bt.broker
-        value = broker.cash + broker.base * self._close
+        value = broker.cash + broker.base * bar.close
         if broker.base:
             self.exposure += 1
         self.equity.append(value)
         self.close_times.append(UNIX_EPOCH + timedelta(microseconds=close_us))
         self.last_close = close
         bt._mark(value)
-        self.open_us = None
 
 
 class ReplayContext(StrategyContext):

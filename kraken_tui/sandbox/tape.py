@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kraken_tui.domain.money import ZERO
+from kraken_tui.exchange.candles import BarBuilder, TradeBar
 from kraken_tui.sandbox.records import OhlcBar, PublicTrade, SpreadSample
 
 OHLC_INTERVALS: tuple[int, ...] = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
@@ -36,40 +37,20 @@ class HistoryBar:
     trades: int
 
 
-class _Bar:
-    __slots__ = ("begin", "close", "high", "low", "notional", "open", "trades", "volume")
-
-    def __init__(self, begin: int, price: Decimal) -> None:
-        self.begin = begin
-        self.open = self.high = self.low = self.close = price
-        self.volume = ZERO
-        self.notional = ZERO
-        self.trades = 0
-
-    def add(self, price: Decimal, qty: Decimal) -> None:
-        if price > self.high:
-            self.high = price
-        if price < self.low:
-            self.low = price
-        self.close = price
-        self.volume += qty
-        self.notional += price * qty
-        self.trades += 1
-
-    def view(self, symbol: str, interval: int, price_step: Decimal) -> OhlcBar:
-        vwap = (self.notional / self.volume).quantize(price_step) if self.volume else ZERO
-        return OhlcBar(
-            symbol=symbol,
-            interval=interval,
-            interval_begin=self.begin,
-            open=self.open,
-            high=self.high,
-            low=self.low,
-            close=self.close,
-            vwap=vwap,
-            volume=self.volume,
-            trades=self.trades,
-        )
+def _ohlc_bar(bar: TradeBar[Decimal], symbol: str, interval: int, price_step: Decimal) -> OhlcBar:
+    vwap = (bar.notional / bar.volume).quantize(price_step) if bar.volume else ZERO
+    return OhlcBar(
+        symbol=symbol,
+        interval=interval,
+        interval_begin=bar.begin,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        vwap=vwap,
+        volume=bar.volume,
+        trades=bar.trades,
+    )
 
 
 class TradeTape:
@@ -77,7 +58,10 @@ class TradeTape:
         self.symbol = symbol
         self._price_step = price_step
         self.trades: deque[PublicTrade] = deque(maxlen=_RECENT_TRADES)
-        self._bars: dict[int, deque[_Bar]] = {
+        self._builders: dict[int, BarBuilder[Decimal]] = {
+            interval: BarBuilder(interval * 60) for interval in OHLC_INTERVALS
+        }
+        self._bars: dict[int, deque[TradeBar[Decimal]]] = {
             interval: deque(maxlen=max(OHLC_MAX_POINTS, _DAY_S // 60 if interval == 1 else 0))
             for interval in OHLC_INTERVALS
         }
@@ -92,12 +76,9 @@ class TradeTape:
         self.trades.append(trade)
         self.last_trade_id = trade.trade_id
         second = int(trade.timestamp)
-        for interval, bars in self._bars.items():
-            length = interval * 60
-            begin = second - second % length
-            if not bars or bars[-1].begin < begin:
-                bars.append(_Bar(begin, trade.price))
-            bars[-1].add(trade.price, trade.qty)
+        for interval, builder in self._builders.items():
+            builder.add(second, trade.price, trade.qty)
+            self._keep_forming(interval, builder)
 
     def seed_history(self, minute_bars: Sequence[HistoryBar]) -> None:
         """Load 1-minute bars from before the tape's first trade (oldest first), and the
@@ -106,24 +87,33 @@ class TradeTape:
         if self.trades or any(self._bars.values()):
             return
         for bar in minute_bars:
-            for interval, bars in self._bars.items():
-                length = interval * 60
-                begin = bar.begin - bar.begin % length
-                if not bars or bars[-1].begin < begin:
-                    bars.append(_Bar(begin, bar.open))
-                target = bars[-1]
-                target.high = max(target.high, bar.high)
-                target.low = min(target.low, bar.low)
-                target.close = bar.close
-                target.volume += bar.volume
-                target.notional += bar.close * bar.volume
-                target.trades += bar.trades
+            for interval, builder in self._builders.items():
+                builder.add_bar(
+                    bar.begin,
+                    bar.open,
+                    bar.high,
+                    bar.low,
+                    bar.close,
+                    bar.volume,
+                    bar.close * bar.volume,
+                    bar.trades,
+                )
+                self._keep_forming(interval, builder)
+
+    def _keep_forming(self, interval: int, builder: BarBuilder[Decimal]) -> None:
+        """Keep the builder's forming bar as the newest of the interval's history (it is
+        mutable: later trades update it in place)."""
+        bars = self._bars[interval]
+        forming = builder.forming
+        if forming is not None and (not bars or bars[-1] is not forming):
+            bars.append(forming)
 
     def ohlc(self, interval: int, since: int | None = None) -> list[OhlcBar]:
         bars = self._bars[interval]
         selected = [bar for bar in bars if since is None or bar.begin >= since]
         return [
-            bar.view(self.symbol, interval, self._price_step) for bar in selected[-OHLC_MAX_POINTS:]
+            _ohlc_bar(bar, self.symbol, interval, self._price_step)
+            for bar in selected[-OHLC_MAX_POINTS:]
         ]
 
     def window_stats(self, since: float) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, int]:
