@@ -22,6 +22,7 @@ from kraken_tui import __version__
 from kraken_tui.backtest.cli_backtest import register as register_backtest
 from kraken_tui.engine.strategy_loader import strategy_config_errors
 from kraken_tui.ml.cli_ml import register as register_ml
+from kraken_tui.sandbox.cli_sandbox import register as register_sandbox
 from kraken_tui.settings import (
     ConfigError,
     Settings,
@@ -244,69 +245,6 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-@app.command("sandbox")
-def sandbox(
-    host: Annotated[str, typer.Option(help="Interface to listen on (keep it loopback).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port; 0 picks one.")] = 8089,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
-    rate: Annotated[
-        float, typer.Option(min=0.0, help="Book update messages per second (0: quiet market).")
-    ] = 200.0,
-    state: Annotated[
-        Path | None, typer.Option(help="SQLite file keeping accounts, orders and fills.")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="Extra funded account's API key (with --api-secret).")
-    ] = None,
-    api_secret: Annotated[
-        str | None, typer.Option(help="Its secret, base64 as Kraken issues them.")
-    ] = None,
-    tier: Annotated[
-        str, typer.Option(help="Rate-limit tier: starter, intermediate or pro.")
-    ] = "starter",
-    time_scale: Annotated[
-        float,
-        typer.Option(
-            min=0.001,
-            help="Venue time runs this many times faster than wall time "
-            "(60: a 1-minute candle closes every second).",
-        ),
-    ] = 1.0,
-    replay: Annotated[
-        Path | None, typer.Option(help="Replay a Kraken time-and-sales CSV as one pair's market.")
-    ] = None,
-    replay_pair: Annotated[str, typer.Option(help="Pair the replayed CSV drives.")] = "BTC/USD",
-    replay_speed: Annotated[float, typer.Option(min=0.001, help="Replay speed-up.")] = 1.0,
-) -> None:
-    """Run the Kraken-protocol sandbox exchange standalone and print its URLs and credentials."""
-    from kraken_tui.sandbox.cli_sandbox import run_sandbox
-    from kraken_tui.sandbox.ratelimits import Tier
-
-    try:
-        run_sandbox(
-            host,
-            port,
-            seed,
-            rate,
-            state,
-            api_key,
-            api_secret,
-            tier=Tier(tier),
-            time_scale=time_scale,
-            replay_csv=replay,
-            replay_pair=replay_pair,
-            replay_speed=replay_speed,
-        )
-    except ValueError as error:
-        typer.echo(f"kraken-tui sandbox: {error}", err=True)
-        raise typer.Exit(EXIT_CONFIG_ERROR) from error
-    except OSError as error:
-        typer.echo(f"kraken-tui sandbox: cannot serve: {error}", err=True)
-        raise typer.Exit(EXIT_RUNTIME_FAILURE) from error
-
-
 @app.command("ctl")
 def ctl(
     ctx: typer.Context,
@@ -356,6 +294,7 @@ def attach(
         logs.close()
 
 
+register_sandbox(app)
 register_backtest(app)
 register_ml(app)
 

@@ -77,7 +77,7 @@ class SandboxProcess:
         if faults:
             self._args += ["--faults", json.dumps(dict(faults))]
         if mirror_url is not None:
-            self._args += ["--mirror", mirror_url]
+            self._args += ["--mirror", "--mirror-url", mirror_url]
         if mirror_pairs:
             self._args += ["--mirror-pairs", ",".join(mirror_pairs)]
         self._log_path = log_path

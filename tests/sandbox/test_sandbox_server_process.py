@@ -120,3 +120,36 @@ def test_standalone_cli_prints_credentials_and_accepts_an_extra_account() -> Non
 def test_run_sandbox_refuses_a_key_without_its_secret() -> None:
     with pytest.raises(ValueError, match="together"):
         run_sandbox(port=0, api_key="lonely")
+
+
+def _option_names(*command: str) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    return {word.strip("│,") for word in result.stdout.split() if word.startswith("--")}
+
+
+def test_kraken_tui_sandbox_and_python_m_kraken_tui_sandbox_take_the_same_options() -> None:
+    console = _option_names("kraken_tui", "sandbox")
+    standalone = _option_names("kraken_tui.sandbox")
+    assert console == standalone
+    assert {"--faults", "--mirror", "--mirror-url", "--mirror-pairs", "--tier", "--rate"} <= console
+    assert {"--ready-line", "--exit-on-stdin-eof", "--time-scale", "--replay"} <= console
+
+
+@pytest.mark.parametrize("faults", ["[1]", "{not json"])
+def test_a_fault_plan_that_is_not_a_json_object_is_a_usage_error(faults: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kraken_tui", "sandbox", "--port", "0", "--faults", faults],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "--faults" in result.stderr
