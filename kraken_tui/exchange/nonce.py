@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from loguru import logger
 
@@ -70,17 +69,6 @@ class NonceStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
-
-
-class _NonceClient(Protocol):
-    def get_nonce(self) -> str: ...
-
-
-def install_nonce_store(client: _NonceClient, store: NonceStore) -> None:
-    """Make a python-kraken-sdk client (REST, async REST or WebSocket, whose token request
-    is a signed REST call) sign with our nonces: every SDK request path calls
-    `self.get_nonce()`, so an instance attribute of that name takes precedence."""
-    client.get_nonce = lambda: str(store.next())  # type: ignore[method-assign]
 
 
 def is_invalid_nonce_error(message: str) -> bool:

@@ -11,12 +11,12 @@ from itertools import pairwise
 from pathlib import Path
 
 from aiohttp import web
-from kraken.base_api import SpotAsyncClient, SpotClient
+from kraken.base_api import SpotClient
 
+from kraken_tui.exchange.kraken_rest import _NonceClient
 from kraken_tui.exchange.nonce import (
     NONCE_UNITS_PER_SECOND,
     NonceStore,
-    install_nonce_store,
     invalid_nonce_explanation,
     is_invalid_nonce_error,
 )
@@ -117,12 +117,12 @@ async def test_the_sdk_signs_private_requests_with_our_nonces(tmp_path: Path) ->
     await site.start()
     port = runner.addresses[0][1]
     store = NonceStore(tmp_path / "nonce", clock=lambda: 42.0)
-    client = SpotAsyncClient(
+    client = _NonceClient(
+        store.next,
         key="public-key",
         secret=base64.b64encode(b"secret").decode(),
         url=f"http://127.0.0.1:{port}",
     )
-    install_nonce_store(client, store)
     try:
         for _ in range(3):
             result = await client.request("POST", "/0/private/Balance")
