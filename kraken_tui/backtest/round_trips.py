@@ -36,11 +36,6 @@ class RoundTrip:
     def is_open(self) -> bool:
         return self.exit_ts is None
 
-    @property
-    def return_pct(self) -> Decimal:
-        notional = self.entry_price * self.qty
-        return self.pnl / notional * 100 if notional else ZERO
-
 
 class RoundTripBuilder:
     """Fed every fill with the position before and after it; collects closed round trips."""

@@ -27,10 +27,6 @@ class OrderEntryGate:
         self._reason: str | None = None
         self._closed = asyncio.Event()
 
-    @property
-    def closed_reason(self) -> str | None:
-        return self._reason
-
     def close(self, reason: str) -> None:
         """Refuse every order entry from now on, waking the requests already waiting."""
         self._reason = reason

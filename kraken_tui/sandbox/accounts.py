@@ -38,9 +38,6 @@ class Account:
     def available(self, asset: str) -> Decimal:
         return self.balance(asset) - self.hold(asset)
 
-    def can_reserve(self, asset: str, amount: Decimal) -> bool:
-        return self.unlimited or amount <= self.available(asset)
-
     def change_hold(self, asset: str, delta: Decimal) -> None:
         if delta == 0:
             return

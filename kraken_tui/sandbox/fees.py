@@ -31,11 +31,3 @@ class FeeSchedule:
         Rounding down keeps the fee within what was reserved for it, so an account whose
         whole balance is on hold can never be driven below zero by rounding."""
         return quantize_down(cost * self.rate(maker), step)
-
-    @property
-    def maker_pct(self) -> Decimal:
-        return self.maker * _PERCENT
-
-    @property
-    def taker_pct(self) -> Decimal:
-        return self.taker * _PERCENT

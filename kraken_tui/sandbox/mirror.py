@@ -127,10 +127,6 @@ class MirrorMarket:
         pair awaiting its snapshot)."""
         return not self._connected or any(p.book.stale for p in self._pairs.values())
 
-    def feed_book(self, symbol: str) -> OrderBook:
-        """The verified feed book being mirrored (read-only use)."""
-        return self._pairs[self._venue.pairs.resolve(symbol).symbol].book
-
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="kraken-mirror")

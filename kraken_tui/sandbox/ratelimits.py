@@ -148,12 +148,6 @@ class RateLimiter:
             0.0 if counter is None else counter.current(self.clock(), self.limits.rest_decay_per_s)
         )
 
-    def trading_counter(self, api_key: str, pair: str) -> float:
-        counter = self._trading.get((api_key, pair))
-        if counter is None:
-            return 0.0
-        return counter.current(self.clock(), self.limits.trading_decay_per_s)
-
     def _charge(
         self,
         counters: dict[Hashable, _DecayingCounter],

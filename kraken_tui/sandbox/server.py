@@ -11,7 +11,6 @@ depth per loop tick however many levels changed in it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import itertools
 import json
@@ -445,12 +444,3 @@ class SandboxServer:
             self.private_ws.handle(conn, method, params, time_in, req_id)
             return
         raise WsRequestError(f"Method {method} not supported")
-
-
-async def serve_until_cancelled(server: SandboxServer) -> None:
-    await server.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await server.stop()
