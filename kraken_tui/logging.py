@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from gzip import GzipFile
 from pathlib import Path
+from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -401,7 +402,8 @@ class _InterceptHandler(stdlib_logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        frame, depth = stdlib_logging.currentframe(), 0
+        frame: FrameType | None = stdlib_logging.currentframe()
+        depth = 0
         while frame is not None and (
             depth == 0 or frame.f_code.co_filename == stdlib_logging.__file__
         ):

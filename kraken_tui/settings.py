@@ -690,7 +690,9 @@ def _describe(
     for detail in error.errors():
         cause = detail.get("ctx", {}).get("error")
         across_fields = isinstance(cause, _SettingProblem)
-        loc: list[Any] = cause.field.split(".") if across_fields else list(detail["loc"])
+        loc: list[Any] = (
+            cause.field.split(".") if isinstance(cause, _SettingProblem) else list(detail["loc"])
+        )
         field = ".".join(str(part) for part in loc) or "(settings)"
         source = _source_of(loc, file_name, data, overrides, env)
         message = detail["msg"].removeprefix("Value error, ")

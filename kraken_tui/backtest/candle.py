@@ -17,7 +17,8 @@ from kraken_tui.domain.market import Candle
 
 
 class BarCandle:
-    """Same attribute names and types as `Candle` (all read-only by convention)."""
+    """Same attribute names and types as `Candle` (all read-only by convention): both satisfy
+    `CandleView`, the type strategies receive, so the type checker holds this to `Candle`."""
 
     __slots__ = ("_high", "_low", "_open", "_volume", "close", "interval", "symbol", "trades", "ts")
 

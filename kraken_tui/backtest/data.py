@@ -40,6 +40,7 @@ from pathlib import Path
 
 import polars as pl
 from loguru import logger
+from polars.expr.whenthen import ChainedThen, Then
 
 from kraken_tui.domain.market import Candle
 
@@ -48,16 +49,16 @@ TRADES_COLUMNS = ("timestamp", "price", "volume")
 BAR_SCHEMA = pl.Schema(
     {
         "ts": pl.Datetime("us", "UTC"),
-        "open": pl.Float64,
-        "high": pl.Float64,
-        "low": pl.Float64,
-        "close": pl.Float64,
-        "volume": pl.Float64,
-        "trades": pl.Int64,
+        "open": pl.Float64(),
+        "high": pl.Float64(),
+        "low": pl.Float64(),
+        "close": pl.Float64(),
+        "volume": pl.Float64(),
+        "trades": pl.Int64(),
     }
 )
 TRADES_SCHEMA = pl.Schema(
-    {"ts": pl.Datetime("us", "UTC"), "price": pl.Float64, "volume": pl.Float64}
+    {"ts": pl.Datetime("us", "UTC"), "price": pl.Float64(), "volume": pl.Float64()}
 )
 MAX_REPORTED_BAD_LINES = 10
 MAX_FILLED_PER_REAL_BAR = 10
@@ -424,9 +425,9 @@ def _scan_fields(source: Path, columns: Sequence[str]) -> pl.LazyFrame:
     )
 
 
-def _field_problems(columns: Sequence[str]) -> pl.Expr:
+def _field_problems(columns: Sequence[str]) -> Then | ChainedThen:
     expected = len(columns)
-    reason = pl.when(pl.col("field_count") != expected).then(
+    reason: Then | ChainedThen = pl.when(pl.col("field_count") != expected).then(
         pl.format(f"expected {expected} fields, found {{}}", pl.col("field_count"))
     )
     for name in columns:

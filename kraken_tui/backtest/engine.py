@@ -661,7 +661,7 @@ class ReplayContext(StrategyContext):
         self._pinned_book: BookSnapshot | None = None
         super().__init__(instrument=instrument, clock=clock)
 
-    @property  # type: ignore[override]
+    @property
     def book(self) -> BookSnapshot | None:
         return self._pinned_book or self._book_source()
 

@@ -117,7 +117,7 @@ def generate_bars(
             "trades": trades.astype(np.int64),
         }
     ).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
-    return Bars(frame.cast(dict(BAR_SCHEMA)), interval)
+    return Bars(frame.cast(BAR_SCHEMA), interval)
 
 
 def generate_trades(
@@ -171,7 +171,7 @@ def generate_trades(
             "volume": sizes,
         }
     ).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
-    return trades.cast(dict(TRADES_SCHEMA))
+    return trades.cast(TRADES_SCHEMA)
 
 
 def write_ohlcvt_csv(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TextIO, cast
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -179,7 +179,8 @@ async def _read_snapshot(
 ) -> tuple[EngineSnapshot | None, str]:
     """The published state and whether it is verified; a state that fails verification is
     not returned, so `ctl status` never prints forged figures as the engine's."""
-    state = await redis.hgetall(keys.state)
+    # redis-py types replies for every decoding mode; ours (no decode_responses) gives bytes.
+    state = cast(dict[bytes, bytes], await redis.hgetall(keys.state))
     if not state:
         return None, ""
     secret = settings.command_secret

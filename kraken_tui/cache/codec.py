@@ -184,7 +184,7 @@ def snapshot_from_parts(parts: Mapping[str, object]) -> EngineSnapshot:
         values[attribute] = {
             name[len(prefix) :]: value for name, value in parts.items() if name.startswith(prefix)
         }
-    return EngineSnapshot(**values)  # type: ignore[arg-type]
+    return EngineSnapshot(**values)  # type: ignore[arg-type]  # parts were decoded to their types
 
 
 def snapshot_from_state_hash(state: Mapping[bytes, bytes]) -> EngineSnapshot:
@@ -222,7 +222,7 @@ def with_parts(
     for name in SCALAR_PARTS:
         if name in changed:
             updates[name] = changed[name]
-    return dataclasses.replace(snapshot, **updates)  # type: ignore[arg-type]
+    return dataclasses.replace(snapshot, **updates)  # type: ignore[arg-type]  # parts were decoded to their types
 
 
 def encode_instruments(instruments: Mapping[str, Instrument]) -> bytes:
@@ -233,4 +233,4 @@ def decode_instruments(payload: bytes | str) -> dict[str, Instrument]:
     envelope = orjson.loads(payload)
     if envelope.get("v") != CODEC_VERSION:
         raise CodecError(f"instrument cache has codec version {envelope.get('v')}")
-    return decoder_for(dict[str, Instrument])(envelope["instruments"])  # type: ignore[no-any-return]
+    return decoder_for(dict[str, Instrument])(envelope["instruments"])

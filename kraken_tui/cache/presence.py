@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -75,7 +75,8 @@ class EngineHeartbeat:
 
 async def read_heartbeat(redis: Redis, keys: EngineKeys) -> EngineHeartbeat | None:
     """The engine's heartbeat, or None when it is not running (or its heartbeat is unreadable)."""
-    payload = await redis.get(keys.heartbeat)
+    # redis-py types replies for every connection mode; ours (no decode_responses) gives bytes.
+    payload = cast(bytes | None, await redis.get(keys.heartbeat))
     if payload is None:
         return None
     try:
@@ -88,7 +89,7 @@ async def live_engines(redis: Redis, key_prefix: str) -> list[EngineHeartbeat]:
     """Every engine with a live heartbeat under `key_prefix`, sorted by engine id."""
     found: list[EngineHeartbeat] = []
     async for key in redis.scan_iter(match=heartbeat_pattern(key_prefix), count=200):
-        payload = await redis.get(key)
+        payload = cast(bytes | None, await redis.get(key))
         if payload is None:
             continue
         try:

@@ -191,12 +191,25 @@ class CachePublisher:
                     digests = {**kept, **field_digests(written)}
                     written[FIELDS_SIGNATURE] = self._signer.sign(Purpose.STATE, manifest(digests))
                     entry[FIELDS_SIGNATURE] = self._signer.sign_fields(Purpose.CHANGE, entry)
-                pipe.hset(keys.state, mapping=written)
-                pipe.xadd(keys.changes, entry, maxlen=CHANGES_MAXLEN, approximate=True)
+                pipe.hset(
+                    keys.state,
+                    mapping=written,  # type: ignore[arg-type]  # redis-py's key type is invariant
+                )
+                pipe.xadd(
+                    keys.changes,
+                    entry,  # type: ignore[arg-type]  # redis-py's key type is invariant
+                    maxlen=CHANGES_MAXLEN,
+                    approximate=True,
+                )
         lines = self.engine.log_lines_since(self._log_seq, LOG_BATCH)
         new_tail = [encode(line) for line in lines]
         for payload in [*self._log_tail, *new_tail] if full else new_tail:
-            pipe.xadd(keys.log, self._log_entry(payload), maxlen=LOG_MAXLEN, approximate=True)
+            pipe.xadd(
+                keys.log,
+                self._log_entry(payload),  # type: ignore[arg-type]  # redis-py's key type is invariant
+                maxlen=LOG_MAXLEN,
+                approximate=True,
+            )
         now = time.monotonic()
         if full or now >= self._next_heartbeat:
             pipe.set(

@@ -33,7 +33,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from loguru import logger
@@ -336,10 +336,15 @@ class RemoteEngine:
         assert self._redis is not None
         next_check = time.monotonic() + self.heartbeat_check_s
         while not self._stop.is_set:
-            response = await self._redis.xread(
-                {self.keys.changes: self._changes_id, self.keys.log: self._log_id},
-                count=READ_BATCH,
-                block=READ_BLOCK_MS,
+            # redis-py types replies for every protocol and decoding mode at once; ours
+            # (RESP2, no decode_responses) is a list of (stream, entries) in bytes.
+            response = cast(
+                list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                await self._redis.xread(
+                    {self.keys.changes: self._changes_id, self.keys.log: self._log_id},
+                    count=READ_BATCH,
+                    block=READ_BLOCK_MS,
+                ),
             )
             for stream, entries in response:
                 if stream == self.keys.changes.encode():
@@ -350,7 +355,7 @@ class RemoteEngine:
                         self._log_id = entry_id
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.heartbeat_check_s
-                self._set_heartbeat(await self._redis.get(self.keys.heartbeat))
+                self._set_heartbeat(cast(bytes | None, await self._redis.get(self.keys.heartbeat)))
 
     def _apply_changes(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         base = self._base

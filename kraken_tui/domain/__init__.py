@@ -13,7 +13,7 @@ from kraken_tui.domain.enums import (
     TradingState,
 )
 from kraken_tui.domain.instrument import Instrument
-from kraken_tui.domain.market import BookLevel, BookSnapshot, Candle, Ticker, Trade
+from kraken_tui.domain.market import BookLevel, BookSnapshot, Candle, CandleView, Ticker, Trade
 from kraken_tui.domain.orders import Balance, Execution, Order, OrderRequest, Position
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "BookLevel",
     "BookSnapshot",
     "Candle",
+    "CandleView",
     "ComponentState",
     "ConnectionState",
     "Execution",

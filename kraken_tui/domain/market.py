@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from kraken_tui.domain.enums import Side
 
@@ -86,3 +87,30 @@ class Candle:
     volume: Decimal
     trades: int = 0
     closed: bool = True
+
+
+class CandleView(Protocol):
+    """What a strategy may read from a bar. The backtester hands strategies a lazy stand-in
+    (`BarCandle`, which skips building four Decimals per bar) instead of a `Candle`; typing
+    `on_candle` with this protocol lets the type checker hold both to the same attributes."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def interval(self) -> int: ...
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def open(self) -> Decimal: ...
+    @property
+    def high(self) -> Decimal: ...
+    @property
+    def low(self) -> Decimal: ...
+    @property
+    def close(self) -> Decimal: ...
+    @property
+    def volume(self) -> Decimal: ...
+    @property
+    def trades(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...

@@ -109,7 +109,7 @@ class Order:
         return self.status.is_open
 
     def with_changes(self, **changes: object) -> Order:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]  # replace() checks names at run time
 
     @classmethod
     def from_request(cls, request: OrderRequest, created_at: datetime) -> Order:

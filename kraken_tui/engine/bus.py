@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from loguru import logger
 
@@ -100,7 +99,7 @@ class Subscription:
         self.capacity = capacity
         self._accepts = accepts
         self._on_lagging = on_lagging
-        self._queue: deque[Any] = deque()
+        self._queue: deque[object] = deque()
         self._latest: dict[Hashable, object] = {}
         self._ready = asyncio.Event()
         self.dropped = 0

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from loguru import logger
 
@@ -450,8 +451,8 @@ class OrderManager:
             if order.order_id:
                 self._by_order_id.pop(order.order_id, None)
 
-    def _spawn(self, coroutine: object) -> None:
-        task: asyncio.Task[object] = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -70,9 +70,9 @@ def _opt_dec(item: Mapping[str, Any], key: str) -> Decimal | None:
     return result if result != 0 else None
 
 
-def _enum(enum: type[_E], value: object, field: str) -> _E:
+def _enum(enum: type[_E], value: Any, field: str) -> _E:
     try:
-        return enum(value)  # type: ignore[call-arg]
+        return enum(value)
     except ValueError as exc:
         raise MalformedPayload(f"{field}: unknown value {value!r}") from exc
 
@@ -273,9 +273,9 @@ def _order_from_ws(item: Mapping[str, Any], update: OrderUpdate) -> Order | None
     )
 
 
-def _known(enum: type[_E], value: object) -> _E | None:
+def _known(enum: type[_E], value: Any) -> _E | None:
     try:
-        return enum(value)  # type: ignore[call-arg]
+        return enum(value)
     except ValueError:
         return None
 

@@ -60,10 +60,11 @@ def scaled_units(value: object, decimals: int, field: str) -> int:
     """`value` as an integer count of 10**-decimals. Exact str/Decimal values must not carry
     more decimals than the instrument allows; a float cannot hold a decimal exactly, so it is
     rounded to the nearest unit, and the checksum is what catches a value that was off-grid."""
+    unit: int = 10**decimals
     if type(value) is float:
-        return round(value * 10**decimals)
+        return round(value * unit)
     if type(value) is int:
-        return value * 10**decimals
+        return value * unit
     if isinstance(value, str):
         try:
             number = Decimal(value)

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from kraken_tui.domain import Candle
+from kraken_tui.domain import CandleView
 from kraken_tui.domain.money import ZERO
 from kraken_tui.ml.features import (
     WARMUP_BARS,
@@ -93,7 +93,7 @@ class MlSignal(BaseStrategy):
         self._resuming = False
         self.probability: float | None = None
 
-    def on_candle(self, candle: Candle) -> Intents:
+    def on_candle(self, candle: CandleView) -> Intents:
         if not candle.closed or candle.interval != self._interval:
             return None
         if self._resuming and not self._resume(candle):
@@ -112,7 +112,7 @@ class MlSignal(BaseStrategy):
         self.probability = probability
         return self._act(probability, candle)
 
-    def _feature_bar(self, candle: Candle) -> FeatureBar:
+    def _feature_bar(self, candle: CandleView) -> FeatureBar:
         bid = ask = None
         if self._feature_set.needs_book:
             book = self.book
@@ -122,7 +122,7 @@ class MlSignal(BaseStrategy):
             candle.ts.timestamp(), float(candle.close), float(candle.volume), bid, ask
         )
 
-    def _act(self, probability: float, candle: Candle) -> Intents:
+    def _act(self, probability: float, candle: CandleView) -> Intents:
         if self.open_orders:
             return None  # an order of ours is still in flight: act once it has settled
         p = self.params
@@ -146,7 +146,7 @@ class MlSignal(BaseStrategy):
 
     # -- restart: persist the recent bars, replay them into fresh features ---------------------
 
-    def _resume(self, candle: Candle) -> bool:
+    def _resume(self, candle: CandleView) -> bool:
         """First candle after a restore: skip one already seen, start cold after a gap."""
         if self._last_ts is not None and candle.ts <= self._last_ts:
             return False

@@ -143,12 +143,12 @@ class FaultInjector:
 def _coerce(name: str, value: object) -> object:
     try:
         if name in _INT_FIELDS:
-            number = int(value)  # type: ignore[call-overload]
+            number = int(value)  # type: ignore[call-overload]  # any JSON value; a bad one raises
             if number < 0:
                 raise FaultRequestError(f"{name} must not be negative")
             return number
         if name in _FLOAT_FIELDS:
-            number_f = float(value)  # type: ignore[arg-type]
+            number_f = float(value)  # type: ignore[arg-type]  # any JSON value; a bad one raises
             if number_f < 0:
                 raise FaultRequestError(f"{name} must not be negative")
             return number_f

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kraken_tui.domain import (
     BookSnapshot,
-    Candle,
+    CandleView,
     Execution,
     Instrument,
     Order,
@@ -217,7 +217,7 @@ class BaseStrategy:
     def on_trade(self, trade: Trade) -> Intents:
         return None
 
-    def on_candle(self, candle: Candle) -> Intents:
+    def on_candle(self, candle: CandleView) -> Intents:
         return None
 
     def on_fill(self, execution: Execution) -> Intents:

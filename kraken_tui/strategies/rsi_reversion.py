@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from kraken_tui.domain import Candle
+from kraken_tui.domain import CandleView
 from kraken_tui.indicators import RSI
 from kraken_tui.strategies.base import (
     BaseStrategy,
@@ -65,7 +65,7 @@ class RsiReversion(BaseStrategy):
         self._resuming = False
         self._last_action: tuple[str, float, datetime] | None = None
 
-    def on_candle(self, candle: Candle) -> Intents:
+    def on_candle(self, candle: CandleView) -> Intents:
         p = self.params
         if not candle.closed or (p.interval and candle.interval != p.interval):
             return None

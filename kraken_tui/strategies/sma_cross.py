@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from kraken_tui.domain import Candle
+from kraken_tui.domain import CandleView
 from kraken_tui.domain.money import ZERO
 from kraken_tui.indicators import EMA, SMA
 from kraken_tui.strategies.base import (
@@ -86,7 +86,7 @@ class SmaCross(BaseStrategy):
         self._last_cross: tuple[str, datetime] | None = None
         self._resuming = False
 
-    def on_candle(self, candle: Candle) -> Intents:
+    def on_candle(self, candle: CandleView) -> Intents:
         if not candle.closed or (self._interval and candle.interval != self._interval):
             return None
         if self._resuming and not self._resume(candle):
@@ -107,7 +107,7 @@ class SmaCross(BaseStrategy):
             return None
         return self._on_cross(relation > 0, candle)
 
-    def _on_cross(self, golden: bool, candle: Candle) -> Intents:
+    def _on_cross(self, golden: bool, candle: CandleView) -> Intents:
         p = self.params
         price = candle.close
         held = self.position.qty
@@ -137,7 +137,7 @@ class SmaCross(BaseStrategy):
         intents.append(self.buy(volume, tag=tag) if golden else self.sell(volume, tag=tag))
         return intents
 
-    def _enter_all_in(self, candle: Candle) -> Intents:
+    def _enter_all_in(self, candle: CandleView) -> Intents:
         """From flat, all in: spend the free quote balance, whatever the fill price."""
         amount = self.params.entry_quote(self.instrument, candle.close, self.available_quote)
         if amount is None:
@@ -151,7 +151,7 @@ class SmaCross(BaseStrategy):
 
     # -- restart: persist recent closes, rebuild the averages from them -------------------------
 
-    def _resume(self, candle: Candle) -> bool:
+    def _resume(self, candle: CandleView) -> bool:
         """First candle after a restore: skip it if already seen, start cold after a gap."""
         if self._history.seen(candle.ts):
             return False

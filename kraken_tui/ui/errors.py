@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 from loguru import logger
-from textual.dom import DOMNode
+from textual.app import App
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 P = ParamSpec("P")
 
 
-def report_worker_failure(node: DOMNode, event: Worker.StateChanged) -> None:
+def report_worker_failure(node: Widget | App[Any], event: Worker.StateChanged) -> None:
     if event.state is not WorkerState.ERROR or event.worker.error is None:
         return
     error = event.worker.error
@@ -29,9 +30,9 @@ def report_worker_failure(node: DOMNode, event: Worker.StateChanged) -> None:
 
 
 def guarded(action: Callable[P, None]) -> Callable[P, None]:
-    """Wrap a key action or message handler of a DOM node so that an exception in it becomes a
-    notification and a log entry instead of ending the app (Textual exits on an unhandled
-    exception in a handler)."""
+    """Wrap a key action or message handler of a widget (or the app) so that an exception in it
+    becomes a notification and a log entry instead of ending the app (Textual exits on an
+    unhandled exception in a handler)."""
 
     @functools.wraps(action)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -39,7 +40,7 @@ def guarded(action: Callable[P, None]) -> Callable[P, None]:
             action(*args, **kwargs)
         except Exception as exc:
             node = args[0] if args else None
-            if not isinstance(node, DOMNode):
+            if not isinstance(node, Widget | App):
                 raise
             logger.opt(exception=exc).error("{} failed", action.__name__)
             node.notify(

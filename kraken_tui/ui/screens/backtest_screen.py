@@ -95,11 +95,13 @@ class BacktestScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            runs = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            runs: DataTable[str] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
             runs.border_title = "Backtest runs"
             yield runs
             with Vertical(id="detail"):
-                metrics = DataTable(id="metrics", show_header=False, cursor_type="none")
+                metrics: DataTable[str] = DataTable(
+                    id="metrics", show_header=False, cursor_type="none"
+                )
                 metrics.border_title = "Metrics"
                 yield metrics
                 chart = EquityChart(id="equity")

@@ -1,5 +1,6 @@
-"""Every key of the main screen with what it does. The list is the main screen's `HELP`; a test
-checks it names every bound key, so the help cannot drift from the bindings."""
+"""Every key of the main screen with what it does. The list is the main screen's `KEY_HELP`
+(not `HELP`, which Textual's own help panel renders as Markdown); a test checks it names every
+bound key, so the help cannot drift from the bindings."""
 
 from __future__ import annotations
 

@@ -98,11 +98,11 @@ COMPACT_BELOW_HEIGHT = 30
 
 
 class MainScreen(Screen[None]):
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]  # Textual's annotation reads as an instance variable
         (0, "-narrow"),
         (COMPACT_BELOW_WIDTH, "-wide"),
     ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]  # Textual's annotation reads as an instance variable
         (0, "-short"),
         (COMPACT_BELOW_HEIGHT, "-tall"),
     ]
@@ -125,7 +125,7 @@ class MainScreen(Screen[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    HELP = (
+    KEY_HELP: ClassVar[tuple[tuple[str, str], ...]] = (
         ("p", "pause / resume the selected strategy"),
         ("P", "pause all strategies (resume all when none is running)"),
         ("k", "kill switch: halt trading and cancel all orders; when HALTED, reset it"),
@@ -503,11 +503,11 @@ class MainScreen(Screen[None]):
 
     @guarded
     def action_backtests(self) -> None:
-        self.app.show_backtests()  # type: ignore[attr-defined]
+        self.app.show_backtests()  # type: ignore[attr-defined]  # self.app is typed as Textual's App
 
     @guarded
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.HELP))
+        self.app.push_screen(HelpScreen(self.KEY_HELP))
 
     @guarded
     def action_quit(self) -> None:

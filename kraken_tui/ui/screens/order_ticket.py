@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets.select import NoSelection
 from textual.worker import Worker
 
 from kraken_tui.domain import OrderType, Side, TimeInForce
@@ -96,7 +97,10 @@ class OrderTicket(ModalScreen[CommandResult | None]):
     }
     """
 
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]  # Textual's annotation reads as an instance variable
+        (0, "-short"),
+        (30, "-tall"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close"),
@@ -194,14 +198,20 @@ class OrderTicket(ModalScreen[CommandResult | None]):
 
     def form(self) -> OrderForm:
         return OrderForm(
-            symbol=str(self.query_one("#ticket-symbol", Select).value),
-            side=Side(self.query_one("#ticket-side", Select).value),
-            order_type=OrderType(self.query_one("#ticket-type", Select).value),
+            symbol=str(self._choice("#ticket-symbol")),
+            side=Side(self._choice("#ticket-side")),
+            order_type=OrderType(self._choice("#ticket-type")),
             price=self.query_one("#ticket-price", Input).value,
             volume=self.query_one("#ticket-volume", Input).value,
-            time_in_force=TimeInForce(self.query_one("#ticket-tif", Select).value),
+            time_in_force=TimeInForce(self._choice("#ticket-tif")),
             post_only=self.query_one("#ticket-post-only", Checkbox).value,
         )
+
+    def _choice(self, selector: str) -> str:
+        """The ticket's selects are built with allow_blank=False, so one always has a value."""
+        value = self.query_one(selector, Select).value
+        assert not isinstance(value, NoSelection)
+        return value
 
     @on(Input.Changed)
     @on(Select.Changed)
