@@ -45,12 +45,12 @@ class TradeBar(Generic[Number]):
         trades: int,
     ) -> None:
         self.begin = begin
-        self.open = open_
-        self.high = high
-        self.low = low
-        self.close = close
-        self.volume = volume
-        self.notional = notional
+        self.open: Number = open_
+        self.high: Number = high
+        self.low: Number = low
+        self.close: Number = close
+        self.volume: Number = volume
+        self.notional: Number = notional
         self.trades = trades
 
     def absorb(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import threading
@@ -118,7 +119,7 @@ async def _serve(config: SandboxConfig, *, ready_line: bool, exit_on_stdin_eof: 
 
 
 def _wait_for_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    while sys.stdin.buffer.read1(4096):
+    while os.read(sys.stdin.fileno(), 4096):
         pass
     loop.call_soon_threadsafe(stop.set)
 
