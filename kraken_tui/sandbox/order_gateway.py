@@ -19,15 +19,15 @@ from kraken_tui.sandbox.ratelimits import (
     TradingAction,
     trading_cost,
 )
-from kraken_tui.sandbox.venue import (
+from kraken_tui.sandbox.records import (
     AddOrderResult,
     AmendResult,
     CancelResult,
     DeadManSwitch,
     OrderView,
-    SandboxVenue,
     VenueOrderType,
 )
+from kraken_tui.sandbox.venue import SandboxVenue
 
 
 @dataclass(frozen=True, slots=True)

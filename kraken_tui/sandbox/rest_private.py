@@ -17,7 +17,9 @@ from kraken_tui.domain.money import to_decimal
 from kraken_tui.sandbox.auth import Authenticator
 from kraken_tui.sandbox.errors import VenueError, invalid_argument
 from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
+from kraken_tui.sandbox.order_text import describe_order
 from kraken_tui.sandbox.pairs import PairInfo
+from kraken_tui.sandbox.records import FillView, OrderView, VenueOrderType
 from kraken_tui.sandbox.rest_public import UNKNOWN_METHOD, parse_float, parse_int
 from kraken_tui.sandbox.trade_volume import (
     THIRTY_DAYS_S,
@@ -25,7 +27,7 @@ from kraken_tui.sandbox.trade_volume import (
     trade_volume,
     usd_volume,
 )
-from kraken_tui.sandbox.venue import FillView, OrderView, SandboxVenue, VenueOrderType
+from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import fixed, rfc3339_seconds
 
 Params = Mapping[str, Any]
@@ -141,7 +143,15 @@ class PrivateRest:
                 "price": fixed(price_field, p) if price_field is not None else "0",
                 "price2": fixed(price2, p) if price2 is not None else "0",
                 "leverage": "none",
-                "order": _describe(order, pair),
+                "order": describe_order(
+                    pair,
+                    order.side,
+                    order.order_type,
+                    order.volume,
+                    order.price,
+                    order.trigger_price,
+                    volume_in_quote=order.volume_in_quote,
+                ),
                 "close": "",
             },
             "vol": fixed(order.volume, vol_decimals),
@@ -447,23 +457,3 @@ class PrivateRest:
             if switch.trigger_time is None
             else rfc3339_seconds(switch.trigger_time),
         }
-
-
-def _describe(order: OrderView, pair: PairInfo) -> str:
-    """Kraken's `descr.order` text: `buy 1.25000000 XBTUSD @ limit 27500.0`."""
-    p = pair.pair_decimals
-    if order.volume_in_quote:
-        amount = fixed(order.volume, pair.cost_decimals)
-        return f"{order.side} {amount} {pair.quote.display} of {pair.altname} @ market"
-    head = f"{order.side} {fixed(order.volume, pair.lot_decimals)} {pair.altname} @ "
-    kind = order.order_type
-    if kind is VenueOrderType.MARKET:
-        return head + "market"
-    if kind is VenueOrderType.LIMIT and order.price is not None:
-        return head + f"limit {fixed(order.price, p)}"
-    trigger = fixed(order.trigger_price or Decimal(0), p)
-    words = "stop loss" if "stop" in kind else "take profit"
-    text = head + f"{words} {trigger}"
-    if kind in _STOP_LIMIT_TYPES and order.price is not None:
-        text += f" -> limit {fixed(order.price, p)}"
-    return text

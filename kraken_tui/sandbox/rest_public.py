@@ -14,11 +14,11 @@ from typing import Any
 
 from kraken_tui.sandbox.errors import VenueError, invalid_argument
 from kraken_tui.sandbox.pairs import PairInfo
+from kraken_tui.sandbox.tape import OHLC_INTERVALS
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import fixed
 
 UNKNOWN_METHOD = "EGeneral:Unknown method"
-OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 MAX_OHLC_ROWS = 720
 
 Params = Mapping[str, str]

@@ -22,11 +22,12 @@ from loguru import logger
 from kraken_tui.sandbox.events import BookLevelChanged, TradePrinted, VenueEvent
 from kraken_tui.sandbox.faults import FaultInjector
 from kraken_tui.sandbox.pairs import PairInfo
-from kraken_tui.sandbox.venue import OhlcBar, SandboxVenue, TickerStats
+from kraken_tui.sandbox.records import OhlcBar, TickerStats
+from kraken_tui.sandbox.tape import OHLC_INTERVALS
+from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import book_checksum, dumps, rfc3339
 
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
-OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 PUBLIC_CHANNELS = ("book", "instrument", "ohlc", "ticker", "trade")
 REORDER_HOLD_S = 1.0
 """How long a message held back for reordering waits for one to swap with."""

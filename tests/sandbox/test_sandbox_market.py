@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kraken_tui.domain.enums import Side
+from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.events import BookLevelChanged, TradePrinted, VenueEvent
 from kraken_tui.sandbox.market import DEFAULT_DYNAMICS, MarketSimulator
 from kraken_tui.sandbox.replay import CsvTrade, TradesReplay, read_trades_csv
-from kraken_tui.sandbox.venue import SandboxVenue, VenueError
+from kraken_tui.sandbox.venue import SandboxVenue
 
 D = Decimal
 T0 = 1_700_000_000.0

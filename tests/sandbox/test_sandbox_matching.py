@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kraken_tui.domain.enums import Side
+from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.events import ExecutionEvent, VenueEvent
 from kraken_tui.sandbox.matching import LiveOrder, OrderBook
 from kraken_tui.sandbox.records import OrderState, VenueOrderType
-from kraken_tui.sandbox.venue import SandboxVenue, VenueError
+from kraken_tui.sandbox.venue import SandboxVenue
 
 D = Decimal
 ACCOUNTS = ("a", "b", "c")

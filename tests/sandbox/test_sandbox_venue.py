@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from kraken_tui.domain.enums import Liquidity, Side
+from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.events import (
     BalanceChanged,
     BookLevelChanged,
@@ -13,7 +14,7 @@ from kraken_tui.sandbox.events import (
 )
 from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.records import OrderState
-from kraken_tui.sandbox.venue import SandboxVenue, VenueError
+from kraken_tui.sandbox.venue import SandboxVenue
 
 T0 = 1_700_000_000.0
 KEY = "alice-key"
@@ -130,7 +131,7 @@ def test_validate_only_checks_and_places_nothing(
 ) -> None:
     result = venue.add_order(KEY, **BTC_LIMIT, price="94000.0", validate=True)
     assert result.txid is None
-    assert result.description == "buy 0.01 XBTUSD @ limit 94000.0"
+    assert result.description == "buy 0.01000000 XBTUSD @ limit 94000.0"
     assert venue.open_orders(KEY) == []
     assert events == []
     assert refused(venue, **{**BTC_LIMIT, "volume": "9"}, price="94000.0", validate=True) == (

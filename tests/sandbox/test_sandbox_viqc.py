@@ -8,9 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kraken_tui.domain.enums import Side
+from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.events import ExecType, ExecutionEvent, VenueEvent
 from kraken_tui.sandbox.records import OrderState
-from kraken_tui.sandbox.venue import SandboxVenue, VenueError
+from kraken_tui.sandbox.venue import SandboxVenue
 
 D = Decimal
 KEY = "alice-key"
