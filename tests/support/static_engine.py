@@ -2,14 +2,18 @@
 produce on demand: layout snapshots from seeded data with a fixed clock, the Redis layer's
 tests, and console states the engine only reaches by itself (a lost feed, a failing command).
 
-Its commands change the snapshot the way the engine does (pause flips a strategy's state, the kill
-switch halts trading and cancels every open order, a cancel removes the order), always by
-*replacing* the affected snapshot fields, so the UI's identity-based redraw is exercised exactly
-as with the real engine. Nothing here depends on wall-clock time or unseeded randomness.
+Its commands change the snapshot the way `TradingEngine` does, and
+`tests/ui/test_ui_static_engine_contract.py` holds it to that: pause and resume refuse a
+strategy not in the state they change, nothing resumes while HALTED; the kill switch halts
+trading, pauses every strategy and cancels every order; a cancel-all leaves the orders
+pending_cancel until the exchange's confirmations arrive (here: on the event loop's next turn).
+Fields are always *replaced*, never mutated, so the UI's identity-based redraw is exercised
+exactly as with the real engine. Nothing here depends on wall-clock time or unseeded randomness.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -370,6 +374,9 @@ class StaticEngine:
         return self._set_strategy_state(strategy, StrategyState.PAUSED)
 
     async def resume(self, strategy: str) -> CommandResult:
+        if self._snapshot.risk.trading_state is TradingState.HALTED:
+            self.commands.append(f"resume:{strategy}")
+            return CommandResult(False, "trading is HALTED: reset the kill switch first")
         return self._set_strategy_state(strategy, StrategyState.RUNNING)
 
     async def pause_all(self) -> CommandResult:
@@ -379,18 +386,24 @@ class StaticEngine:
 
     async def resume_all(self) -> CommandResult:
         self.commands.append("resume_all")
+        if self._snapshot.risk.trading_state is TradingState.HALTED:
+            return CommandResult(False, "trading is HALTED: reset the kill switch first")
         self._replace_all_strategy_states(StrategyState.PAUSED, StrategyState.RUNNING)
         return CommandResult(True, "all strategies resumed")
 
     async def kill_switch(self, reason: str = "manual") -> CommandResult:
         self.commands.append("kill_switch")
-        canceled = len(self._snapshot.open_orders)
         risk = replace(
             self._snapshot.risk, trading_state=TradingState.HALTED, reason=f"kill switch: {reason}"
         )
-        self._snapshot = replace(self._snapshot, risk=risk, open_orders=())
+        self._snapshot = replace(self._snapshot, risk=risk)
+        canceled = self._cancel_every_order()
+        paused = sum(s.state is StrategyState.RUNNING for s in self._snapshot.strategies)
+        self._replace_all_strategy_states(StrategyState.RUNNING, StrategyState.PAUSED)
         self._append_log("WARNING", "risk", f"kill switch fired ({reason}); canceled {canceled}")
-        return CommandResult(True, f"trading HALTED, {canceled} orders canceled")
+        return CommandResult(
+            True, f"trading HALTED, {canceled} orders canceled, {paused} strategies paused"
+        )
 
     async def reset_kill_switch(self) -> CommandResult:
         self.commands.append("reset_kill_switch")
@@ -405,7 +418,11 @@ class StaticEngine:
         self.commands.append(f"submit:{order.symbol}:{order.side}:{order.volume}")
         decision = self.preview_order(order)
         if not decision.allowed:
-            return CommandResult(False, f"denied by {decision.rule}: {decision.reason}")
+            return CommandResult(
+                False,
+                f"denied by {decision.rule}: {decision.reason}",
+                {"rule": decision.rule or ""},
+            )
         instrument = self._snapshot.instruments.get(order.symbol)
         if instrument is None:
             return CommandResult(False, f"EQuery:Unknown asset pair {order.symbol}")
@@ -431,7 +448,11 @@ class StaticEngine:
         )
         self._snapshot = replace(self._snapshot, open_orders=(*self._snapshot.open_orders, placed))
         self._append_log("INFO", "execution", f"order {cl_ord_id} accepted")
-        return CommandResult(True, f"order {cl_ord_id} accepted", {"cl_ord_id": cl_ord_id})
+        return CommandResult(
+            True,
+            f"order {cl_ord_id} accepted",
+            {"cl_ord_id": cl_ord_id, "order_id": placed.order_id or ""},
+        )
 
     async def cancel_order(self, cl_ord_id: str) -> CommandResult:
         self.commands.append(f"cancel:{cl_ord_id}")
@@ -444,8 +465,7 @@ class StaticEngine:
 
     async def cancel_all(self) -> CommandResult:
         self.commands.append("cancel_all")
-        count = len(self._snapshot.open_orders)
-        self._snapshot = replace(self._snapshot, open_orders=())
+        count = self._cancel_every_order()
         self._append_log("INFO", "execution", f"cancel all: {count} orders canceled")
         return CommandResult(True, f"{count} orders canceled")
 
@@ -462,6 +482,22 @@ class StaticEngine:
             self._snapshot, risk=replace(self._snapshot.risk, trading_state=state, reason=reason)
         )
 
+    def _cancel_every_order(self) -> int:
+        """Every open order pending_cancel at once, gone when the exchange confirms: the
+        engine's orders stay on screen until the exchange's execution reports arrive."""
+        open_orders = self._snapshot.open_orders
+        pending = tuple(replace(o, status=OrderStatus.PENDING_CANCEL) for o in open_orders)
+        self._snapshot = replace(self._snapshot, open_orders=pending)
+        asyncio.get_running_loop().call_soon(self._confirm_cancellations)
+        return len(open_orders)
+
+    def _confirm_cancellations(self) -> None:
+        open_orders = self._snapshot.open_orders
+        self._snapshot = replace(
+            self._snapshot,
+            open_orders=tuple(o for o in open_orders if o.status is not OrderStatus.PENDING_CANCEL),
+        )
+
     def _reference_price(self, order: ManualOrder) -> Decimal | None:
         book = self._snapshot.books.get(order.symbol)
         if book is None:
@@ -472,8 +508,12 @@ class StaticEngine:
     def _set_strategy_state(self, name: str, state: StrategyState) -> CommandResult:
         self.commands.append(f"{'pause' if state is StrategyState.PAUSED else 'resume'}:{name}")
         strategies = self._snapshot.strategies
-        if not any(s.name == name for s in strategies):
+        current = next((s.state for s in strategies if s.name == name), None)
+        if current is None:
             return CommandResult(False, f"no strategy named {name!r}")
+        wanted = StrategyState.RUNNING if state is StrategyState.PAUSED else StrategyState.PAUSED
+        if current is not wanted:
+            return CommandResult(False, f"{name} is {current.value}, not {wanted.value}")
         self._snapshot = replace(
             self._snapshot,
             strategies=tuple(replace(s, state=state) if s.name == name else s for s in strategies),
