@@ -35,6 +35,7 @@ from kraken_tui.domain import (
     TimeInForce,
 )
 from kraken_tui.exchange import kraken_parse as parse
+from kraken_tui.exchange.account_fees import account_fees_from_rest
 from kraken_tui.exchange.candles import (
     KRAKEN_OHLC_INTERVALS,
     CandleBuilder,
@@ -71,6 +72,7 @@ from kraken_tui.exchange.protocol import (
     UnknownOrder,
 )
 from kraken_tui.exchange.ratelimit import RateLimiter, Tier, TradeAction, trade_cost
+from kraken_tui.exchange.traffic import TrafficSink
 from kraken_tui.logging import register_secret
 
 KRAKEN_REST_URL = "https://api.kraken.com"
@@ -102,13 +104,17 @@ class KrakenExchange:
         tier: Tier = Tier.STARTER,
         nonce_path: Path | None = None,
         request_timeout_s: float = 10.0,
+        rest: KrakenRest | None = None,
+        open_feed: Callable[..., WsFeed] = WsFeed,
     ) -> None:
+        """`rest` and `open_feed` replace the network clients (a replay of a recording
+        answers from the file); by default they are the real ones."""
         self._endpoints = endpoints
         self._api_key = api_key
         self._api_secret = api_secret
         self._limiter = RateLimiter(tier)
         self._entry_gate = OrderEntryGate()
-        self._rest = KrakenRest(
+        self._rest = rest or KrakenRest(
             endpoints.rest_url,
             api_key=api_key,
             api_secret=api_secret,
@@ -116,6 +122,9 @@ class KrakenExchange:
             limiter=self._limiter,
             timeout_s=request_timeout_s,
         )
+        self._open_feed = open_feed
+        self._traffic_sink: TrafficSink | None = None
+        self._fee_symbols: tuple[str, ...] = ()
         self._registry = InstrumentRegistry()
         self._instruments: dict[str, Instrument] = {}
         self._books = OrderBooks()
@@ -171,7 +180,9 @@ class KrakenExchange:
         logger.info(
             "Loaded {} instruments from {}", len(self._instruments), self._endpoints.rest_url
         )
-        self._public = WsFeed(
+        if self._fee_symbols and self._rest.has_credentials:
+            await self._read_account_fees()
+        self._public = self._open_feed(
             "public",
             ws_url=self._endpoints.ws_url,
             auth_ws_url=self._endpoints.ws_auth_url,
@@ -179,9 +190,10 @@ class KrakenExchange:
             on_status=lambda _status: self._update_status(),
             on_reconnect=self._on_public_reconnect,
         )
+        self._public.traffic_sink = self._traffic_sink
         await self._public.start()
         if self._rest.has_credentials:
-            self._private = WsFeed(
+            self._private = self._open_feed(
                 "private",
                 ws_url=self._endpoints.ws_url,
                 auth_ws_url=self._endpoints.ws_auth_url,
@@ -194,12 +206,49 @@ class KrakenExchange:
                 rest_url=self._endpoints.rest_url,
                 token_source=self._ws_token,
             )
+            self._private.traffic_sink = self._traffic_sink
             await self._private.start()
             await self._private.subscribe(
                 {"channel": "executions", "snap_orders": True, "snap_trades": True}
             )
             await self._private.subscribe({"channel": "balances", "snapshot": True})
         self._update_status()
+
+    def set_traffic_sink(self, sink: TrafficSink | None) -> None:
+        """Start (or, with None, stop) copying what the exchange says to `sink`, at once
+        and for the connections opened later."""
+        self._traffic_sink = sink
+        self._rest.traffic_sink = sink
+        for feed in (self._public, self._private):
+            if feed is not None:
+                feed.traffic_sink = sink
+
+    def use_account_fees_for(self, symbols: Sequence[str]) -> None:
+        """Read the account's fees for `symbols` (TradeVolume) when connecting, so their
+        instruments carry the taker fee this account pays rather than the pair's first
+        tier. Without the key's "Query Funds" permission the first tier stays, which
+        over-reserves rather than under-reserves."""
+        self._fee_symbols = tuple(symbols)
+
+    async def _read_account_fees(self) -> None:
+        known = [i for s in self._fee_symbols if (i := self._registry.get(s)) is not None]
+        names = ",".join(i.rest_name or i.altname or i.symbol for i in known)
+        try:
+            fees = account_fees_from_rest(await self._rest.private("TradeVolume", {"pair": names}))
+        except (ExchangeError, KeyError, TypeError, ValueError) as exc:
+            logger.warning("account fees not read ({}); first-tier fees assumed", exc)
+            return
+        for name, pair_fees in fees.pairs.items():
+            instrument = self._registry.get(name)
+            if instrument is not None:
+                self._registry.add(replace(instrument, taker_fee=pair_fees.taker))
+        self._instruments = {i.symbol: i for i in self._registry}
+        logger.info(
+            "account fees read: 30-day volume {} {}; {}",
+            fees.volume,
+            fees.currency,
+            ", ".join(f"{n} taker {f.taker:%} maker {f.maker:%}" for n, f in fees.pairs.items()),
+        )
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -250,7 +299,7 @@ class KrakenExchange:
         instrument = self._registry.require(symbol)
         pair = instrument.altname or instrument.rest_name or instrument.symbol
         result = await self._rest.public("OHLC", {"pair": pair, "interval": interval})
-        rows = next((v for k, v in result.items() if k != "last"), [])
+        rows: list[Any] = next((v for k, v in result.items() if k != "last"), [])
         candles: list[Candle] = []
         for row in rows[:-1]:  # Kraken's last row is the interval still forming
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from kraken.base_api import SpotAsyncClient
@@ -33,6 +33,7 @@ from kraken_tui.exchange.ratelimit import (
     rest_call_cost,
     retry_delay,
 )
+from kraken_tui.exchange.traffic import TrafficSink
 
 _TRANSIENT_ERRORS = ("EService:Unavailable", "EService:Busy")
 _ORDER_ENTRY_CALLS = frozenset({"AddOrder", "AddOrderBatch"})
@@ -99,6 +100,8 @@ class KrakenRest:
         # Private calls are serialised: Kraken checks nonces in arrival order, so two
         # concurrent signed requests could overtake each other and fail with Invalid nonce.
         self._private_lock = PriorityLock()
+        self.traffic_sink: TrafficSink | None = None
+        """Given every answer's envelope while the flight recorder is on."""
 
     @property
     def has_credentials(self) -> bool:
@@ -242,8 +245,14 @@ class KrakenRest:
             return await self._send("POST", f"/0/private/{name}", clean, auth=True)
 
     async def _send(self, method: str, uri: str, params: dict[str, Any], *, auth: bool) -> Any:
+        sent = dict(params)  # the SDK signs a copy it may extend with the nonce
         async with asyncio.timeout(self._timeout_s):
-            response = await self._client.request(method, uri, params=params, auth=auth)
+            # The SDK annotates request() as returning a Coroutine; with
+            # use_custom_exceptions=False the awaited value is the aiohttp response itself.
+            response = cast(
+                aiohttp.ClientResponse,
+                await self._client.request(method, uri, params=params, auth=auth),
+            )
             if response.status != 200:
                 body = (await response.text())[:200]
                 raise _HttpStatusError(f"HTTP {response.status}: {body}")
@@ -253,6 +262,8 @@ class KrakenRest:
                 raise _HttpStatusError(f"{uri}: answer is not JSON") from exc
         if not isinstance(data, dict):
             raise _HttpStatusError(f"{uri}: answer is not a Kraken envelope")
+        if self.traffic_sink is not None:
+            self.traffic_sink.rest_answer(uri.rsplit("/", 1)[-1], sent, data)
         errors = data.get("error") or []
         if errors:
             first = _first_error(errors)

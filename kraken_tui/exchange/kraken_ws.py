@@ -24,6 +24,7 @@ from loguru import logger
 
 from kraken_tui.domain import ConnectionState
 from kraken_tui.exchange.protocol import ConnectionStatus
+from kraken_tui.exchange.traffic import TrafficSink
 
 MessageHandler = Callable[[Mapping[str, Any]], None]
 TokenSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -47,7 +48,7 @@ class _SdkClient(SpotWSClient):
         self._token_source = token_source
         super().__init__(**kwargs)
 
-    async def on_message(self, message: dict[str, Any]) -> None:  # type: ignore[override]
+    async def on_message(self, message: dict[str, Any]) -> None:  # type: ignore[override]  # v2 sends objects; lists were v1
         self._route(message)
 
     async def get_ws_token(self) -> dict[str, Any]:
@@ -105,6 +106,8 @@ class WsFeed:
         self._status = ConnectionStatus(ConnectionState.DISCONNECTED, "not started")
         self._closing = False
         self._connected = asyncio.Event()
+        self.traffic_sink: TrafficSink | None = None
+        """Given every message received while the flight recorder is on."""
 
     @property
     def status(self) -> ConnectionStatus:
@@ -239,6 +242,8 @@ class WsFeed:
         if not isinstance(message, dict):
             logger.warning("{} WebSocket: ignoring non-object message {!r}", self.name, message)
             return
+        if self.traffic_sink is not None:
+            self.traffic_sink.ws_message(self.name, message)
         if message.get("method") == "pong":
             sent = self._pending_pings.pop(message.get("req_id", -1), None)
             if sent is not None:
