@@ -20,6 +20,7 @@ import typer
 
 from kraken_tui import __version__
 from kraken_tui.backtest.cli_backtest import register as register_backtest
+from kraken_tui.cli_live import register as register_live
 from kraken_tui.engine.strategy_loader import strategy_config_errors
 from kraken_tui.ml.cli_ml import register as register_ml
 from kraken_tui.sandbox.cli_sandbox import register as register_sandbox
@@ -297,6 +298,7 @@ def attach(
 register_sandbox(app)
 register_backtest(app)
 register_ml(app)
+register_live(app)
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -20,8 +22,15 @@ from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import Mode
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.exchange.protocol import ExchangeError
-from kraken_tui.exchange_setup import ExchangeSetupError, build_exchange, exchange_target
+from kraken_tui.exchange_setup import (
+    ExchangeSetupError,
+    ExchangeTarget,
+    build_exchange,
+    exchange_target,
+)
 from kraken_tui.logging import LogHandles
+from kraken_tui.recording.recorder import FlightRecorder
+from kraken_tui.recording.recording_file import RecordingHeader
 from kraken_tui.settings import Settings
 from kraken_tui.store import Store, StoreError
 
@@ -32,11 +41,18 @@ EXIT_OK = 0
 EXIT_RUNTIME_FAILURE = 1
 
 
-def run(settings: Settings, headless: bool, duration: float | None, logs: LogHandles) -> int:
-    """Run the app in this process and return its exit code."""
+def run(
+    settings: Settings,
+    headless: bool,
+    duration: float | None,
+    logs: LogHandles,
+    record_to: Path | None = None,
+) -> int:
+    """Run the app in this process and return its exit code; with `record_to`, the flight
+    recorder writes the session's exchange traffic there."""
     runner = _run_headless if headless else _run_console
     try:
-        return asyncio.run(runner(settings, duration, logs))
+        return asyncio.run(runner(settings, duration, logs, record_to))
     except StoreError as error:
         logger.error("cannot open the store {}: {}", settings.storage.db_path, error)
         return EXIT_RUNTIME_FAILURE
@@ -60,7 +76,9 @@ class _Running:
 
 
 @asynccontextmanager
-async def _running_engine(settings: Settings, logs: LogHandles) -> AsyncIterator[_Running]:
+async def _running_engine(
+    settings: Settings, logs: LogHandles, record_to: Path | None
+) -> AsyncIterator[_Running]:
     """Store, exchange target and engine, torn down in reverse order whatever happens. The
     store opens first: a database this version cannot use must stop the run before anything
     connects to an exchange."""
@@ -68,6 +86,9 @@ async def _running_engine(settings: Settings, logs: LogHandles) -> AsyncIterator
     try:
         async with exchange_target(settings) as target:
             exchange = build_exchange(settings, target)
+            exchange.use_account_fees_for(settings.traded_symbols())
+            recorder = _recorder(settings, target, record_to) if record_to else None
+            exchange.set_traffic_sink(recorder)
             engine = TradingEngine(
                 exchange, store, EngineConfig.from_settings(settings), log_buffer=logs.buffer
             )
@@ -85,15 +106,34 @@ async def _running_engine(settings: Settings, logs: LogHandles) -> AsyncIterator
                 await cache.stop()
                 await engine.stop(cancel_open_orders=settings.risk.cancel_on_shutdown)
                 await exchange.close()
+                if recorder is not None:
+                    recorder.close()
     finally:
         await store.close()
         logger.info("store closed")
 
 
-async def _run_headless(settings: Settings, duration: float | None, logs: LogHandles) -> int:
+def _recorder(settings: Settings, target: ExchangeTarget, path: Path) -> FlightRecorder:
+    """Both connections are recorded in every mode: in sandbox and paper mode the private
+    traffic is the sandbox's own account, and it is what makes a recording replayable into
+    the same orders and fills."""
+    header = RecordingHeader(
+        mode=str(settings.mode),
+        started=datetime.now(UTC).isoformat(),
+        symbols=settings.traded_symbols(),
+        book_depth=settings.book_depth,
+    )
+    secrets = [target.api_key, target.api_secret, *settings.secret_values()]
+    logger.info("flight recorder on: writing the exchange traffic to {}", path)
+    return FlightRecorder(path, header, secrets)
+
+
+async def _run_headless(
+    settings: Settings, duration: float | None, logs: LogHandles, record_to: Path | None
+) -> int:
     stop = _stop_on_signals()
     logger.info("kraken-tui starting headless, logging to {}", logs.file_path)
-    async with _running_engine(settings, logs) as running:
+    async with _running_engine(settings, logs, record_to) as running:
         await running.start()
         try:
             await asyncio.wait_for(stop.wait(), timeout=duration)
@@ -103,10 +143,12 @@ async def _run_headless(settings: Settings, duration: float | None, logs: LogHan
     return EXIT_OK
 
 
-async def _run_console(settings: Settings, duration: float | None, logs: LogHandles) -> int:
+async def _run_console(
+    settings: Settings, duration: float | None, logs: LogHandles, record_to: Path | None
+) -> int:
     from kraken_tui.ui.app import KrakenTuiApp
 
-    async with _running_engine(settings, logs) as running:
+    async with _running_engine(settings, logs, record_to) as running:
         app = KrakenTuiApp(
             running.engine,
             mode=Mode(settings.mode),

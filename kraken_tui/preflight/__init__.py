@@ -1,0 +1,2 @@
+"""`kraken-tui preflight`: everything about the configured exchange and credentials that can
+be checked without trading, as a checklist."""
