@@ -8,6 +8,7 @@ full) stops the recording with an error in the log; trading goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -80,4 +81,6 @@ class FlightRecorder:
                 self._flushed = now
         except (OSError, TypeError, ValueError) as exc:
             logger.error("flight recorder stopped: cannot write {}: {}", self.path, exc)
-            self._file = None
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
