@@ -207,8 +207,8 @@ class PrivateChannels:
                     },
                 )
             )
-            snapshot = self._executions_snapshot(account, snap_orders, snap_trades)
-            conn.send({**snapshot, "sequence": self._next_sequence(conn)})
+            executions = self._executions_snapshot(account, snap_orders, snap_trades)
+            conn.send({**executions, "sequence": self._next_sequence(conn)})
         else:
             snapshot = _bool(params, "snapshot", True)
             self._balances[account].add(conn)
