@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from kraken_tui.domain import Candle
+from kraken_tui.domain import CandleView
 from kraken_tui.indicators import ATR
 from kraken_tui.strategies import BaseStrategy, Intents, StrategyContext, register_strategy
 
@@ -67,7 +67,7 @@ class DonchianBreakout(BaseStrategy):
         self.peak = self.state.get("peak")
         return None
 
-    def on_candle(self, candle: Candle) -> Intents:
+    def on_candle(self, candle: CandleView) -> Intents:
         if not candle.closed:
             return None
         p = self.params
