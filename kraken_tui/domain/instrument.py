@@ -26,8 +26,9 @@ class Instrument:
     cost_decimals: int = 8
     """Decimals Kraken accepts for an amount in the quote currency (a `viqc` order's volume)."""
     taker_fee: Decimal = Decimal(0)
-    """The pair's first-tier (highest) taker fee as a fraction: what an order spending the
-    whole free balance must leave room for, whatever the account's actual tier."""
+    """The taker fee this account pays on the pair, as a fraction: read from TradeVolume when
+    the key may query it, else the pair's first-tier (highest) fee, which reserves more, never
+    less. What an order spending the whole free balance must leave room for."""
 
     def __post_init__(self) -> None:
         if "/" not in self.symbol:
