@@ -11,6 +11,10 @@ Shape of a run::
 or `await engine.run(stop_event, duration_s)` for headless mode. The store is the caller's:
 the engine neither opens nor closes it.
 
+Start-up steps live in `startup`, periodic jobs in `housekeeping`. What stays here (over 600
+lines) is the wiring and the `EngineApi` commands and event handlers, which all read and
+write the same engine state; split further, each part would need most of that state passed in.
+
 Loop discipline (see docs/design ui-load-probe): events are handled in slices of at most
 `slice_s` (2 ms) and the loop yields between slices, so a UI sharing the loop stays responsive;
 snapshot parts are immutable values replaced on change, so `snapshot()` is O(1).
@@ -23,14 +27,13 @@ import contextlib
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from loguru import logger
 
+from kraken_tui.clock import Clock, WallClock
 from kraken_tui.domain import (
-    Balance,
     BookSnapshot,
     Candle,
     ComponentState,
@@ -54,9 +57,14 @@ from kraken_tui.engine.api import (
     RiskDecision,
 )
 from kraken_tui.engine.bus import EventBus, Subscription
-from kraken_tui.engine.clock import Clock, WallClock
 from kraken_tui.engine.dead_man import DeadManSwitch
 from kraken_tui.engine.events import OrderChanged
+from kraken_tui.engine.housekeeping import (
+    Interval,
+    check_balances,
+    persist_strategy_states,
+    queue_equity_snapshot,
+)
 from kraken_tui.engine.lifecycle import Lifecycle
 from kraken_tui.engine.order_manager import LookupPolicy, OrderManager, new_cl_ord_id
 from kraken_tui.engine.order_sync import OrderSync
@@ -65,9 +73,15 @@ from kraken_tui.engine.portfolio import PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 from kraken_tui.engine.reconciliation import Reconciler
 from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
+from kraken_tui.engine.startup import (
+    TRADING_STATE_KEY,
+    check_balances_at_start,
+    load_strategies,
+    rebuild_positions,
+    restore_trading_state,
+)
 from kraken_tui.engine.strategy_manager import (
     DEFAULT_CALL_BUDGET_S,
-    SavedStrategy,
     StrategyHost,
     StrategyManager,
 )
@@ -86,13 +100,9 @@ from kraken_tui.exchange.protocol import (
 )
 from kraken_tui.logging import LogBuffer
 from kraken_tui.settings import Settings, StrategyConfig
-from kraken_tui.store import EquitySnapshot, Store
+from kraken_tui.store import Store
 from kraken_tui.strategies import CancelAll, CancelOrder, Intent, PlaceOrder
 
-TRADING_STATE_KEY = "risk.trading_state"
-BASELINE_KEY = "portfolio.baseline"
-DAY_START_KEY = "portfolio.day_start"
-EQUITY_SCOPE_KEY = "portfolio.equity_scope"
 RECENT_FILLS = 200
 CANDLES_KEPT = 500
 
@@ -223,16 +233,22 @@ class TradingEngine:
         self.portfolio = PortfolioManager(
             self.config.quote_ccy, self._instruments, self.clock, valued_symbols=self._symbols
         )
-        await self._restore_trading_state()
+        await restore_trading_state(self.store, self.risk, self.exchange)
         report = await Reconciler(self.exchange, self.store, self.orders, self.clock).run()
-        await self._rebuild_positions()
+        await rebuild_positions(self.store, self.orders, self.positions)
         self._portfolio_id = await self.store.positions.ensure_portfolio(
             "default", self.config.quote_ccy, now
         )
         for position in self.positions.positions:
             self.store.positions.queue_upsert(self._portfolio_id, position, now)
-        balances = await self._check_balances_at_start()
-        await self._load_strategies()
+        balances, self._baseline = await check_balances_at_start(
+            self.exchange, self.store, self.positions, self.portfolio, now
+        )
+        await load_strategies(
+            self.store, self.strategies, self.config.strategies, self._instruments, now
+        )
+        for host in self.strategies.hosts:
+            self._refresh_strategy_view(host.name, host.symbol)
         self.strategies.update_balances({a: b.available for a, b in balances.items()})
         await self.exchange.subscribe_market(self._symbols, self.config.book_depth)
         for symbol in self._symbols:
@@ -701,24 +717,28 @@ class TradingEngine:
 
     async def _housekeeping(self) -> None:
         config = self.config
-        last_equity = last_state = last_balance = last_sync = time.monotonic()
+        equity = Interval(config.equity_snapshot_s)
+        state = Interval(config.state_save_s)
+        balance = Interval(config.balance_check_s)
+        sync = Interval(config.order_sync_s)
         while True:
             await asyncio.sleep(config.housekeeping_s)
             try:
                 self.strategies.on_timer()
                 await self._revalue()
-                now = time.monotonic()
-                if now - last_equity >= config.equity_snapshot_s:
-                    last_equity = now
+                if equity.due():
                     self._queue_equity_snapshot()
-                if now - last_state >= config.state_save_s:
-                    last_state = now
+                if state.due():
                     await self._persist_strategy_states()
-                if now - last_balance >= config.balance_check_s:
-                    last_balance = now
-                    await self._check_balances_periodically()
-                if now - last_sync >= config.order_sync_s:
-                    last_sync = now
+                if balance.due():
+                    await check_balances(
+                        self.exchange,
+                        self._baseline,
+                        self.positions,
+                        self.portfolio,
+                        self.strategies,
+                    )
+                if sync.due():
                     await self.sync_orders()
                 if not self._events.lagging:
                     self.lifecycle.recover("event queue caught up")
@@ -737,31 +757,10 @@ class TradingEngine:
             await self.kill_switch(f"{breach.rule}: {breach.reason}")
 
     def _queue_equity_snapshot(self) -> None:
-        snap = self.portfolio.snapshot
-        if snap.peak_equity <= 0:
-            return
-        now = self.clock.now()
-        self.store.equity.queue(
-            EquitySnapshot(now, snap.equity, snap.peak_equity, snap.drawdown_pct)
-        )
-        day, start_pnl = self.portfolio.day_start
-        if day is not None:
-            self.store.kv.queue_set(
-                DAY_START_KEY, {"day": day.isoformat(), "pnl": str(start_pnl)}, now
-            )
+        queue_equity_snapshot(self.portfolio, self.store, self.clock)
 
     async def _persist_strategy_states(self) -> None:
-        for name, state in self.strategies.dirty_states():
-            await self.store.strategies.save_state_json(name, state, self.clock.now())
-
-    async def _check_balances_periodically(self) -> None:
-        balances = await self.exchange.balances()
-        mismatches = self.portfolio.compare(
-            self._baseline, self.positions.asset_flows(), balances, self.positions.settlements()
-        )
-        self.portfolio.report(mismatches, confirmed=False)
-        self.portfolio.set_balances(balances)
-        self.strategies.update_balances({a: b.available for a, b in balances.items()})
+        await persist_strategy_states(self.strategies, self.store, self.clock)
 
     async def sync_orders(self) -> tuple[int, int]:
         """Catch up with the exchange on orders and fills the private feed may have missed;
@@ -770,84 +769,6 @@ class TradingEngine:
         if updates:
             logger.info("order sync: {} order states caught up", updates)
         return updates, fills
-
-    # -- start-up steps ----------------------------------------------------------------------------
-
-    async def _restore_trading_state(self) -> None:
-        saved = await self.store.kv.get(TRADING_STATE_KEY)
-        if saved and saved.get("state") == TradingState.HALTED.value:
-            self.risk.set_trading_state(TradingState.HALTED, saved.get("reason", "restored"))
-            self.exchange.halt_order_entry(saved.get("reason", "restored"))
-            logger.critical("trading stays HALTED from the previous run: {}", saved.get("reason"))
-
-    async def _rebuild_positions(self) -> None:
-        """Positions are the fold of every stored fill, attributed through its order."""
-        owners: dict[str, str | None] = {}
-        for execution in await self.store.executions.since(None):
-            key = execution.cl_ord_id or execution.order_id
-            if key not in owners:
-                owners[key] = await self._stored_strategy_of(execution)
-            self.positions.apply(execution, owners[key])
-
-    async def _stored_strategy_of(self, execution: Execution) -> str | None:
-        known = self.orders.strategy_of(execution)
-        if known is not None:
-            return known
-        order = None
-        if execution.cl_ord_id:
-            order = await self.store.orders.by_cl_ord_id(execution.cl_ord_id)
-        if order is None:
-            order = await self.store.orders.by_order_id(execution.order_id)
-        return order.strategy if order is not None else None
-
-    async def _check_balances_at_start(self) -> dict[str, Balance]:
-        balances = await self.exchange.balances()
-        flows = self.positions.asset_flows()
-        saved = await self.store.kv.get(BASELINE_KEY)
-        now = self.clock.now()
-        if saved is None:
-            self._baseline = self.portfolio.baseline_for(balances, flows)
-            await self.store.kv.set(
-                BASELINE_KEY, {k: str(v) for k, v in self._baseline.items()}, now
-            )
-            logger.info("portfolio baseline recorded for {} assets", len(self._baseline))
-        else:
-            self._baseline = {k: Decimal(v) for k, v in saved.items()}
-            mismatches = self.portfolio.compare(
-                self._baseline, flows, balances, self.positions.settlements()
-            )
-            self.portfolio.report(mismatches, confirmed=True)
-        self.portfolio.set_balances(balances)
-        latest = await self.store.equity.latest()
-        day_start = await self.store.kv.get(DAY_START_KEY)
-        scope = sorted(self.portfolio.valued_assets)
-        peak = latest.peak if latest is not None else Decimal(0)
-        if peak and await self.store.kv.get(EQUITY_SCOPE_KEY) != scope:
-            # The peak was measured over other assets (the traded symbols changed): comparing
-            # it with today's equity would report a drawdown that never happened.
-            logger.warning("equity now counts {}: the peak equity starts afresh", scope)
-            peak = Decimal(0)
-        await self.store.kv.set(EQUITY_SCOPE_KEY, scope, now)
-        self.portfolio.restore(
-            peak,
-            date.fromisoformat(day_start["day"]) if day_start else None,
-            Decimal(day_start["pnl"]) if day_start else Decimal(0),
-        )
-        return balances
-
-    async def _load_strategies(self) -> None:
-        now = self.clock.now()
-        saved = {
-            record.name: SavedStrategy(record.state, record.state_json)
-            for record in await self.store.strategies.all()
-        }
-        self.strategies.load(self.config.strategies, self._instruments, saved)
-        for host in self.strategies.hosts:
-            config = next(c for c in self.config.strategies if c.name == host.name)
-            await self.store.strategies.register(
-                host.name, host.class_name, config.params, host.state, now
-            )
-            self._refresh_strategy_view(host.name, host.symbol)
 
     # -- plumbing ----------------------------------------------------------------------------------
 

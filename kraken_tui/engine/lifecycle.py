@@ -18,8 +18,8 @@ from datetime import datetime
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import ComponentState
-from kraken_tui.engine.clock import Clock
 
 S = ComponentState
 

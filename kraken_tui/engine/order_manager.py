@@ -30,8 +30,8 @@ from typing import Any
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import Execution, Order, OrderRequest, OrderStatus
-from kraken_tui.engine.clock import Clock
 from kraken_tui.engine.order_text import size_text
 from kraken_tui.exchange.protocol import (
     Exchange,

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import Order, OrderStatus
-from kraken_tui.engine.clock import Clock
 from kraken_tui.engine.order_manager import OrderManager
 from kraken_tui.exchange.protocol import Exchange, FillEvent, OrderEvent, OrderUpdate
 

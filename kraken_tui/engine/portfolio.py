@@ -20,9 +20,9 @@ from decimal import Decimal
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import Balance, Execution, Instrument
 from kraken_tui.engine.api import PortfolioSnapshot
-from kraken_tui.engine.clock import Clock
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import Execution, Order, OrderStatus
-from kraken_tui.engine.clock import Clock
 from kraken_tui.engine.order_manager import NOT_RECEIVED, OrderManager
 from kraken_tui.engine.order_text import size_text
 from kraken_tui.exchange.protocol import Exchange

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import (
     BookSnapshot,
     Instrument,
@@ -27,7 +28,6 @@ from kraken_tui.domain import (
     TradingState,
 )
 from kraken_tui.engine.api import RiskDecision, RiskSnapshot
-from kraken_tui.engine.clock import Clock
 from kraken_tui.settings import RiskSettings
 
 ZERO = Decimal(0)

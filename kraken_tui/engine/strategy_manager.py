@@ -31,6 +31,7 @@ from typing import Any
 
 from loguru import logger
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import (
     BookSnapshot,
     Candle,
@@ -42,7 +43,6 @@ from kraken_tui.domain import (
     Trade,
 )
 from kraken_tui.engine.api import StrategySnapshot
-from kraken_tui.engine.clock import Clock
 from kraken_tui.engine.strategy_loader import (
     StrategyLoadError,
     resolve_strategy_class,

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kraken_tui.clock import Clock
 from kraken_tui.domain import (
     BookSnapshot,
     CandleView,
@@ -34,7 +35,6 @@ from kraken_tui.domain import (
     TimeInForce,
     Trade,
 )
-from kraken_tui.engine.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)

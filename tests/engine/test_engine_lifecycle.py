@@ -1,7 +1,7 @@
 import pytest
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import ComponentState as S
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.engine.lifecycle import InvalidTransition, Lifecycle, StateChange
 
 

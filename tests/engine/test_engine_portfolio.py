@@ -3,8 +3,8 @@ from decimal import Decimal
 
 from loguru import logger
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import Balance, Execution, Instrument, Liquidity, Side
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.engine.portfolio import PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import (
     BookLevel,
     BookSnapshot,
@@ -15,7 +16,6 @@ from kraken_tui.domain import (
     Side,
     TradingState,
 )
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
 from kraken_tui.settings import RiskSettings
 

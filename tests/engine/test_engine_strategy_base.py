@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import Instrument, OrderType, Side
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.strategies import (
     BaseStrategy,
     CancelAll,

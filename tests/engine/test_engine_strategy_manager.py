@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import BookLevel, BookSnapshot, Instrument, OrderType, Side, StrategyState
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.engine.strategy_manager import SavedStrategy, StrategyHost, StrategyManager
 from kraken_tui.settings import StrategyConfig
 from kraken_tui.strategies import BaseStrategy, Intent, Intents, PlaceOrder

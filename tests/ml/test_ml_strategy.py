@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from kraken_tui.backtest.data import Bars, to_candles
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import Candle, Order, OrderStatus, OrderType, Side
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.ml.features import BOOK_FEATURES, FEATURE_VERSION, WARMUP_BARS, compute_features
 from kraken_tui.ml.model_file import ModelMetadata, library_versions, load_model, save_model
 from kraken_tui.ml.oos_backtest import instrument_for

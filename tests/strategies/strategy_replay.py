@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import Candle, Instrument, OrderType
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.sandbox.pairs import PairRegistry
 from kraken_tui.strategies import BaseStrategy, PlaceOrder, StrategyContext
 

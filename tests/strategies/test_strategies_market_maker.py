@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from strategy_replay import context_for
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import (
     BookLevel,
     BookSnapshot,
@@ -19,7 +20,6 @@ from kraken_tui.domain import (
     Side,
     TimeInForce,
 )
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.strategies import (
     CancelAll,
     CancelOrder,

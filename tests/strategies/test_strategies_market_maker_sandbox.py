@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import (
     BookLevel,
     BookSnapshot,
@@ -16,7 +17,6 @@ from kraken_tui.domain import (
     OrderType,
     Position,
 )
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.sandbox.errors import VenueError
 from kraken_tui.sandbox.market import MarketSimulator
 from kraken_tui.sandbox.venue import SandboxVenue

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from strategy_replay import START, candle, instrument
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import Position, StrategyState
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.engine.strategy_manager import SavedStrategy, StrategyHost, StrategyManager
 from kraken_tui.settings import StrategyConfig
 from kraken_tui.strategies import Intent, PlaceOrder

@@ -1,5 +1,8 @@
 """Injectable time: live runs read the wall clock, tests and backtests drive a virtual one, and
-no engine code calls `datetime.now()` or `time.monotonic()` directly."""
+no engine code calls `datetime.now()` or `time.monotonic()` directly.
+
+It sits at the top of the package, below `engine` and `strategies` alike: both read the
+same clock, and neither may import the other's package to get it."""
 
 from __future__ import annotations
 
