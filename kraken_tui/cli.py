@@ -1,8 +1,9 @@
 """Command line: ``kraken-tui`` (console), ``--no-ui`` (headless) and subcommands.
 
-Shared options live on the root callback and are stored in ``ctx.obj`` as ``CliOptions``;
-a subcommand reads them with ``options_from(ctx)`` and calls ``options.load_settings()``,
-which turns any configuration problem into exit code 2 with a one-paragraph message.
+Shared options live on the root callback and are stored in ``ctx.obj`` as ``CliOptions``
+(``cli_options``); a subcommand reads them with ``options_from(ctx)`` and calls
+``options.load_settings()``, which turns any configuration problem into exit code 2 with a
+one-paragraph message.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,20 +21,20 @@ import typer
 from kraken_tui import __version__
 from kraken_tui.backtest.cli_backtest import register as register_backtest
 from kraken_tui.cli_live import register as register_live
+from kraken_tui.cli_options import (
+    EXIT_CONFIG_ERROR,
+    EXIT_OK,
+    EXIT_RUNTIME_FAILURE,
+    CliOptions,
+    options_from,
+)
 from kraken_tui.engine.strategy_loader import strategy_config_errors
 from kraken_tui.ml.cli_ml import register as register_ml
 from kraken_tui.sandbox.cli_sandbox import register as register_sandbox
 from kraken_tui.settings import (
-    ConfigError,
     Settings,
-    config_file_in_use,
-    load_settings,
     masked_url,
 )
-
-EXIT_OK = 0
-EXIT_RUNTIME_FAILURE = 1
-EXIT_CONFIG_ERROR = 2
 
 app = typer.Typer(
     name="kraken-tui",
@@ -45,53 +45,6 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-
-
-@dataclass(frozen=True)
-class CliOptions:
-    """The shared flags; flags given on the command line override file and environment."""
-
-    config: Path | None
-    secrets: Path | None
-    mode: str | None
-    db: Path | None
-    log_level: str | None
-    duration: float | None
-    no_ui: bool
-
-    def overrides(self) -> dict[str, Any]:
-        """Flags as a nested settings mapping, holding only flags that were given."""
-        overrides: dict[str, Any] = {}
-        if self.mode is not None:
-            overrides["mode"] = self.mode
-        if self.db is not None:
-            overrides["storage"] = {"db_path": self.db}
-        if self.log_level is not None:
-            overrides["logging"] = {"level": self.log_level}
-        return overrides
-
-    def load_settings(self) -> Settings:
-        """Effective settings, or exit 2 with the configuration error on stderr."""
-        try:
-            return load_settings(self.config, self.overrides(), self.secrets)
-        except ConfigError as error:
-            typer.echo(f"kraken-tui: {error}", err=True)
-            raise typer.Exit(EXIT_CONFIG_ERROR) from None
-
-    def config_source(self) -> str:
-        """Which file the settings came from, so an operator never runs on a file they did not
-        mean (the default file is picked up silently from the working directory)."""
-        path = config_file_in_use(self.config)
-        if path is None:
-            return "config: built-in defaults (no config file)"
-        return f"config: {path.resolve()}"
-
-
-def options_from(ctx: typer.Context) -> CliOptions:
-    """The root callback's options, from any subcommand's context."""
-    options = ctx.find_root().obj
-    assert isinstance(options, CliOptions)
-    return options
 
 
 def _print_version(value: bool) -> None:

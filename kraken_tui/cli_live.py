@@ -3,8 +3,7 @@
 `preflight` checks the configured exchange and credentials without placing anything;
 `record` runs a headless session with the flight recorder on; `replay` feeds a recording
 through the adapter and the engine offline. Registered on the root app by `register`; the
-root's options are read through `kraken_tui.cli.options_from`, imported when a command runs
-(cli.py imports this module).
+root's options are read through `kraken_tui.cli_options.options_from`.
 Exit codes as cli.py's: 0 ok, 1 runtime failure (a failed check), 2 unusable input.
 """
 
@@ -37,7 +36,7 @@ def preflight_command(
     """Check the configured exchange with the configured credentials, placing nothing: key
     and signature, nonces, clock, private WebSocket, fees, each strategy's order (validated
     by the exchange) and the dead man's switch. Exits 1 when any check fails."""
-    from kraken_tui.cli import options_from
+    from kraken_tui.cli_options import options_from
     from kraken_tui.exchange.protocol import ExchangeError
     from kraken_tui.exchange_setup import ExchangeSetupError
     from kraken_tui.logging import configure_logging
@@ -73,7 +72,7 @@ def record_command(
     from loguru import logger
 
     from kraken_tui import runtime
-    from kraken_tui.cli import options_from
+    from kraken_tui.cli_options import options_from
     from kraken_tui.logging import configure_logging
 
     options = options_from(ctx)

@@ -211,7 +211,7 @@ def _percent(text: str | None, option: str, default: Decimal) -> Decimal:
 def _configured_db(ctx: typer.Context) -> Path:
     """The database of the root `kraken-tui` options (config file, env, --db), or the default
     path when the command runs on its own."""
-    from kraken_tui.cli import CliOptions  # the root CLI imports this module: import late
+    from kraken_tui.cli_options import CliOptions
 
     root = ctx.find_root().obj
     if isinstance(root, CliOptions):
