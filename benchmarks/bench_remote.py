@@ -56,6 +56,8 @@ from kraken_tui.settings import RedisSettings, Settings
 SECRET = "bench secret, long enough for hmac-sha256"
 ENGINE_ID = "bench"
 KEY_PREFIX = "kt_bench"
+TEST_SUPPORT = Path(__file__).resolve().parents[1] / "tests" / "support"
+"""Where the engine child finds `SimulatedExchange`: a test double, kept outside the product."""
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -83,13 +85,15 @@ def redis_settings(url: str) -> RedisSettings:
 async def run_engine(url: str, rate: float, workdir: Path) -> None:
     """The headless engine: trades until stdin closes, then prints its own measurements."""
     from kraken_tui.cache.service import EngineCache
-    from kraken_tui.engine.clock import WallClock
+    from kraken_tui.clock import WallClock
     from kraken_tui.engine.engine import EngineConfig, TradingEngine
-    from kraken_tui.exchange.simulated import SimulatedExchange
     from kraken_tui.logging import LogBuffer
     from kraken_tui.sandbox.market import MarketSimulator
     from kraken_tui.settings import StrategyConfig
     from kraken_tui.store import Store
+
+    sys.path.insert(0, str(TEST_SUPPORT))
+    from simulated_exchange import SimulatedExchange
 
     exchange = SimulatedExchange.create(WallClock())
     market = MarketSimulator(exchange.venue, seed=11, rate=rate)

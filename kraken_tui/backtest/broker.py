@@ -43,7 +43,6 @@ from kraken_tui.domain import (
     Side,
 )
 from kraken_tui.domain.money import ZERO, quantize_down
-from kraken_tui.exchange.simulated import order_status
 from kraken_tui.sandbox.errors import (
     INSUFFICIENT_FUNDS,
     UNKNOWN_ORDER,
@@ -346,7 +345,8 @@ class VenueBroker:
         if known is None:
             return
         order = known.with_changes(
-            status=order_status(view),
+            # Our order states are the words of Kraken WS v2 `order_status`.
+            status=OrderStatus(view.ws_status),
             order_id=view.txid,
             filled=view.vol_exec,
             avg_price=view.avg_price if view.vol_exec > 0 else None,

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from cache_fixtures import wait_until
+from simulated_exchange import SimulatedExchange
 
 from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
+from kraken_tui.clock import WallClock
 from kraken_tui.domain import StrategyState, TradingState
-from kraken_tui.engine.clock import WallClock
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
-from kraken_tui.exchange.simulated import SimulatedExchange
 from kraken_tui.logging import LogBuffer
 from kraken_tui.sandbox.market import MarketSimulator
 from kraken_tui.settings import RedisSettings, StrategyConfig

@@ -12,13 +12,16 @@ import sys
 import time
 from pathlib import Path
 
-from kraken_tui.engine.clock import WallClock
+from kraken_tui.clock import WallClock
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.engine.order_manager import LookupPolicy
-from kraken_tui.exchange.simulated import SimulatedExchange
 from kraken_tui.sandbox.market import MarketSimulator
 from kraken_tui.settings import StrategyConfig
 from kraken_tui.store import Store
+
+# Run as a script, outside pytest: put the shared test support on the path as pytest does.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from simulated_exchange import SimulatedExchange
 
 
 async def _main(db: Path, venue_db: Path) -> None:

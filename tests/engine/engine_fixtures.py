@@ -9,12 +9,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from simulated_exchange import DEFAULT_API_KEY, SimulatedExchange
+
+from kraken_tui.clock import WallClock
 from kraken_tui.domain import Side
-from kraken_tui.engine.clock import WallClock
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.engine.order_manager import LookupPolicy
 from kraken_tui.engine.risk import RiskLimits
-from kraken_tui.exchange.simulated import DEFAULT_API_KEY, SimulatedExchange
 from kraken_tui.settings import StrategyConfig
 from kraken_tui.store import Store
 

@@ -6,11 +6,11 @@ import time
 from decimal import Decimal
 
 from engine_fixtures import open_store
+from simulated_exchange import DEFAULT_API_KEY, SimulatedExchange
 
+from kraken_tui.clock import WallClock
 from kraken_tui.domain import StrategyState
-from kraken_tui.engine.clock import WallClock
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
-from kraken_tui.exchange.simulated import DEFAULT_API_KEY, SimulatedExchange
 from kraken_tui.sandbox.market import MarketSimulator
 from kraken_tui.settings import Settings
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from engine_fixtures import API_KEY, config, open_store, started
 from loguru import logger
+from simulated_exchange import SimulatedExchange
 
-from kraken_tui.engine.clock import WallClock
+from kraken_tui.clock import WallClock
 from kraken_tui.engine.portfolio import FIAT_SETTLEMENT_STEP
-from kraken_tui.exchange.simulated import SimulatedExchange
 
 D = Decimal
 HERE = Path(__file__).parent

@@ -10,12 +10,12 @@ from engine_fixtures import (
     venue_open_orders,
 )
 from loguru import logger
+from simulated_exchange import SimulatedExchange
 
 from kraken_tui.domain import Order, OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.engine.api import ManualOrder
-from kraken_tui.engine.engine import BASELINE_KEY
 from kraken_tui.engine.order_manager import NOT_RECEIVED, new_cl_ord_id
-from kraken_tui.exchange.simulated import SimulatedExchange
+from kraken_tui.engine.startup import BASELINE_KEY
 
 D = Decimal
 

@@ -1,11 +1,13 @@
-"""SimulatedExchange (kraken_tui/exchange/simulated.py) against the real sandbox venue."""
+"""SimulatedExchange (tests/support/simulated_exchange.py) against the real sandbox venue."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from engine_fixtures import seed_liquidity
+from simulated_exchange import SimulatedExchange
 
+from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import (
     ConnectionState,
     Liquidity,
@@ -14,7 +16,6 @@ from kraken_tui.domain import (
     OrderType,
     Side,
 )
-from kraken_tui.engine.clock import VirtualClock
 from kraken_tui.exchange.protocol import (
     BalancesEvent,
     BookChanged,
@@ -26,7 +27,6 @@ from kraken_tui.exchange.protocol import (
     OutcomeUnknown,
     TradeEvent,
 )
-from kraken_tui.exchange.simulated import SimulatedExchange
 
 D = Decimal
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -16,6 +16,7 @@ from engine_fixtures import (
 )
 from loguru import logger
 from pydantic import BaseModel
+from simulated_exchange import SimulatedExchange
 
 from kraken_tui.domain import (
     BookSnapshot,
@@ -32,7 +33,6 @@ from kraken_tui.domain import (
 from kraken_tui.engine.api import ManualOrder
 from kraken_tui.engine.engine import TradingEngine
 from kraken_tui.exchange.protocol import ExchangeError, OrderAck, TradeEvent
-from kraken_tui.exchange.simulated import SimulatedExchange
 from kraken_tui.logging import LogBuffer
 from kraken_tui.strategies import BaseStrategy, Intents
 

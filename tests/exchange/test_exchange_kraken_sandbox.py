@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from exchange_session import connected, eventually
 from loguru import logger
+from sandbox_harness import running_sandbox
 
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.exchange.kraken import KrakenExchange
@@ -29,7 +30,6 @@ from kraken_tui.exchange.protocol import (
 from kraken_tui.exchange.ratelimit import Tier
 from kraken_tui.sandbox.ratelimits import Tier as SandboxTier
 from kraken_tui.sandbox.server import SandboxServer
-from kraken_tui.sandbox.testing import running_sandbox
 
 
 def _books_equal(exchange: KrakenExchange, sandbox: SandboxServer, symbol: str) -> bool:

@@ -12,12 +12,12 @@ from decimal import Decimal
 
 import pytest
 from exchange_session import connected
+from sandbox_harness import running_sandbox
 
 from kraken_tui.domain import OrderRequest, OrderType, Side
 from kraken_tui.exchange.priority_lock import PriorityLock
 from kraken_tui.exchange.protocol import OrderAck, OrderEntryHalted
 from kraken_tui.exchange.ratelimit import REST_LIMITS, TRADE_LIMITS, Tier
-from kraken_tui.sandbox.testing import running_sandbox
 
 FLOOD = 80
 """More adds than the starter tier's trading counter (60, headroom 2) lets out at once."""

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 from exchange_session import connected, eventually
+from sandbox_harness import running_sandbox
 
 from kraken_tui.domain import OrderRequest, OrderType, Side
 from kraken_tui.exchange.protocol import ExchangeEvent, OrderEvent, OrderRejected
-from kraken_tui.sandbox.testing import running_sandbox
 
 
 def _order(order_type: OrderType, volume: str, price: str | None = None) -> OrderRequest:

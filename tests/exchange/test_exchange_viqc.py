@@ -14,6 +14,7 @@ import pytest
 from exchange_session import connected, eventually
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sandbox_harness import running_sandbox
 
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.domain.money import ZERO
@@ -28,7 +29,6 @@ from kraken_tui.exchange.protocol import (
 )
 from kraken_tui.exchange.ratelimit import Tier
 from kraken_tui.sandbox.pairs import PairRegistry
-from kraken_tui.sandbox.testing import running_sandbox
 
 D = Decimal
 BTC = PairRegistry().resolve("BTC/USD").to_instrument()

@@ -1,5 +1,5 @@
-"""Sandbox fixtures: a real server on a free loopback port (see kraken_tui.sandbox.testing)."""
+"""Sandbox fixtures: a real server on a free loopback port (tests/support/sandbox_harness.py)."""
 
-from kraken_tui.sandbox.testing import quiet_sandbox, sandbox, sandbox_async
+from sandbox_harness import quiet_sandbox, sandbox, sandbox_async
 
 __all__ = ["quiet_sandbox", "sandbox", "sandbox_async"]

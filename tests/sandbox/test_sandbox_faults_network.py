@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from kraken.exceptions import KrakenApiLimitExceededError, KrakenRateLimitExceededError
 from kraken.spot import SpotAsyncClient, SpotWSClient
+from sandbox_harness import running_sandbox
 
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.server import FAULTS_PATH, SandboxServer, is_loopback
-from kraken_tui.sandbox.testing import running_sandbox
 
 
 @pytest.fixture

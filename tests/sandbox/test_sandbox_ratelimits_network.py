@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from kraken.exceptions import KrakenApiLimitExceededError, KrakenRateLimitExceededError
 from kraken.spot import Trade, User
+from sandbox_harness import sandbox_in_thread
 
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.ratelimits import Tier
-from kraken_tui.sandbox.testing import sandbox_in_thread
 
 
 def test_starter_key_is_refused_after_its_rest_counter_fills() -> None:

@@ -19,9 +19,9 @@ from kraken.exceptions import (
     KrakenUnknownOrderError,
 )
 from kraken.spot import Market, SpotClient, Trade, User
+from sandbox_harness import SandboxThread
 
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET, kraken_signature
-from kraken_tui.sandbox.testing import SandboxThread
 
 
 def _trade(box: SandboxThread) -> Trade:

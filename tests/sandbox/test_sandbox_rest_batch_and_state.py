@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from kraken.spot import Trade, User
+from sandbox_harness import SandboxThread, sandbox_in_thread
 
 from kraken_tui.domain.enums import Side
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
-from kraken_tui.sandbox.testing import SandboxThread, sandbox_in_thread
 
 
 def _clients(box: SandboxThread) -> tuple[Trade, User]:

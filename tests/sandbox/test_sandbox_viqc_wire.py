@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from kraken.exceptions import KrakenInsufficientFundsError, KrakenInvalidArgumentsError
 from kraken.spot import SpotWSClient, Trade, User
+from sandbox_harness import SandboxThread, sandbox_in_thread
 
 from kraken_tui.domain.enums import Side
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.records import OrderState
-from kraken_tui.sandbox.testing import SandboxThread, sandbox_in_thread
 from kraken_tui.sandbox.venue import SandboxVenue
 
 D = Decimal

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 from kraken.spot import SpotWSClient
+from sandbox_harness import SandboxThread, running_sandbox
 
 from kraken_tui.sandbox.server import SandboxServer
-from kraken_tui.sandbox.testing import SandboxThread, running_sandbox
 from kraken_tui.sandbox.wire import book_checksum
 
 

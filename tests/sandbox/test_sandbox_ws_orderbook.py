@@ -11,8 +11,7 @@ import pytest
 from kraken.base_api import SpotClient
 from kraken.spot import SpotOrderBookClient
 from kraken.spot.websocket import SpotWSClientBase
-
-from kraken_tui.sandbox.testing import SandboxThread, sandbox_in_thread
+from sandbox_harness import SandboxThread, sandbox_in_thread
 
 SYMBOLS = ["BTC/USD", "ETH/USD", "SOL/USD", "ETH/BTC"]
 

@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from kraken.spot import SpotWSClient
+from sandbox_harness import SandboxThread
 
 from kraken_tui.domain.enums import Side
 from kraken_tui.sandbox.auth import DEV_API_KEY, DEV_API_SECRET
 from kraken_tui.sandbox.server import SandboxServer
-from kraken_tui.sandbox.testing import SandboxThread
 
 
 class PrivateSession:

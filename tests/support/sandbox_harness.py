@@ -1,4 +1,5 @@
-"""Starting a real sandbox inside tests, on a free loopback port.
+"""Starting a real sandbox inside tests, on a free loopback port (a test harness: it lives
+with the tests, outside the product package).
 
 Two shapes, because clients differ in how they block:
 - `sandbox_in_thread()` runs the server on its own event loop in a daemon thread. Use it
@@ -10,7 +11,7 @@ Two shapes, because clients differ in how they block:
 Both give a `SandboxServer` (rest_url, ws_url, ws_auth_url, port, venue, faults); the dev
 credentials are `DEV_API_KEY`/`DEV_API_SECRET`. Ready-made pytest fixtures: `sandbox`
 (live market), `quiet_sandbox` (no market simulation) and `sandbox_async`; import them in
-a conftest: `from kraken_tui.sandbox.testing import sandbox`.
+a conftest: `from sandbox_harness import sandbox` (pytest puts `tests/support` on the path).
 """
 
 from __future__ import annotations

@@ -1,14 +1,19 @@
-"""SimulatedExchange: the `Exchange` protocol in-process, on the sandbox's matching engine.
+"""SimulatedExchange: a test double of the `Exchange` protocol, in-process on the sandbox venue.
 
 The same `SandboxVenue` that sits behind the sandbox server does the matching, holds, fees and
-dead man's switch here, without HTTP or WebSocket in between. The backtester drives it on a
-virtual clock, and engine tests use it as a real exchange. Its behaviour is the venue's:
-events arrive synchronously during a call (an execution report can reach the handler before
-`add_order` returns, as a Kraken WS update can beat the REST response).
+dead man's switch here, without HTTP or WebSocket in between: engine tests run on it in
+milliseconds, on a virtual clock when they need one. Events arrive synchronously during a call
+(an execution report can reach the handler before `add_order` returns, as a Kraken WS update
+can beat the REST response).
+
+It is held to `KrakenExchange` on the sandbox by one contract suite
+(`tests/exchange/test_exchange_contract.py`); where they differ, the adapter is right.
 
 Faults: `faults` lets a test lose a request before the venue sees it, or lose the answer after
-the venue placed the order (both surface as `OutcomeUnknown`), and make lookups fail, which is
-exactly the ambiguity the order manager must resolve without double-sending.
+the venue placed the order (both surface as `OutcomeUnknown`), make lookups fail, answer
+requests with Kraken's rate-limit error (retried after a back-off, as the adapter does) and
+mute the private feed; `drop_private_feed` drops it and brings it back reconciled, as the
+adapter recovers from a WebSocket drop.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
@@ -24,6 +29,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from kraken_tui.clock import Clock, WallClock
 from kraken_tui.domain import (
     Balance,
     BookLevel,
@@ -40,7 +46,7 @@ from kraken_tui.domain import (
     Trade,
 )
 from kraken_tui.domain.money import ZERO
-from kraken_tui.engine.clock import Clock, WallClock
+from kraken_tui.exchange.candles import CandleBuilder
 from kraken_tui.exchange.order_gate import OrderEntryGate
 from kraken_tui.exchange.protocol import (
     BalancesEvent,
@@ -61,6 +67,7 @@ from kraken_tui.exchange.protocol import (
     TradeEvent,
     UnknownOrder,
 )
+from kraken_tui.exchange.ratelimit import retry_delay
 from kraken_tui.sandbox.errors import UNKNOWN_ORDER, VenueError
 from kraken_tui.sandbox.events import (
     BalanceChanged,
@@ -71,11 +78,14 @@ from kraken_tui.sandbox.events import (
     VenueEvent,
 )
 from kraken_tui.sandbox.pairs import PairRegistry
-from kraken_tui.sandbox.records import FillView, OrderState, OrderView, VenueOrderType
+from kraken_tui.sandbox.ratelimits import REST_RATE_LIMIT
+from kraken_tui.sandbox.records import FillView, OrderView, VenueOrderType
 from kraken_tui.sandbox.venue import DEFAULT_FUNDING, SandboxVenue
 
 DEFAULT_API_KEY = "simulated-account"
 _PAGE = 50
+_RATE_LIMIT_RETRIES = 4
+"""As many retries of a rate-limited request as `KrakenRest` makes before giving up."""
 
 _ORDER_TYPES = {
     OrderType.MARKET: VenueOrderType.MARKET,
@@ -103,62 +113,15 @@ class SimulatedFaults:
     """add_order places the order, then raises OutcomeUnknown instead of acknowledging."""
     fail_lookups: int = 0
     """lookup_order raises ExchangeError (exchange unreachable)."""
+    rate_limit: int = 0
+    """Answer the next N requests with Kraken's rate-limit error (as the sandbox's fault of
+    that name does); each is retried after a back-off."""
     mute_private_events: bool = False
     """Drop order and fill events (a private feed that is down); queries still answer."""
 
 
 def _ts(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-class _CandleBuilder:
-    """Builds OHLC candles from the public trade tape, one interval per symbol."""
-
-    def __init__(self, interval_min: int) -> None:
-        self.interval_min = interval_min
-        self._current: dict[str, Candle] = {}
-
-    def add(self, trade: TradePrinted) -> list[Candle]:
-        """The candles to publish after this trade: a closed one when an interval ended, then
-        the forming one."""
-        span = self.interval_min * 60
-        begin = _ts(trade.timestamp - trade.timestamp % span)
-        current = self._current.get(trade.symbol)
-        out: list[Candle] = []
-        if current is not None and current.ts != begin:
-            out.append(current)
-            current = None
-        if current is None:
-            current = Candle(
-                trade.symbol,
-                self.interval_min,
-                begin,
-                trade.price,
-                trade.price,
-                trade.price,
-                trade.price,
-                trade.qty,
-                1,
-                closed=False,
-            )
-        else:
-            current = Candle(
-                trade.symbol,
-                self.interval_min,
-                begin,
-                current.open,
-                max(current.high, trade.price),
-                min(current.low, trade.price),
-                trade.price,
-                current.volume + trade.qty,
-                current.trades + 1,
-                closed=False,
-            )
-        self._current[trade.symbol] = current
-        if out:
-            out[0] = replace(out[0], closed=True)
-        out.append(current)
-        return out
 
 
 class SimulatedExchange:
@@ -184,8 +147,13 @@ class SimulatedExchange:
         self._subscribed: set[str] = set()
         self._depth = 10
         self._sequence = count(1)
-        self._candles = _CandleBuilder(1)
+        self._candle_interval = 1
+        self._candles: dict[str, CandleBuilder] = {}
         self._connection = ConnectionStatus(ConnectionState.DISCONNECTED, since=self._clock.now())
+        self._feed_down = False
+        self._seen_fills: set[str] = set()
+        self._last_fill_ts: datetime | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._entry_gate = OrderEntryGate()
         self.calls: Counter[str] = Counter()
         """Requests made, by method name (tests assert what was sent, and how often)."""
@@ -235,6 +203,9 @@ class SimulatedExchange:
         self._set_connection(ConnectionState.CONNECTED)
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = None
@@ -247,7 +218,8 @@ class SimulatedExchange:
             if symbol not in self._instruments:
                 raise ExchangeError(f"unknown symbol {symbol}", "EQuery:Unknown asset pair")
         self._depth = depth
-        self._candles = _CandleBuilder(ohlc_interval)
+        self._candle_interval = ohlc_interval
+        self._candles = {}
         self._subscribed.update(symbols)
         for symbol in symbols:
             self._emit(BookChanged(symbol))
@@ -267,6 +239,16 @@ class SimulatedExchange:
     def tick(self) -> None:
         """Run the venue's time-driven work (the dead man's switch) at the clock's time."""
         self.venue.tick()
+
+    def drop_private_feed(self, down_s: float = 0.1) -> None:
+        """Fault: the private feed drops now and comes back `down_s` later. Order and fill
+        events of the gap are lost, then recovered as the adapter recovers them after a
+        WebSocket reconnect: by reconciling over the queries, each missed fill exactly once."""
+        self._feed_down = True
+        self._set_connection(ConnectionState.RECONNECTING, "private: dropped")
+        task = asyncio.get_running_loop().create_task(self._reconnect_after(down_s))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- protocol: trading -----------------------------------------------------------------------
 
@@ -419,33 +401,37 @@ class SimulatedExchange:
             case BookLevelChanged(symbol=symbol) if symbol in self._subscribed:
                 self._emit(BookChanged(symbol))
             case TradePrinted() if event.symbol in self._subscribed:
-                self._emit(
-                    TradeEvent(
-                        Trade(
-                            event.symbol,
-                            event.side,
-                            event.price,
-                            event.qty,
-                            _ts(event.timestamp),
-                            event.trade_id,
-                        )
-                    )
-                )
-                for candle in self._candles.add(event):
-                    self._emit(CandleEvent(candle))
+                self._on_trade(event)
             case ExecutionEvent(api_key=key) if key == self._api_key:
-                if not self.faults.mute_private_events:
+                if self._private_feed_up:
                     self._on_execution(event)
             case BalanceChanged(api_key=key) if key == self._api_key:
-                if not self.faults.mute_private_events:
+                if self._private_feed_up:
                     self._emit(BalancesEvent(self._balances()))
             case _:
                 pass
 
+    @property
+    def _private_feed_up(self) -> bool:
+        return not (self.faults.mute_private_events or self._feed_down)
+
+    def _on_trade(self, event: TradePrinted) -> None:
+        trade = Trade(
+            event.symbol, event.side, event.price, event.qty, _ts(event.timestamp), event.trade_id
+        )
+        self._emit(TradeEvent(trade))
+        builder = self._candles.get(trade.symbol)
+        if builder is None:
+            builder = self._candles[trade.symbol] = CandleBuilder(
+                trade.symbol, self._candle_interval
+            )
+        for candle in builder.add(trade):
+            self._emit(CandleEvent(candle))
+
     def _on_execution(self, event: ExecutionEvent) -> None:
         view = event.order
         if event.exec_type is ExecType.TRADE and event.exec_id is not None:
-            self._emit(FillEvent(self._execution_from_event(event)))
+            self._emit_fill(self._execution_from_event(event))
         order = self._order(view)
         self._emit(
             OrderEvent(
@@ -464,6 +450,47 @@ class SimulatedExchange:
             )
         )
 
+    def _emit_fill(self, fill: Execution) -> None:
+        """Each fill once, whether the feed or a reconciliation reports it."""
+        if fill.exec_id in self._seen_fills:
+            return
+        self._seen_fills.add(fill.exec_id)
+        if self._last_fill_ts is None or fill.ts > self._last_fill_ts:
+            self._last_fill_ts = fill.ts
+        self._emit(FillEvent(fill))
+
+    async def _reconnect_after(self, down_s: float) -> None:
+        await asyncio.sleep(down_s)
+        self._feed_down = False
+        self._set_connection(ConnectionState.CONNECTED)
+        await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        """What `KrakenExchange.reconcile` recovers after a reconnect: the fills since the
+        last one seen, and every open order and order closed since then, as it stands."""
+        since = self._last_fill_ts
+        for fill in await self.executions_since(since):
+            self._emit_fill(fill)
+        for order in await self.open_orders() + await self.closed_orders(since):
+            if order.order_id is None:
+                continue
+            self._emit(
+                OrderEvent(
+                    OrderUpdate(
+                        order_id=order.order_id,
+                        cl_ord_id=order.cl_ord_id or None,
+                        symbol=order.symbol,
+                        status=order.status,
+                        exec_type="reconciled",
+                        filled=order.filled,
+                        ts=order.updated_at or self._clock.now(),
+                        avg_price=order.avg_price,
+                        reason=order.reason,
+                        order=order,
+                    )
+                )
+            )
+
     # -- conversions -----------------------------------------------------------------------------
 
     def _order(self, view: OrderView) -> Order:
@@ -476,7 +503,8 @@ class SimulatedExchange:
             side=view.side,
             order_type=_FROM_VENUE_TYPE[view.order_type],
             volume=ZERO if view.volume_in_quote else view.volume,
-            status=order_status(view),
+            # Our order states are the words of Kraken WS v2 `order_status`.
+            status=OrderStatus(view.ws_status),
             price=view.price,
             trigger_price=view.trigger_price,
             time_in_force=view.time_in_force,
@@ -509,6 +537,8 @@ class SimulatedExchange:
         )
 
     def _execution_from_fill(self, fill: FillView) -> Execution:
+        """A fill from the history names no `cl_ord_id`, as TradesHistory does for the
+        adapter: whoever reads it matches the fill to its order by order id."""
         return Execution(
             exec_id=fill.trade_id,
             order_id=fill.order_txid,
@@ -520,7 +550,6 @@ class SimulatedExchange:
             fee_ccy=self._display(fill.fee_asset),
             liquidity=Liquidity.MAKER if fill.maker else Liquidity.TAKER,
             ts=_ts(fill.time),
-            cl_ord_id=fill.cl_ord_id,
         )
 
     def _balances(self) -> dict[str, Balance]:
@@ -542,33 +571,32 @@ class SimulatedExchange:
 
     async def _request(self, method: str) -> None:
         """Every request yields to the loop (and waits `latency_s`), as a network call does;
-        it also runs the venue's time-driven work, as the sandbox server's timer would."""
+        it also runs the venue's time-driven work, as the sandbox server's timer would. A
+        rate-limit answer is retried after the adapter's back-off; after as many retries as
+        the adapter makes, it is the adapter's error (an order certainly not placed)."""
         self.calls[method] += 1
         self.venue.tick()
         await asyncio.sleep(self._latency_s)
-        if self._connection.state is not ConnectionState.CONNECTED:
+        if self._unsubscribe is None:  # requests work while the private feed is down
             raise ExchangeError("not connected")
+        attempt = 0
+        while self.faults.rate_limit > 0:
+            self.faults.rate_limit -= 1
+            if attempt == _RATE_LIMIT_RETRIES:
+                refused = OrderRejected if method == "add_order" else ExchangeError
+                raise refused(f"{method}: {REST_RATE_LIMIT}", REST_RATE_LIMIT)
+            delay = retry_delay(REST_RATE_LIMIT, attempt)
+            attempt += 1
+            logger.warning("{} answered {}; retrying in {:.2f}s", method, REST_RATE_LIMIT, delay)
+            await asyncio.sleep(delay)
 
     def _emit(self, event: ExchangeEvent) -> None:
         if self._handler is not None:
             self._handler(event)
 
-    def _set_connection(self, state: ConnectionState) -> None:
-        self._connection = ConnectionStatus(state, since=self._clock.now())
+    def _set_connection(self, state: ConnectionState, reason: str = "") -> None:
+        self._connection = ConnectionStatus(state, reason, since=self._clock.now())
         self._emit(ConnectionEvent(self._connection))
-
-
-def order_status(view: OrderView) -> OrderStatus:
-    """A sandbox venue order's REST status in our order-state vocabulary."""
-    if view.status is OrderState.PENDING:
-        return OrderStatus.PENDING_NEW
-    if view.status is OrderState.OPEN:
-        return OrderStatus.PARTIALLY_FILLED if view.vol_exec > 0 else OrderStatus.NEW
-    if view.status is OrderState.CLOSED:
-        return OrderStatus.FILLED
-    if view.status is OrderState.CANCELED:
-        return OrderStatus.CANCELED
-    return OrderStatus.EXPIRED
 
 
 def _error(exc: VenueError, action: str) -> ExchangeError:
