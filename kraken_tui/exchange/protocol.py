@@ -1,8 +1,9 @@
 """The one surface between the engine and an exchange.
 
 `KrakenExchange` implements it on python-kraken-sdk for the sandbox, paper and live modes alike
-(only URLs and credentials differ); the backtester implements it on the sandbox's matching
-engine with a virtual clock. The engine never sees SDK objects or wire dicts, only these types.
+(only URLs and credentials differ). Engine tests also run on an in-process implementation over
+the sandbox venue (tests/support/simulated_exchange.py), held to this adapter by a shared
+contract suite. The engine never sees SDK objects or wire dicts, only these types.
 """
 
 from __future__ import annotations
