@@ -323,7 +323,10 @@ def trade_from_ws(item: Mapping[str, Any]) -> Trade:
 
 
 def ticker_from_ws(item: Mapping[str, Any], now: datetime) -> Ticker:
+    """Stamped with Kraken's own `timestamp` when the item carries one (its docs' examples
+    do), so a ticker read late is not mistaken for a fresh one; `now` otherwise."""
     item = _mapping(item)
+    stamp = item.get("timestamp")
     return Ticker(
         symbol=str(_get(item, "symbol")),
         bid=_dec(item, "bid"),
@@ -334,7 +337,7 @@ def ticker_from_ws(item: Mapping[str, Any], now: datetime) -> Ticker:
         high=_opt_dec(item, "high"),
         low=_opt_dec(item, "low"),
         change_pct=_opt_dec(item, "change_pct"),
-        ts=now,
+        ts=parse_timestamp(stamp) if stamp else now,
     )
 
 
@@ -375,17 +378,37 @@ def balances_from_rest(
 
 
 def balances_from_ws(data: object, display_asset: Callable[[str], str]) -> dict[str, Balance]:
-    """A `balances` channel snapshot or update: the assets it names, with their new totals.
-    Holds are not in this channel, so `available` is only known from REST `BalanceEx`."""
+    """A `balances` channel snapshot or update: the spot balance of each asset it names.
+
+    Snapshot entries give the total over all wallets (`balance`) and each wallet apart
+    (`wallets`), so the spot wallets are summed: an asset partly in Earn cannot all be
+    traded. Update entries are ledger entries (`ledger_id`, `ref_id`, `amount`, `fee`,
+    `wallet_type`, `balance` after them); entries of other wallets than spot are skipped
+    (docs.kraken.com/api/docs/websocket-v2/balances; krakenfx/kraken-api-sdk
+    rust/src/api/account/ws_types.rs). Holds are not in this channel, so `available` is
+    only known from REST `BalanceEx`."""
     if not isinstance(data, list):
         raise MalformedPayload("balances data must be a list")
     balances: dict[str, Balance] = {}
     for entry in data:
         item = _mapping(entry)
+        wallets = item.get("wallets")
+        if wallets is not None:
+            total = _spot_total(wallets)
+        elif item.get("wallet_type", "spot") == "spot":
+            total = _dec(item, "balance")
+        else:
+            continue
         name = display_asset(str(_get(item, "asset")))
-        total = _dec(item, "balance")
         balances[name] = Balance(asset=name, total=total, available=total)
     return balances
+
+
+def _spot_total(wallets: object) -> Decimal:
+    if not isinstance(wallets, list):
+        raise MalformedPayload("balances wallets must be a list")
+    spot = (_mapping(wallet) for wallet in wallets)
+    return sum((_dec(w, "balance") for w in spot if w.get("type") == "spot"), ZERO)
 
 
 def candle_from_rest(symbol: str, interval: int, row: object) -> Candle:
