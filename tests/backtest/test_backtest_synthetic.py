@@ -1,4 +1,3 @@
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,14 +120,6 @@ def test_jumps_appear_when_the_model_asks_for_them() -> None:
     calm_max = np.max(np.abs(log_returns(generate_bars(20_000, seed=3, model=calm))))
     jumpy_max = np.max(np.abs(log_returns(generate_bars(20_000, seed=3, model=jumpy))))
     assert jumpy_max > 3 * calm_max
-
-
-def test_a_year_of_minute_bars_generates_in_a_few_seconds() -> None:
-    started = time.perf_counter()
-    bars = generate_bars(MINUTES_PER_YEAR, seed=1)
-    elapsed = time.perf_counter() - started
-    assert len(bars) == MINUTES_PER_YEAR
-    assert elapsed < 5.0
 
 
 def test_bars_round_trip_exactly_through_a_kraken_csv(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,18 @@ async def _open(tmp_path: Path, **options: float) -> Store:
     return await Store.open(tmp_path / "kraken.sqlite3", **options)  # type: ignore[arg-type]
 
 
-async def test_submit_returns_at_once_and_writes_nothing_until_flushed(tmp_path: Path) -> None:
+async def test_submit_only_queues_so_a_held_write_lock_cannot_block_it(tmp_path: Path) -> None:
     store = await _open(tmp_path)
-    started = time.perf_counter()
-    for index in range(1_000):
-        store.writer.submit(INSERT_EVENT, ("2026", "src", str(index)))
-    elapsed = time.perf_counter() - started
-
-    assert elapsed < 0.05
-    assert _rows_on_disk(store.path) == []
+    # Another connection holds the write lock: a submit that wrote would wait, then fail.
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        for index in range(1_000):
+            store.writer.submit(INSERT_EVENT, ("2026", "src", str(index)))
+        assert _rows_on_disk(store.path) == []
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
     await store.writer.flush()
     assert len(_rows_on_disk(store.path)) == 1_000
     await store.close()
