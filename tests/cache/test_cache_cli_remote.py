@@ -10,8 +10,6 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 
-import pytest
-import typer.main
 from cache_fixtures import COMMAND_SECRET, WRONG_SECRET, free_port
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -223,14 +221,6 @@ async def test_engines_lists_every_live_engine(
     assert ids == sorted(ids)
 
 
-def ctl_is_wired() -> bool:
-    from kraken_tui.cli import app
-
-    command = typer.main.get_command(app)
-    return "ctl" in getattr(command, "commands", {})
-
-
-@pytest.mark.skipif(not ctl_is_wired(), reason="`kraken-tui ctl` is not wired into the CLI yet")
 async def test_the_real_cli_pauses_a_strategy(
     served: EngineCache,
     engine: StaticEngine,
