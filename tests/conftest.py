@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# Every sandbox REST answer the suite produces is checked against Kraken's OpenAPI description
+# when it is present (docs/testing.md, "Conformance").
+pytest_plugins = ["kraken_rest_schema_plugin"]
+
 CLI_TIMEOUT_S = 60.0
 REDIS_START_TIMEOUT_S = 10.0
 
