@@ -2,7 +2,9 @@
 
 A buy order holds `remaining x limit x (1 + taker rate)` of the quote asset (a stop order
 waiting for its trigger: at the trigger price), a sell order its remaining base volume, a
-market buy nothing (it never rests). Because a fill's cost and fee both round down, what a
+market buy nothing (it never rests). The taker-fee margin sits on the side the fee is paid
+in: an order paying its fee in base (Kraken's `fcib`, the default for sells) holds a buy's
+quote without it and a sell's base with it. Because a fill's cost and fee both round down, what a
 fill charges never exceeds the hold it releases. The synthetic liquidity account stands for
 the rest of the market: it has no funding limits and pays no fees.
 """
@@ -60,12 +62,16 @@ class Ledger:
         trigger: Decimal | None,
     ) -> Decimal:
         if order.side is Side.SELL:
-            return remaining
+            return remaining * self._fee_margin(order.fee_in_base)
         waiting = order.order_type.is_triggered and not order.triggered
         reference = limit if limit is not None else (trigger if waiting else None)
         if reference is None:
             return ZERO
-        return remaining * reference * (1 + self.fees.taker)
+        return remaining * reference * self._fee_margin(not order.fee_in_base)
+
+    def _fee_margin(self, fee_here: bool) -> Decimal:
+        """What an amount is multiplied by to reserve the taker fee, when paid in its asset."""
+        return 1 + self.fees.taker if fee_here else Decimal(1)
 
     def update_hold(self, order: LiveOrder) -> None:
         """Bring the order's hold to what it needs now (nothing once it is closed)."""
@@ -90,15 +96,18 @@ class Ledger:
         qty: Decimal,
         limit: Decimal | None,
         trigger: Decimal | None,
+        fee_in_base: bool = False,
     ) -> None:
         if side is Side.SELL:
-            needed, asset = qty, info.base.code
+            needed, asset = qty * self._fee_margin(fee_in_base), info.base.code
         elif limit is not None or trigger is not None:
             reference = limit if limit is not None else trigger
             assert reference is not None
-            needed, asset = qty * reference * (1 + self.fees.taker), info.quote.code
+            needed = qty * reference * self._fee_margin(not fee_in_base)
+            asset = info.quote.code
         else:
-            needed, asset = self._market_buy_cost(account, book, qty), info.quote.code
+            needed = self._market_buy_cost(account, book, qty) * self._fee_margin(not fee_in_base)
+            asset = info.quote.code
         if needed > account.available(asset):
             raise VenueError(INSUFFICIENT_FUNDS)
 
@@ -108,9 +117,10 @@ class Ledger:
             raise VenueError(INSUFFICIENT_FUNDS)
 
     def affordable(self, order: LiveOrder, info: PairInfo, price: Decimal) -> Decimal:
-        """How much base a market buy can still pay for at `price`, fee included."""
+        """How much base a market buy can still pay for at `price` (its fee included when
+        paid in quote)."""
         available = self.accounts[order.api_key].available(info.quote.code)
-        per_unit = price * (1 + self.fees.taker)
+        per_unit = price * self._fee_margin(not order.fee_in_base)
         return quantize_down(available / per_unit, info.lot_step)
 
     def move(
@@ -143,7 +153,7 @@ class Ledger:
             )
 
     def _market_buy_cost(self, account: Account, book: OrderBook, qty: Decimal) -> Decimal:
-        """What a market buy of `qty` would pay, fee included, walking the asks as they are."""
+        """What a market buy of `qty` would pay before fees, walking the asks as they are."""
         left, total = qty, ZERO
         for maker in book.orders_from_best(Side.SELL):
             if left <= 0 or maker.api_key == account.api_key:
@@ -152,4 +162,4 @@ class Ledger:
             take = min(left, maker.remaining)
             total += maker.price * take
             left -= take
-        return total * (1 + self.fees.taker)
+        return total

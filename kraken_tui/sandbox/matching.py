@@ -28,7 +28,8 @@ class LiveOrder:
     """The venue's mutable record of one order; `seq` is its time priority in the book.
 
     With `volume_in_quote` (Kraken's `viqc`), `volume` is the quote amount to spend: such an
-    order has no base `remaining`; the venue runs it to completion as soon as it arrives."""
+    order has no base `remaining`; the venue runs it to completion as soon as it arrives.
+    `fee_in_base` says the fees are charged in the base asset (Kraken's `fcib`)."""
 
     txid: str
     api_key: str
@@ -57,6 +58,7 @@ class LiveOrder:
     lastupdated: float = 0.0
     in_book: bool = False
     volume_in_quote: bool = False
+    fee_in_base: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -103,6 +105,7 @@ class LiveOrder:
             triggered=self.triggered,
             lastupdated=self.lastupdated,
             volume_in_quote=self.volume_in_quote,
+            fee_in_base=self.fee_in_base,
         )
 
 

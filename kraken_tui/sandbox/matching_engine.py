@@ -2,10 +2,11 @@
 
 The order book (`matching.OrderBook`) only knows prices, quantities and arrival order; the
 policy lives here: self-trade prevention (the newer order is canceled), market buys capped
-by the buyer's funds, IOC, stop orders that fire on trades, and settlement. A fill's cost
-is price x volume rounded down onto the quote asset's step and is paid by the buyer and
-received by the seller alike; each side pays its fee (quote currency) into the venue's fee
-income, except synthetic liquidity, which pays none.
+by the buyer's funds, IOC, post-only orders that would cross (accepted, then canceled by
+the exchange), stop orders that fire on trades, and settlement. A fill's cost is price x
+volume rounded down onto the quote asset's step and is paid by the buyer and received by
+the seller alike; each side pays its fee into the venue's fee income, in the currency its
+order prefers (Kraken's `fcib`/`fciq`), except synthetic liquidity, which pays none.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kraken_tui.sandbox.validation import affordable_volume, crosses
 
 REASON_SELF_TRADE = "Self trade prevention"
 REASON_NO_LIQUIDITY = "Insufficient liquidity"
+REASON_POST_ONLY = "Post only order"
 _REASON_IOC = "Immediate or cancel"
 _REASON_NO_FUNDS = "Insufficient funds"
 _EXEC_TYPE_OF_CLOSE = {
@@ -63,13 +65,26 @@ class MatchingEngine:
         self.triggers = TriggerBook(books)
 
     def open_order(self, order: LiveOrder) -> LiveOrder:
-        """Register a new user order and report it pending, then open (Kraken's sequence)."""
+        """Register a new user order and report it pending, then open (Kraken's sequence).
+
+        A post-only order that would take liquidity is not refused at AddOrder: Kraken
+        accepts it (the caller gets its txid) and its engine then cancels it with reason
+        `Post only order`, so it never goes live."""
         self._records.register_open(order)
         self._journal.touch_order(order)
         self.report(order, ExecType.PENDING_NEW)
+        if order.post_only and self._would_take(order):
+            self.close(order, OrderState.CANCELED, REASON_POST_ONLY)
+            return order
         order.status = OrderState.OPEN
         self.report(order, ExecType.NEW)
         return order
+
+    def _would_take(self, order: LiveOrder) -> bool:
+        best = self._books[order.symbol].best_price(order.side.opposite)
+        return order.price is not None and best is not None and crosses(
+            order.side, order.price, best
+        )
 
     def arm_trigger(self, order: LiveOrder) -> None:
         self._ledger.update_hold(order)
@@ -83,7 +98,10 @@ class MatchingEngine:
         return last.price if last else None
 
     def take(self, order: LiveOrder, info: PairInfo) -> None:
-        """Run a new (or re-priced) user order as taker, then rest, finish or cancel it."""
+        """Run a new (or re-priced) user order as taker, then rest, finish or cancel it
+        (nothing for an order the exchange already ended, such as a crossing post-only)."""
+        if order.status is not OrderState.OPEN:
+            return
         self._ledger.update_hold(order)
         stop_reason = self.match(order, info)
         if order.status is not OrderState.OPEN:
@@ -195,22 +213,27 @@ class MatchingEngine:
     ) -> None:
         is_user = order.api_key != MARKET_MAKER_KEY
         account = self._ledger.owner(order)
-        fee = self._ledger.fees.fee(cost, is_maker, info.quote.step) if is_user else ZERO
+        fee_asset = info.base if order.fee_in_base else info.quote
+        charged_on = qty if order.fee_in_base else cost
+        fee = self._ledger.fees.fee(charged_on, is_maker, fee_asset.step) if is_user else ZERO
+        base_fee = fee if order.fee_in_base else ZERO
+        quote_fee = ZERO if order.fee_in_base else fee
         order.vol_exec += qty
         order.cost += cost
-        order.fee += fee
+        # REST order entries report `fee` in quote, whichever asset paid it
+        order.fee += quote_fee or quantize_down(base_fee * price, info.quote.step)
         order.lastupdated = self._journal.now
         if is_user:
             self._ledger.update_hold(order)
         fill_id = self._ids.trade_id() if is_user else ""
         base, quote = info.base.code, info.quote.code
         if order.side is Side.BUY:
-            self._ledger.move(account, base, qty, "trade", fill_id)
-            self._ledger.move(account, quote, -(cost + fee), "trade", fill_id)
+            self._ledger.move(account, base, qty - base_fee, "trade", fill_id)
+            self._ledger.move(account, quote, -(cost + quote_fee), "trade", fill_id)
         else:
-            self._ledger.move(account, base, -qty, "trade", fill_id)
-            self._ledger.move(account, quote, cost - fee, "trade", fill_id)
-        self._ledger.collect_fee(quote, fee)
+            self._ledger.move(account, base, -(qty + base_fee), "trade", fill_id)
+            self._ledger.move(account, quote, cost - quote_fee, "trade", fill_id)
+        self._ledger.collect_fee(fee_asset.code, fee)
         if not is_user:
             return
         fill = FillView(
@@ -227,7 +250,7 @@ class MatchingEngine:
             price=price,
             cost=cost,
             fee=fee,
-            fee_asset=quote,
+            fee_asset=fee_asset.code,
             vol=qty,
             maker=is_maker,
             cl_ord_id=order.cl_ord_id,
@@ -248,7 +271,7 @@ class MatchingEngine:
                     last_qty=qty,
                     last_price=price,
                     last_fee=fee,
-                    fee_asset=info.quote.display,
+                    fee_asset=fee_asset.display,
                     liquidity_ind=Liquidity.MAKER if is_maker else Liquidity.TAKER,
                 )
             )

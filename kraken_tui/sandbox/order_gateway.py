@@ -35,7 +35,8 @@ class OrderRequest:
     """An order in the venue's terms: `price` is the limit price, `trigger_price` the
     stop/take-profit trigger (transports map their own field names onto these).
     `volume_in_quote` (REST `oflags=viqc`, WS `cash_order_qty`) makes `volume` the quote
-    amount a market buy spends."""
+    amount a market buy spends. `fee_in_base` is the fee currency asked for (REST `oflags`
+    `fcib`/`fciq`, WS `fee_preference`); None leaves Kraken's default by side."""
 
     pair: str
     side: Side
@@ -49,6 +50,7 @@ class OrderRequest:
     cl_ord_id: str | None = None
     validate: bool = False
     volume_in_quote: bool = False
+    fee_in_base: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class OrderGateway:
             cl_ord_id=order.cl_ord_id,
             validate=order.validate,
             volume_in_quote=order.volume_in_quote,
+            fee_in_base=order.fee_in_base,
         )
 
     def amend(

@@ -64,7 +64,10 @@ class OrderView:
 
     A market buy sized in quote (Kraken's `viqc`, `volume_in_quote`) has `volume` = the quote
     amount it may spend before fees, `vol_exec` = the base it bought and `cost` = the quote it
-    spent; it has no base `remaining`, since its base size was never known up front."""
+    spent; it has no base `remaining`, since its base size was never known up front.
+
+    `fee_in_base` is Kraken's fee currency preference (`fcib`; otherwise `fciq`). `fee` is
+    always the quote-currency value of the fees, as REST order entries report it."""
 
     txid: str
     api_key: str
@@ -90,6 +93,7 @@ class OrderView:
     triggered: bool
     lastupdated: float
     volume_in_quote: bool = False
+    fee_in_base: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -112,7 +116,8 @@ class OrderView:
 @dataclass(frozen=True, slots=True)
 class FillView:
     """One of an account's fills, as REST TradesHistory lists it (`trade_id` = Kraken's
-    `TXXXXX-XXXXX-XXXXXX` key; `public_trade_id` = the pair's integer trade id)."""
+    `TXXXXX-XXXXX-XXXXXX` key; `public_trade_id` = the pair's integer trade id). `fee` is
+    what was charged, in `fee_asset` (the base asset when the order preferred `fcib`)."""
 
     trade_id: str
     public_trade_id: int

@@ -122,7 +122,7 @@ class PrivateRest:
         p, q = pair.pair_decimals, pair.lot_decimals
         price_field = order.trigger_price if order.order_type.is_triggered else order.price
         price2 = order.price if order.order_type in _STOP_LIMIT_TYPES else None
-        oflags = ["fciq"] + (["post"] if order.post_only else [])
+        oflags = ["fcib" if order.fee_in_base else "fciq"] + (["post"] if order.post_only else [])
         if order.volume_in_quote:
             oflags.append("viqc")
         # Kraken does not document `vol` of a viqc order; the sandbox reports the quote
@@ -188,7 +188,11 @@ class PrivateRest:
             "ordertype": str(fill.order_type),
             "price": fixed(fill.price, p),
             "cost": fixed(fill.cost, c),
-            "fee": fixed(fill.fee, c),
+            # api-specs spot-rest/schemas/objects/user/trades/trade.yaml: "Total fee (quote
+            # currency)", also for a fee paid in base (fcib), which the ledgers itemize
+            "fee": fixed(
+                fill.fee if fill.fee_asset == pair.quote.code else fill.fee * fill.price, c
+            ),
             "vol": fixed(fill.vol, q),
             "margin": fixed(fill.margin, c),
             "leverage": "0",
@@ -297,7 +301,7 @@ class PrivateRest:
         if pair is None:
             raise VenueError(invalid_argument("pair"))
         oflags = {f for f in str(params.get("oflags") or "").split(",") if f}
-        if oflags - _SUPPORTED_OFLAGS:
+        if oflags - _SUPPORTED_OFLAGS or {"fcib", "fciq"} <= oflags:
             raise VenueError(invalid_argument("oflags"))
         tif_text = (_text(params, "timeinforce") or "GTC").lower()
         if tif_text not in ("gtc", "ioc"):
@@ -326,6 +330,7 @@ class PrivateRest:
             cl_ord_id=cl_ord_id,
             validate=_flag(params, "validate"),
             volume_in_quote="viqc" in oflags,
+            fee_in_base=True if "fcib" in oflags else False if "fciq" in oflags else None,
         )
 
     def _add_order(self, account: str, params: Params) -> dict[str, Any]:

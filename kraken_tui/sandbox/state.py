@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS orders (
     triggered INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     lastupdated REAL NOT NULL,
-    volume_in_quote INTEGER NOT NULL DEFAULT 0
+    volume_in_quote INTEGER NOT NULL DEFAULT 0,
+    fee_in_base INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS orders_by_account ON orders (api_key, status);
 CREATE TABLE IF NOT EXISTS fills (
@@ -82,14 +83,17 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
-_ADDED_ORDER_COLUMNS = {"volume_in_quote": "INTEGER NOT NULL DEFAULT 0"}
+_ADDED_ORDER_COLUMNS = {
+    "volume_in_quote": "INTEGER NOT NULL DEFAULT 0",
+    "fee_in_base": "INTEGER NOT NULL DEFAULT 0",
+}
 """Columns added to `orders` after files were first written; `VenueStore` adds them to an
 older file on open, so a sandbox upgraded in place keeps its state."""
 
 _ORDER_COLUMNS = (
     "txid, api_key, symbol, rest_pair, side, order_type, volume, vol_exec, price, "
     "trigger_price, cost, fee, status, opentm, closetm, time_in_force, post_only, userref, "
-    "cl_ord_id, reason, triggered, seq, lastupdated, volume_in_quote"
+    "cl_ord_id, reason, triggered, seq, lastupdated, volume_in_quote, fee_in_base"
 )
 _FILL_COLUMNS = (
     "trade_id, public_trade_id, order_txid, position_txid, api_key, symbol, rest_pair, time, "
@@ -165,7 +169,7 @@ class VenueStore:
                 "INSERT OR REPLACE INTO accounts (api_key, balances) VALUES (?, ?)", account_rows
             )
             self._db.executemany(
-                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(24)})",
+                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(25)})",
                 order_rows,
             )
             self._db.executemany(
@@ -228,6 +232,7 @@ def _order_row(order: LiveOrder) -> tuple[object, ...]:
         order.seq,
         order.lastupdated,
         int(order.volume_in_quote),
+        int(order.fee_in_base),
     )
 
 
@@ -257,6 +262,7 @@ def _order_from_row(row: sqlite3.Row) -> LiveOrder:
         seq=row["seq"],
         lastupdated=row["lastupdated"],
         volume_in_quote=bool(row["volume_in_quote"]),
+        fee_in_base=bool(row["fee_in_base"]),
     )
 
 

@@ -205,6 +205,7 @@ class SandboxVenue(MarketData):
         cl_ord_id: str | None = None,
         validate: bool = False,
         volume_in_quote: bool = False,
+        fee_in_base: bool | None = None,
     ) -> AddOrderResult:
         """Validate, then place and match an order; raises VenueError with Kraken's string.
 
@@ -218,7 +219,12 @@ class SandboxVenue(MarketData):
 
         `volume_in_quote` makes `volume` the amount of quote currency a market buy spends
         before fees (Kraken's `viqc`): it buys what that amount gets walking the asks, so a
-        caller can spend its whole free balance without knowing the fill price."""
+        caller can spend its whole free balance without knowing the fill price.
+
+        `fee_in_base` is REST `oflags` `fcib` (True) / `fciq` (False); None takes Kraken's
+        default, base when selling and quote when buying (api-specs
+        spot-rest/partials/properties/oflags.yaml). A post-only order that would cross is
+        placed and at once canceled by the matching engine, as Kraken does."""
         account = self._ledger.get(api_key)
         info = self._pairs.resolve(pair)
         order_side = parse_side(side)
@@ -260,9 +266,8 @@ class SandboxVenue(MarketData):
         check_cost(info, limit or trigger or opposite_best, qty)
         if cl_ord_id is not None and self._records.has_open_cl_ord_id(api_key, cl_ord_id):
             raise VenueError(DUPLICATE_ORDER)
-        if post_only and limit is not None and crosses(order_side, limit, opposite_best):
-            raise VenueError(POST_ONLY)
-        self._ledger.check_funds(account, info, book, order_side, qty, limit, trigger)
+        base_fee = order_side is Side.SELL if fee_in_base is None else fee_in_base
+        self._ledger.check_funds(account, info, book, order_side, qty, limit, trigger, base_fee)
         description = describe_order(info, order_side, kind, qty, limit, trigger)
         if validate:
             return AddOrderResult(None, description, cl_ord_id, userref)
@@ -280,6 +285,7 @@ class SandboxVenue(MarketData):
                     post_only=post_only,
                     userref=userref,
                     cl_ord_id=cl_ord_id,
+                    fee_in_base=base_fee,
                 )
             )
             if kind.is_triggered:
@@ -353,6 +359,7 @@ class SandboxVenue(MarketData):
         cl_ord_id: str | None,
         post_only: bool = False,
         volume_in_quote: bool = False,
+        fee_in_base: bool = False,
     ) -> LiveOrder:
         now = self._journal.now
         return LiveOrder(
@@ -373,6 +380,7 @@ class SandboxVenue(MarketData):
             hold_asset=(info.quote if side is Side.BUY else info.base).code,
             lastupdated=now,
             volume_in_quote=volume_in_quote,
+            fee_in_base=fee_in_base,
         )
 
     def amend_order(

@@ -20,7 +20,8 @@ from kraken_tui.sandbox.auth import Authenticator, AuthError
 from kraken_tui.sandbox.errors import VenueError, invalid_argument
 from kraken_tui.sandbox.events import BalanceChanged, ExecType, ExecutionEvent, VenueEvent
 from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
-from kraken_tui.sandbox.venue import OrderView, SandboxVenue, VenueOrderType
+from kraken_tui.sandbox.records import OrderView, VenueOrderType
+from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import rfc3339, rfc3339_seconds
 from kraken_tui.sandbox.ws_public import WsConnection, WsRequestError, ws_ack
 
@@ -101,23 +102,79 @@ def execution_item(order: OrderView, exec_type: str, timestamp: float) -> dict[s
     return item
 
 
+def _ids(order: OrderView) -> dict[str, Any]:
+    ids: dict[str, Any] = {"order_id": order.txid}
+    if order.cl_ord_id is not None:
+        ids["cl_ord_id"] = order.cl_ord_id
+    if order.userref is not None:
+        ids["order_userref"] = order.userref
+    return ids
+
+
+def _progress(order: OrderView) -> dict[str, Any]:
+    """What an order has done so far, as `trade`, `filled` and `canceled` items carry it."""
+    progress: dict[str, Any] = {
+        "cum_qty": order.vol_exec,
+        "cum_cost": order.cost,
+        "avg_price": order.avg_price,
+    }
+    if order.symbol.endswith("/USD"):
+        progress["fee_usd_equiv"] = order.fee
+    return progress
+
+
 def _event_item(event: ExecutionEvent) -> dict[str, Any]:
-    item = execution_item(event.order, str(event.exec_type), event.timestamp)
-    if event.exec_type is ExecType.TRADE:
-        quote = event.fee_asset or ""
+    """One `executions` update, carrying only the fields Kraken sends for its exec_type:
+    the order's details once, on `pending_new`; later items its ids, status and what
+    changed. Sources: docs.kraken.com/api/docs/websocket-v2/executions (examples of
+    pending_new, new and trade) and krakenfx/kraken-api-sdk
+    rust/src/api/account/ws_types.rs tests (sparse new; canceled with `cancel_reason`,
+    `reason`, `cum_qty`, `cum_cost`, `avg_price`, `fee_usd_equiv`). Kraken shows no
+    `filled`, `expired`, `amended` or `status` example: they carry what `canceled` does
+    (progress and reason) or, for amends and triggers, the changed fields."""
+    order, exec_type = event.order, event.exec_type
+    if exec_type is ExecType.PENDING_NEW:
+        item = execution_item(order, str(exec_type), event.timestamp)
+        item["fee_ccy_pref"] = "fcib" if order.fee_in_base else "fciq"
+        if not order.post_only:
+            del item["post_only"]
+        return item
+    item = {
+        **_ids(order),
+        "exec_type": str(exec_type),
+        "order_status": order.ws_status,
+        "timestamp": rfc3339(event.timestamp),
+    }
+    if exec_type is ExecType.TRADE:
         item.update(
             {
                 "exec_id": event.exec_id,
                 "trade_id": event.public_trade_id,
+                "symbol": order.symbol,
+                "side": str(order.side),
+                "order_type": str(order.order_type),
                 "last_qty": event.last_qty,
                 "last_price": event.last_price,
                 "cost": (event.last_qty or Decimal(0)) * (event.last_price or Decimal(0)),
                 "liquidity_ind": str(event.liquidity_ind) if event.liquidity_ind else None,
-                "fees": [{"asset": quote, "qty": event.last_fee or Decimal(0)}],
+                "fees": [{"asset": event.fee_asset or "", "qty": event.last_fee or Decimal(0)}],
+                **_progress(order),
             }
         )
+    elif exec_type in (ExecType.FILLED, ExecType.CANCELED, ExecType.EXPIRED):
+        item.update(_progress(order))
+    elif exec_type is ExecType.AMENDED:
+        item.update({"amended": True, "order_qty": order.volume})
+        if order.price is not None:
+            item["limit_price"] = order.price
+    if exec_type is ExecType.AMENDED or exec_type is ExecType.STATUS:
+        full = execution_item(order, str(exec_type), event.timestamp)
+        if "triggers" in full:
+            item["triggers"] = full["triggers"]
     if event.reason is not None:
         item["reason"] = event.reason
+        if exec_type is ExecType.CANCELED:
+            item["cancel_reason"] = event.reason
     return item
 
 
@@ -436,7 +493,19 @@ class PrivateChannels:
             cl_ord_id=cl_ord_id,
             validate=_bool(params, "validate"),
             volume_in_quote=cash_order_qty is not None,
+            fee_in_base=_fee_preference(params),
         )
+
+
+def _fee_preference(params: Mapping[str, Any]) -> bool | None:
+    """WS v2 `fee_preference` (`base` | `quote`), REST's `fcib`/`fciq`; absent: Kraken's
+    default by side (docs.kraken.com/api/docs/websocket-v2/add_order)."""
+    value = params.get("fee_preference")
+    if value is None:
+        return None
+    if value not in ("base", "quote"):
+        raise VenueError(invalid_argument("fee_preference"))
+    return value == "base"
 
 
 def _balance_item(event: BalanceChanged) -> dict[str, Any]:

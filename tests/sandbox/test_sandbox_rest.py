@@ -257,28 +257,6 @@ def test_unknown_order_is_refused(quiet_sandbox: SandboxThread) -> None:
         _trade(quiet_sandbox).cancel_order(txid="OAAAAA-BBBBB-CCCCCC")
 
 
-def test_post_only_order_that_would_cross_is_refused(quiet_sandbox: SandboxThread) -> None:
-    from kraken_tui.domain.enums import Side
-
-    assert quiet_sandbox.server is not None
-    quiet_sandbox.call(
-        quiet_sandbox.server.venue.place_synthetic,
-        "BTC/USD",
-        Side.SELL,
-        Decimal("60000.0"),
-        Decimal("1"),
-    )
-    result = _trade(quiet_sandbox).create_order(
-        ordertype="limit",
-        side="buy",
-        pair="XBTUSD",
-        volume="0.01",
-        price="60000.0",
-        oflags="post",
-    )
-    assert result == {"error": ["EOrder:Post only order"]}
-
-
 def test_duplicate_cl_ord_id_is_refused(quiet_sandbox: SandboxThread) -> None:
     trade = _trade(quiet_sandbox)
     trade.create_order(

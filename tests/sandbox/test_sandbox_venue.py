@@ -75,7 +75,6 @@ BTC_LIMIT = {"pair": "XBTUSD", "side": "buy", "order_type": "limit", "volume": "
         ({"price": "94000.0", "volume": "0.00001"}, "EOrder:Order minimum not met"),
         ({"price": "9000.0", "volume": "0.00005"}, "EOrder:Cost minimum not met"),
         ({"price": "94000.0", "volume": "5"}, "EOrder:Insufficient funds"),
-        ({"price": "95000.0", "post_only": True}, "EOrder:Post only order"),
         ({"price": "94000.0", "volume": "0.000000001"}, "EGeneral:Invalid arguments:volume"),
         ({"price": "94000.0", "volume": "abc"}, "EGeneral:Invalid arguments:volume"),
         ({}, "EGeneral:Invalid arguments:price"),
@@ -181,7 +180,8 @@ def test_market_buy_walks_asks_in_price_order_and_pays_taker_fee(
 def test_market_order_beyond_available_liquidity_fills_what_exists_then_cancels(
     venue: SandboxVenue, events: list[VenueEvent]
 ) -> None:
-    venue.add_order(KEY, pair="BTC/USD", side="sell", order_type="market", volume="2")
+    venue.add_order(KEY, pair="BTC/USD", side="sell", order_type="market", volume="2",
+                    fee_in_base=False)  # fmt: skip
     (order,) = venue.closed_orders(KEY).items
     assert order.vol_exec == D("2")
     assert order.status is OrderState.CLOSED
@@ -263,7 +263,7 @@ def test_resting_orders_fill_in_price_then_time_priority(venue: SandboxVenue) ->
 
 def test_users_trade_with_each_other_and_each_pays_its_own_fee(venue: SandboxVenue) -> None:
     venue.add_order(OTHER, pair="BTC/USD", side="sell", order_type="limit", volume="0.1",
-                    price="94999.8")  # fmt: skip
+                    price="94999.8", fee_in_base=False)  # fmt: skip
     venue.add_order(KEY, pair="BTC/USD", side="buy", order_type="market", volume="0.1")
     (maker_fill,) = venue.trades_history(OTHER).items
     (taker_fill,) = venue.trades_history(KEY).items
@@ -419,7 +419,7 @@ def test_stop_loss_sell_triggers_on_a_trade_at_its_price_and_sells_at_market(
     venue: SandboxVenue, events: list[VenueEvent]
 ) -> None:
     venue.add_order(KEY, pair="BTC/USD", side="sell", order_type="stop-loss", volume="0.1",
-                    trigger_price="94998.5")  # fmt: skip
+                    trigger_price="94998.5", fee_in_base=False)  # fmt: skip
     assert venue.balances_ex(KEY)["XXBT"].hold_trade == D("0.1")
     venue.take_synthetic("BTC/USD", Side.SELL, D("0.5"))
     assert len(venue.open_orders(KEY)) == 1
