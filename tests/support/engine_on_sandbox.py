@@ -29,8 +29,14 @@ from kraken_tui.sandbox.ratelimits import Tier
 from kraken_tui.settings import load_settings
 from kraken_tui.store import Store
 
-QUIET_SMA = {"name": "sma_btc", "class": "sma_cross", "symbol": "BTC/USD"}
-"""A strategy that trades only when two slow averages cross: never within a short test."""
+QUIET_SMA = {
+    "name": "sma_btc",
+    "class": "sma_cross",
+    "symbol": "BTC/USD",
+    "params": {"fast": 1000, "slow": 2000},
+}
+"""A strategy that never trades in a test: its slow average needs 2,000 closed minutes, and
+the exchange's history (720) plus a test's few minutes never add up to that."""
 WIDE_MAKER = {
     "name": "mm_eth",
     "class": "market_maker",
@@ -48,7 +54,7 @@ class EngineOnSandbox:
     async def open_on_sandbox(self) -> set[str]:
         """The txids of the account's open orders, as the sandbox's REST OpenOrders says."""
         user = User(key=self.box.api_key, secret=self.box.api_secret, url=self.box.rest_url)
-        return set(await asyncio.to_thread(_within_rate_limit, user))
+        return set(await asyncio.to_thread(_open_orders_within_rate_limit, user))
 
     async def resting_bid(self, symbol: str = "BTC/USD", within_s: float = 10.0) -> ManualOrder:
         """`resting_bid` on this engine's market, once its book has arrived."""
@@ -67,7 +73,7 @@ def resting_bid(snapshot: EngineSnapshot, symbol: str = "BTC/USD") -> ManualOrde
     return ManualOrder(symbol, Side.BUY, OrderType.LIMIT, Decimal("0.001"), price=price)
 
 
-def _within_rate_limit(user: User, timeout: float = 30.0) -> dict[str, Any]:
+def _open_orders_within_rate_limit(user: User, timeout: float = 30.0) -> dict[str, Any]:
     """The test shares the engine's API key, so the REST counter may be full right after the
     engine's start-up reconciliation: wait for it to decay, as any Kraken client must."""
     deadline = time.monotonic() + timeout
@@ -87,10 +93,12 @@ async def engine_on_sandbox(
     risk: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[EngineOnSandbox]:
     """A started engine on its own sandbox process (pro tier, as `kraken-tui sandbox` runs),
-    stopped with its orders cancelled, and the sandbox shut down, whatever the test did."""
+    stopped with its orders cancelled, and the sandbox shut down, whatever the test did. The
+    market is slow (20 book messages/s): a test types keys, it does not measure load, and on
+    two shared cores a busy market would make every key press wait for redraws."""
     box = SandboxProcess(
         seed=5,
-        rate=200.0,
+        rate=20.0,
         state_path=workdir / "sandbox.sqlite3",
         tier=Tier.PRO,
         log_path=workdir / "sandbox.log",
