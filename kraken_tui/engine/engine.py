@@ -58,7 +58,7 @@ from kraken_tui.engine.api import (
 )
 from kraken_tui.engine.bus import EventBus, Subscription
 from kraken_tui.engine.dead_man import DeadManSwitch
-from kraken_tui.engine.events import OrderChanged
+from kraken_tui.engine.events import AmendRefused, OrderChanged
 from kraken_tui.engine.housekeeping import (
     Interval,
     check_balances,
@@ -101,7 +101,7 @@ from kraken_tui.exchange.protocol import (
 from kraken_tui.logging import LogBuffer
 from kraken_tui.settings import Settings, StrategyConfig
 from kraken_tui.store import Store
-from kraken_tui.strategies import CancelAll, CancelOrder, Intent, PlaceOrder
+from kraken_tui.strategies import AmendOrder, CancelAll, CancelOrder, Intent, PlaceOrder
 
 RECENT_FILLS = 200
 CANDLES_KEPT = 500
@@ -195,6 +195,9 @@ class TradingEngine:
         self.events_handled = 0
         self.max_slice_ms = 0.0
         self.orders.on_change(lambda order: self.bus.publish(OrderChanged(order)))
+        self.orders.on_amend_refused(
+            lambda order, reason: self.bus.publish(AmendRefused(order, reason))
+        )
         self.lifecycle.on_change(lambda _: self._touch())
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -551,6 +554,8 @@ class TradingEngine:
                         request.cl_ord_id[:8],
                         intent.tag,
                     )
+            case AmendOrder():
+                self._amend(host, intent)
             case CancelOrder(cl_ord_id=cl_ord_id):
                 order = self.orders.get(cl_ord_id)
                 if order is None or order.strategy != host.name:
@@ -564,10 +569,41 @@ class TradingEngine:
                 if own:
                     self._spawn(self.orders.cancel_many(own))
 
-    def _risk_context(self, order: ProposedOrder) -> RiskContext | None:
+    def _amend(self, host: StrategyHost, intent: AmendOrder) -> None:
+        """Risk judges the order as it would be after the amend, with the order itself left
+        out of the open orders so it is not counted twice (nor against `max_open_orders`: an
+        amend adds no order)."""
+        order = self.orders.get(intent.cl_ord_id)
+        if order is None or order.strategy != host.name or not order.is_open:
+            logger.warning(
+                "{} asked to amend {}, not one of its open orders", host.name, intent.cl_ord_id
+            )
+            return
+        proposed = ProposedOrder(
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            volume=order.volume if intent.volume is None else intent.volume,
+            price=order.price if intent.price is None else intent.price,
+            trigger_price=order.trigger_price,
+            strategy=host.name,
+            filled=order.filled,
+        )
+        context = self._risk_context(proposed, leaving_out=order.cl_ord_id)
+        if context is None or not self.risk.check(proposed, context).allowed:
+            self._touch()
+            return
+        self._spawn(self.orders.amend(order.cl_ord_id, volume=intent.volume, price=intent.price))
+
+    def _risk_context(
+        self, order: ProposedOrder, leaving_out: str | None = None
+    ) -> RiskContext | None:
         instrument = self._instruments.get(order.symbol)
         if instrument is None:
             return None
+        open_orders = self.orders.open_orders
+        if leaving_out is not None:
+            open_orders = tuple(o for o in open_orders if o.cl_ord_id != leaving_out)
         return RiskContext(
             instrument=instrument,
             book=self._books.get(order.symbol),
@@ -577,7 +613,7 @@ class TradingEngine:
                 if order.strategy is not None
                 else None
             ),
-            open_orders=self.orders.open_orders,
+            open_orders=open_orders,
         )
 
     # -- event processing ------------------------------------------------------------------------
@@ -623,6 +659,8 @@ class TradingEngine:
                 self.strategies.on_book(book)
             case OrderChanged(order=order):
                 self._on_order_changed(order)
+            case AmendRefused(order=order, reason=reason):
+                self.strategies.on_amend_rejected(order, reason)
             case FillEvent(execution=execution):
                 await self._on_fill(execution)
             case OrderEvent(update=update):

@@ -14,3 +14,12 @@ class OrderChanged:
     order manager's call stack: a strategy reacting to an update cannot re-enter it."""
 
     order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class AmendRefused:
+    """The exchange refused to amend `order` (left as it was) for `reason`: through the bus
+    for the reason `OrderChanged` goes through it."""
+
+    order: Order
+    reason: str

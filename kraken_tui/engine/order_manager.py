@@ -69,6 +69,7 @@ class LookupPolicy:
 
 
 OrderListener = Callable[[Order], None]
+AmendRefusedListener = Callable[[Order, str], None]
 
 
 class OrderManager:
@@ -91,6 +92,7 @@ class OrderManager:
         self._cancel_on_ack: set[str] = set()
         self._presumed_absent: set[str] = set()
         self._listeners: list[OrderListener] = []
+        self._amend_refused_listeners: list[AmendRefusedListener] = []
         self._open: tuple[Order, ...] = ()
         self.sent = 0
 
@@ -116,6 +118,11 @@ class OrderManager:
 
     def on_change(self, listener: OrderListener) -> None:
         self._listeners.append(listener)
+
+    def on_amend_refused(self, listener: AmendRefusedListener) -> None:
+        """Called with the unchanged order and the exchange's reason: a refused amend changes
+        no order, so `on_change` listeners never hear of it."""
+        self._amend_refused_listeners.append(listener)
 
     # -- placing -----------------------------------------------------------------------------------
 
@@ -270,6 +277,13 @@ class OrderManager:
     async def amend(
         self, cl_ord_id: str, *, volume: Decimal | None = None, price: Decimal | None = None
     ) -> bool:
+        """Amend an open order in place (`volume` is the new total). A refusal leaves the
+        order as it was; it is logged with the exchange's reason and told to the
+        `on_amend_refused` listeners. An order still being sent is amended once acknowledged,
+        as `cancel` does: before that the exchange may not know it yet."""
+        sending = self._sending.get(cl_ord_id)
+        if sending is not None:
+            await asyncio.shield(sending)
         order = self._orders.get(cl_ord_id)
         if order is None or not order.is_open:
             logger.warning("amend: order {} is unknown or final", cl_ord_id)
@@ -282,7 +296,10 @@ class OrderManager:
                 price=price,
             )
         except ExchangeError as exc:
-            logger.error("amend of order {} failed: {}", cl_ord_id, exc.kraken_error or exc)
+            reason = exc.kraken_error or str(exc)
+            logger.warning("amend of order {} refused: {}", cl_ord_id, reason)
+            for listener in self._amend_refused_listeners:
+                listener(self._orders[cl_ord_id], reason)
             return False
         changes: dict[str, object] = {"updated_at": self._clock.now()}
         if volume is not None:
@@ -311,6 +328,10 @@ class OrderManager:
         )
         if merged is order:
             return order
+        if merged.status is OrderStatus.CANCELED and order.status is not OrderStatus.CANCELED:
+            # an exchange-side cancel (e.g. a post-only order that would have crossed) is an
+            # ordinary end of the order, not an error: say why
+            logger.info("order {} canceled: {}", merged.cl_ord_id, merged.reason or "no reason")
         self._store.orders.queue_update(merged)
         return self._set(merged)
 
@@ -407,7 +428,11 @@ class OrderManager:
                 changes["avg_price"] = avg_price
         if order_id and order.order_id != order_id:
             changes["order_id"] = order_id
-        if reason and new_status in (OrderStatus.REJECTED, OrderStatus.EXPIRED):
+        if reason and new_status in (
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+            OrderStatus.CANCELED,
+        ):
             changes["reason"] = reason
         if fees is not None and fees > order.fees:
             changes["fees"] = fees

@@ -78,6 +78,13 @@ class ProposedOrder:
     strategy: str | None = None
     quote_volume: Decimal | None = None
     """A market buy sized in quote (Kraken's `viqc`); `volume` is then zero."""
+    filled: Decimal = ZERO
+    """For an open order judged as it would be after an amend: the part already filled. The
+    position holds it, so only `volume - filled` can still move the position."""
+
+    @property
+    def unfilled(self) -> Decimal:
+        return self.volume - self.filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +109,7 @@ def is_reducing(order: ProposedOrder, position: Position, pending: Decimal) -> b
     whole long are not all reducing, only the part of the position nobody is selling yet."""
     if position.qty == 0 or order.side.sign * position.qty > 0:
         return False
-    return order.volume <= abs(position.qty) - pending
+    return order.unfilled <= abs(position.qty) - pending
 
 
 class RiskManager:
@@ -420,7 +427,7 @@ def _worst_case_qty(
     on the same side fill: the exposure a limit must bound, not just today's position. Open
     orders sized in quote count as what their unspent amount buys at `reference`."""
     same_side = sum((_open_base(o, reference) for o in open_orders if o.side is order.side), ZERO)
-    return abs(held + order.side.sign * (same_side + order.volume))
+    return abs(held + order.side.sign * (same_side + order.unfilled))
 
 
 def _open_base(order: Order, reference: Decimal) -> Decimal:

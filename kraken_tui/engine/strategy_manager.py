@@ -10,7 +10,8 @@ Isolation rules:
   with a warning and counted. Python cannot pre-empt it, so the budget is a detector, not a
   guard; the count in the snapshot tells the operator which strategy starves the loop.
 - A paused strategy keeps receiving market data (its indicators stay warm, so `resume`
-  continues from a current state) but its new-order intents are dropped; cancels still pass.
+  continues from a current state) but its new-order and amend intents are dropped; cancels
+  still pass.
 - A strategy gets no `on_book` while its book is stale; intents it produces then are refused
   by the risk manager's `stale_book` rule.
 
@@ -49,6 +50,7 @@ from kraken_tui.engine.strategy_loader import (
 )
 from kraken_tui.settings import StrategyConfig
 from kraken_tui.strategies import (
+    AmendOrder,
     BaseStrategy,
     Intent,
     PlaceOrder,
@@ -266,6 +268,11 @@ class StrategyManager:
         if host is not None and host.receives_events:
             self._call(host, "on_order_update", order)
 
+    def on_amend_rejected(self, order: Order, reason: str) -> None:
+        host = self._hosts.get(order.strategy) if order.strategy else None
+        if host is not None and host.receives_events:
+            self._call(host, "on_amend_rejected", order, reason)
+
     def on_timer(self) -> None:
         """Call `on_timer` on every strategy whose interval has elapsed."""
         monotonic = self._clock.monotonic()
@@ -334,7 +341,9 @@ class StrategyManager:
         if not emit:
             return
         for intent in intents:
-            if host.state is not StrategyState.RUNNING and isinstance(intent, PlaceOrder):
+            if host.state is not StrategyState.RUNNING and isinstance(
+                intent, PlaceOrder | AmendOrder
+            ):
                 host.dropped_while_paused += 1
                 logger.debug("strategy {} is {}: dropped {}", host.name, host.state, intent)
                 continue

@@ -10,6 +10,7 @@ import pkgutil
 from loguru import logger
 
 from kraken_tui.strategies.base import (
+    AmendOrder,
     BaseStrategy,
     CancelAll,
     CancelOrder,
@@ -49,6 +50,7 @@ def load_builtin_strategies() -> dict[str, str]:
 
 
 __all__ = [
+    "AmendOrder",
     "BaseStrategy",
     "CancelAll",
     "CancelOrder",

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kraken_tui.clock import VirtualClock
 from kraken_tui.domain import Instrument, OrderType, Side
 from kraken_tui.strategies import (
+    AmendOrder,
     BaseStrategy,
     CancelAll,
     CancelOrder,
@@ -75,6 +76,37 @@ def test_helpers_round_onto_instrument_grid() -> None:
     assert strategy.buy(Decimal("1"), Decimal("5")).order_type is OrderType.LIMIT
     assert strategy.cancel("abc") == CancelOrder("abc")
     assert strategy.cancel_all() == CancelAll()
+
+
+def test_amend_helper_puts_price_on_the_tick_and_volume_on_the_lot_grid() -> None:
+    strategy = _Probe.from_config("p", "BTC/USD", {}, _context())
+    amend = strategy.amend("c1", price=Decimal("50000.04"), volume=Decimal("0.123456789"))
+    assert amend == AmendOrder("c1", price=Decimal("50000.0"), volume=Decimal("0.12345678"))
+    assert strategy.amend("c1", price=Decimal("49999.96")).volume is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({}, "AmendOrder needs a new price, a new volume or both"),
+        ({"price": 50_000.5}, "AmendOrder.price must be a Decimal, got 50000.5 (float)"),
+        ({"volume": "0.1"}, "AmendOrder.volume must be a Decimal, got '0.1' (str)"),
+        (
+            {"volume": Decimal(0)},
+            "AmendOrder.volume must be a finite Decimal more than zero, got Decimal('0')",
+        ),
+        (
+            {"price": Decimal("Infinity")},
+            "AmendOrder.price must be a finite Decimal more than zero, got Decimal('Infinity')",
+        ),
+    ],
+)
+def test_a_malformed_amend_is_refused_where_the_strategy_builds_it(
+    fields: dict[str, object], error: str
+) -> None:
+    with pytest.raises((TypeError, ValueError)) as raised:
+        AmendOrder("c1", **fields)  # type: ignore[arg-type]
+    assert str(raised.value) == error
 
 
 def test_state_round_trips_through_json() -> None:

@@ -21,6 +21,7 @@ from kraken_tui.domain import (
     TimeInForce,
 )
 from kraken_tui.strategies import (
+    AmendOrder,
     CancelAll,
     CancelOrder,
     Intent,
@@ -63,6 +64,11 @@ def quotes(intents: object) -> dict[Side, PlaceOrder]:
 def cancels(intents: object) -> list[str]:
     assert isinstance(intents, list)
     return [i.cl_ord_id for i in intents if isinstance(i, CancelOrder)]
+
+
+def amends(intents: object) -> dict[str, AmendOrder]:
+    assert isinstance(intents, list)
+    return {i.cl_ord_id: i for i in intents if isinstance(i, AmendOrder)}
 
 
 def accept(strategy: MarketMaker, intents: list[Intent], start: int = 0) -> None:
@@ -168,11 +174,13 @@ def test_requotes_only_when_the_price_moves_the_threshold_or_more() -> None:
     clock_of(strategy).advance(10)
     # mid +3 ticks: bid wants 3499.32 (+2 ticks), ask 3500.74 (+4 ticks): both stay
     assert strategy.on_book(book(strategy, "3500.02", "3500.04")) == []
-    # mid +10 ticks: bid wants 3499.39 (+9), ask 3500.81 (+11): both replaced
+    # mid +10 ticks: bid wants 3499.39 (+9), ask 3500.81 (+11): both amended in place
     moved = strategy.on_book(book(strategy, "3500.09", "3500.11"))
-    assert sorted(cancels(moved)) == ["q0", "q1"]
-    assert quotes(moved)[Side.BUY].price == Decimal("3499.39")
-    assert quotes(moved)[Side.SELL].price == Decimal("3500.81")
+    assert cancels(moved) == [] and quotes(moved) == {}
+    assert {k: a.price for k, a in amends(moved).items()} == {
+        "q0": Decimal("3499.39"),
+        "q1": Decimal("3500.81"),
+    }
 
 
 def test_a_side_is_not_requoted_within_the_minimum_interval() -> None:
@@ -183,7 +191,54 @@ def test_a_side_is_not_requoted_within_the_minimum_interval() -> None:
     clock_of(strategy).advance(0.5)
     assert strategy.on_book(book(strategy, "3501.99", "3502.01")) == []
     clock_of(strategy).advance(0.5)
-    assert len(quotes(strategy.on_book(book(strategy, "3501.99", "3502.01")))) == 2
+    assert len(amends(strategy.on_book(book(strategy, "3501.99", "3502.01")))) == 2
+
+
+def test_an_amend_in_flight_counts_as_the_quote_and_is_not_sent_twice() -> None:
+    strategy = make(min_requote_interval_s=0)
+    accept(strategy, list(strategy.on_book(book(strategy, "3499.99", "3500.01")) or []))
+    clock_of(strategy).advance(1)
+    assert len(amends(strategy.on_book(book(strategy, "3501.99", "3502.01")))) == 2
+    clock_of(strategy).advance(1)  # the amends are not yet in the orders' prices
+    assert strategy.on_book(book(strategy, "3501.99", "3502.01")) == []
+    clock_of(strategy).advance(5)  # never showed up: amended again
+    assert len(amends(strategy.on_book(book(strategy, "3501.99", "3502.01")))) == 2
+
+
+def test_an_unacknowledged_quote_is_replaced_not_amended() -> None:
+    strategy = make(min_requote_interval_s=0)
+    accept(strategy, list(strategy.on_book(book(strategy, "3499.99", "3500.01")) or []))
+    strategy.context.open_orders = tuple(
+        o.with_changes(status=OrderStatus.PENDING_NEW) for o in strategy.open_orders
+    )
+    clock_of(strategy).advance(1)
+    moved = strategy.on_book(book(strategy, "3501.99", "3502.01"))
+    assert amends(moved) == {} and sorted(cancels(moved)) == ["q0", "q1"]
+
+
+def test_a_refused_amend_falls_back_to_cancel_and_replace_at_once() -> None:
+    strategy = make()
+    accept(strategy, list(strategy.on_book(book(strategy, "3499.99", "3500.01")) or []))
+    clock_of(strategy).advance(10)
+    amended = amends(strategy.on_book(book(strategy, "3501.99", "3502.01")))
+    bid = next(o for o in strategy.open_orders if o.side is Side.BUY)
+    assert bid.cl_ord_id in amended
+    clock_of(strategy).advance(0.1)  # well within min_requote_interval_s
+    fallback = strategy.on_amend_rejected(bid, "EOrder:Post only order")
+    assert cancels(fallback) == [bid.cl_ord_id]
+    assert quotes(fallback)[Side.BUY].price == amended[bid.cl_ord_id].price
+    assert amends(fallback) == {}, "the other side's amend is still in flight"
+    clock_of(strategy).advance(10)
+    accept(strategy, list(fallback or []), start=2)
+    replaced = strategy.on_book(book(strategy, "3503.99", "3504.01"))
+    assert "q2" in amends(replaced), "the new quote can be amended again"
+
+
+def test_a_refused_amend_of_an_order_that_has_ended_asks_for_nothing() -> None:
+    strategy = make()
+    accept(strategy, list(strategy.on_book(book(strategy, "3499.99", "3500.01")) or []))
+    filled = strategy.open_orders[0].with_changes(status=OrderStatus.FILLED)
+    assert strategy.on_amend_rejected(filled, "EOrder:Unknown order") is None
 
 
 def test_a_placed_quote_not_yet_in_open_orders_is_not_placed_twice() -> None:
