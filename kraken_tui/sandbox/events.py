@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from kraken_tui.domain.enums import Liquidity, Side
+from kraken_tui.sandbox.ledger_history import LedgerEntry
 from kraken_tui.sandbox.records import OrderView
 
 
@@ -91,5 +92,14 @@ class BalanceChanged:
     timestamp: float
 
 
-VenueEvent = BookLevelChanged | TradePrinted | ExecutionEvent | BalanceChanged
+@dataclass(frozen=True, slots=True)
+class LedgerPosted:
+    """A ledger entry was posted to an account (WS v2 `balances` sends each as an update);
+    `display` is the asset's WS v2 name."""
+
+    entry: LedgerEntry
+    display: str
+
+
+VenueEvent = BookLevelChanged | TradePrinted | ExecutionEvent | BalanceChanged | LedgerPosted
 Listener = Callable[[VenueEvent], None]

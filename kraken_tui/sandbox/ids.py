@@ -1,4 +1,4 @@
-"""Kraken-shaped order and trade ids (`OABCDE-FGHIJ-KLMNOP`).
+"""Kraken-shaped order, trade and ledger ids (`OABCDE-FGHIJ-KLMNOP`).
 
 Random by default, as on Kraken; a seed makes a run's ids reproducible for tests that
 compare whole replies.
@@ -21,6 +21,13 @@ class VenueIds:
     def order_id(self, taken: Container[str]) -> str:
         while True:
             candidate = self._draw("O")
+            if candidate not in taken:
+                return candidate
+
+    def ledger_id(self, taken: Container[str]) -> str:
+        """A ledger entry id (`LXXXXX-XXXXX-XXXXXX`); QueryLedgers looks them up."""
+        while True:
+            candidate = self._draw("L")
             if candidate not in taken:
                 return candidate
 

@@ -2,8 +2,8 @@
 
 A venue call is one atomic step. Every event it emits carries the same timestamp, taken
 when the outermost step begins; what the step changed (orders, accounts, fills, balance
-moves, pairs whose top of book moved) is collected here and handed to the venue once the
-outermost step ends, so it emits one batch of balance events and writes one store
+moves, ledger entries, pairs whose top of book moved) is collected here and handed to the
+venue once the outermost step ends, so it emits one batch of balance events and writes one store
 transaction per call, however many fills the call made.
 """
 
@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from kraken_tui.domain.money import ZERO
 from kraken_tui.sandbox.events import Listener, VenueEvent
+from kraken_tui.sandbox.ledger_history import LedgerEntry
 from kraken_tui.sandbox.matching import LiveOrder
 from kraken_tui.sandbox.records import FillView
 
@@ -34,6 +35,7 @@ class StepChanges:
     accounts: set[str] = field(default_factory=set)
     orders: dict[str, LiveOrder] = field(default_factory=dict)
     fills: list[FillView] = field(default_factory=list)
+    ledger_entries: list[LedgerEntry] = field(default_factory=list)
     balance_moves: dict[tuple[str, str], BalanceMove] = field(default_factory=dict)
     pairs: set[str] = field(default_factory=set)
 
@@ -92,6 +94,9 @@ class VenueJournal:
 
     def record_fill(self, fill: FillView) -> None:
         self._changes.fills.append(fill)
+
+    def post_ledger_entry(self, entry: LedgerEntry) -> None:
+        self._changes.ledger_entries.append(entry)
 
     def move_balance(
         self, api_key: str, asset: str, amount: Decimal, change_type: str, ref_id: str

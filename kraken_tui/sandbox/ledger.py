@@ -18,9 +18,11 @@ from kraken_tui.domain.enums import Side
 from kraken_tui.domain.money import ZERO, quantize_down
 from kraken_tui.sandbox.accounts import Account
 from kraken_tui.sandbox.errors import INSUFFICIENT_FUNDS, INVALID_KEY, VenueError
-from kraken_tui.sandbox.events import BalanceChanged
+from kraken_tui.sandbox.events import BalanceChanged, LedgerPosted
 from kraken_tui.sandbox.fees import FeeSchedule
+from kraken_tui.sandbox.ids import VenueIds
 from kraken_tui.sandbox.journal import StepChanges, VenueJournal
+from kraken_tui.sandbox.ledger_history import LedgerEntry, LedgerHistory
 from kraken_tui.sandbox.matching import LiveOrder, OrderBook
 from kraken_tui.sandbox.pairs import PairInfo, PairRegistry
 
@@ -29,9 +31,11 @@ MARKET_MAKER_KEY = "__synthetic_liquidity__"
 
 
 class Ledger:
-    def __init__(self, fees: FeeSchedule, journal: VenueJournal) -> None:
+    def __init__(self, fees: FeeSchedule, journal: VenueJournal, ids: VenueIds) -> None:
         self.fees = fees
         self._journal = journal
+        self._ids = ids
+        self.history = LedgerHistory()
         self.accounts: dict[str, Account] = {}
         self.market = Account(MARKET_MAKER_KEY, unlimited=True)
         self.fee_income: dict[str, Decimal] = {}
@@ -124,11 +128,33 @@ class Ledger:
         return quantize_down(available / per_unit, info.lot_step)
 
     def move(
-        self, account: Account, asset: str, amount: Decimal, change_type: str, ref_id: str
+        self,
+        account: Account,
+        asset: str,
+        amount: Decimal,
+        change_type: str,
+        ref_id: str,
+        fee: Decimal = ZERO,
     ) -> None:
-        account.credit(asset, amount)
-        if not account.unlimited:
-            self._journal.move_balance(account.api_key, asset, amount, change_type, ref_id)
+        """Change a balance by `amount` and charge `fee` on top (both in `asset`)."""
+        net = amount - fee
+        account.credit(asset, net)
+        if account.unlimited:
+            return
+        self._journal.move_balance(account.api_key, asset, net, change_type, ref_id)
+        entry = LedgerEntry(
+            ledger_id=self._ids.ledger_id(self.history),
+            api_key=account.api_key,
+            refid=ref_id,
+            time=self._journal.now,
+            type=change_type,
+            asset=asset,
+            amount=amount,
+            fee=fee,
+            balance=account.balance(asset),
+        )
+        self.history.add(entry)
+        self._journal.post_ledger_entry(entry)
 
     def collect_fee(self, asset: str, fee: Decimal) -> None:
         if fee:
@@ -136,8 +162,11 @@ class Ledger:
 
     def balance_events(
         self, changes: StepChanges, pairs: PairRegistry, now: float
-    ) -> Iterator[BalanceChanged]:
-        """One event per account and asset a step moved: its net amount and the result."""
+    ) -> Iterator[BalanceChanged | LedgerPosted]:
+        """The step's ledger entries in posting order, then one event per account and asset
+        the step moved: its net amount and the result."""
+        for entry in changes.ledger_entries:
+            yield LedgerPosted(entry, pairs.asset(entry.asset).display)
         for (api_key, asset), move in changes.balance_moves.items():
             account = self.accounts[api_key]
             yield BalanceChanged(

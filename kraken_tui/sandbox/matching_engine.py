@@ -228,11 +228,11 @@ class MatchingEngine:
         fill_id = self._ids.trade_id() if is_user else ""
         base, quote = info.base.code, info.quote.code
         if order.side is Side.BUY:
-            self._ledger.move(account, base, qty - base_fee, "trade", fill_id)
-            self._ledger.move(account, quote, -(cost + quote_fee), "trade", fill_id)
+            self._ledger.move(account, base, qty, "trade", fill_id, fee=base_fee)
+            self._ledger.move(account, quote, -cost, "trade", fill_id, fee=quote_fee)
         else:
-            self._ledger.move(account, base, -(qty + base_fee), "trade", fill_id)
-            self._ledger.move(account, quote, cost - quote_fee, "trade", fill_id)
+            self._ledger.move(account, base, -qty, "trade", fill_id, fee=base_fee)
+            self._ledger.move(account, quote, cost, "trade", fill_id, fee=quote_fee)
         self._ledger.collect_fee(fee_asset.code, fee)
         if not is_user:
             return

@@ -183,7 +183,8 @@ class PairInfo:
 
 XXBT = AssetInfo(code="XXBT", altname="XBT", display="BTC", decimals=10, display_decimals=5)
 XETH = AssetInfo(code="XETH", altname="ETH", display="ETH", decimals=10, display_decimals=5)
-ZUSD = AssetInfo(code="ZUSD", altname="ZUSD", display="USD", decimals=4, display_decimals=2)
+# Kraken's Assets answer gives ZUSD the altname USD (api-specs openapi_v3.yaml, Assets example)
+ZUSD = AssetInfo(code="ZUSD", altname="USD", display="USD", decimals=4, display_decimals=2)
 SOL = AssetInfo(code="SOL", altname="SOL", display="SOL", decimals=10, display_decimals=5)
 
 DEFAULT_ASSETS: tuple[AssetInfo, ...] = (XXBT, XETH, ZUSD, SOL)

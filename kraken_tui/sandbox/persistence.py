@@ -1,4 +1,5 @@
-"""What of the venue survives a restart (accounts, orders, fills, fee income, trade ids)
+"""What of the venue survives a restart (accounts, orders, fills, ledger entries, fee
+income, trade ids)
 and how it comes back.
 
 Each step's changes are written in one transaction; on load, open orders go back into their
@@ -31,7 +32,7 @@ _META_TRADE_IDS = "last_trade_ids"
 def save_step(
     store: VenueStore, changes: StepChanges, ledger: Ledger, tapes: Mapping[str, TradeTape]
 ) -> None:
-    if not (changes.accounts or changes.orders or changes.fills):
+    if not (changes.accounts or changes.orders or changes.fills or changes.ledger_entries):
         return
     fees = {asset: str(amount) for asset, amount in ledger.fee_income.items()}
     trade_ids = {symbol: tape.last_trade_id for symbol, tape in tapes.items()}
@@ -39,6 +40,7 @@ def save_step(
         accounts=[ledger.accounts[key] for key in changes.accounts],
         orders=list(changes.orders.values()),
         fills=changes.fills,
+        ledger=changes.ledger_entries,
         meta={_META_FEES: json.dumps(fees), _META_TRADE_IDS: json.dumps(trade_ids)},
     )
 
@@ -75,14 +77,17 @@ def restore(
         records.register_closed(order)
     for fill in stored.fills:
         records.add_fill(fill)
+    for entry in stored.ledger:
+        ledger.history.add(entry)
     fees = json.loads(stored.meta.get(_META_FEES, "{}"))
     ledger.fee_income.update({asset: Decimal(amount) for asset, amount in fees.items()})
     for symbol, last_id in json.loads(stored.meta.get(_META_TRADE_IDS, "{}")).items():
         if symbol in tapes:
             tapes[symbol].last_trade_id = int(last_id)
     logger.info(
-        "sandbox state loaded: {} accounts, {} orders, {} fills",
+        "sandbox state loaded: {} accounts, {} orders, {} fills, {} ledger entries",
         len(stored.accounts),
         len(stored.orders),
         len(stored.fills),
+        len(stored.ledger),
     )

@@ -16,6 +16,7 @@ from kraken_tui.domain.enums import Side, TimeInForce
 from kraken_tui.domain.money import to_decimal
 from kraken_tui.sandbox.auth import Authenticator
 from kraken_tui.sandbox.errors import VenueError, invalid_argument
+from kraken_tui.sandbox.ledger_history import LedgerEntry
 from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
 from kraken_tui.sandbox.order_text import describe_order
 from kraken_tui.sandbox.pairs import PairInfo
@@ -35,6 +36,14 @@ _TRUE = {"true", "1", "yes"}
 _SUPPORTED_OFLAGS = {"post", "fcib", "fciq", "nompp", "viqc"}
 _STOP_TYPES = {VenueOrderType.STOP_LOSS, VenueOrderType.TAKE_PROFIT}
 _STOP_LIMIT_TYPES = {VenueOrderType.STOP_LOSS_LIMIT, VenueOrderType.TAKE_PROFIT_LIMIT}
+_MAX_QUERIED_IDS = 20
+_LEDGER_TYPES = frozenset(
+    # api-specs spot-rest/schemas/requests/user/ledgers/info.yaml, `type`
+    {
+        "all", "trade", "deposit", "withdrawal", "transfer", "margin", "adjustment",
+        "rollover", "credit", "settled", "staking", "dividend", "sale", "nft_rebate",
+    }
+)  # fmt: skip
 
 
 def _flag(params: Params, name: str) -> bool:
@@ -74,6 +83,14 @@ def _text(params: Params, name: str) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+def _id_list(params: Params, name: str) -> list[str]:
+    """QueryTrades `txid` / QueryLedgers `id`: a comma list of at most 20 ids."""
+    ids = [i.strip() for i in (_text(params, name) or "").split(",") if i.strip()]
+    if not ids or len(ids) > _MAX_QUERIED_IDS:
+        raise VenueError(invalid_argument(name))
+    return ids
+
+
 class PrivateRest:
     def __init__(
         self, venue: SandboxVenue, gateway: OrderGateway, authenticator: Authenticator
@@ -89,6 +106,10 @@ class PrivateRest:
             "ClosedOrders": self._closed_orders,
             "QueryOrders": self._query_orders,
             "TradesHistory": self._trades_history,
+            "QueryTrades": self._query_trades,
+            "Ledgers": self._ledgers,
+            "QueryLedgers": self._query_ledgers,
+            "OrderAmends": self._order_amends,
             "AddOrder": self._add_order,
             "AddOrderBatch": self._add_order_batch,
             "AmendOrder": self._amend_order,
@@ -176,16 +197,23 @@ class PrivateRest:
             ]
         return entry
 
-    def _fill_json(self, fill: FillView) -> dict[str, Any]:
+    def _fill_json(self, fill: FillView, with_ledgers: bool = False) -> dict[str, Any]:
+        """A TradesHistory/QueryTrades entry (krakenfx/api-specs spot-rest/schemas/objects/
+        user/trades/trade.yaml): `pair` is the REST pair key (`XXBTZUSD`) and `aclass` is
+        present, as in the spec's examples and the official SDK's TradeHistoryEntry
+        (krakenfx/kraken-api-sdk rust/src/api/account/types.rs), which also requires
+        `tradeordertype`: how the fill executed (a triggered stop fills as market)."""
         pair = self._pair(fill.symbol)
         p, q, c = pair.pair_decimals, pair.lot_decimals, pair.cost_decimals
-        return {
+        entry: dict[str, Any] = {
             "ordertxid": fill.order_txid,
             "postxid": fill.position_txid,
-            "pair": fill.rest_pair,
+            "pair": pair.rest_name,
+            "aclass": "currency",
             "time": round(fill.time, 4),
             "type": str(fill.side),
             "ordertype": str(fill.order_type),
+            "tradeordertype": "limit" if fill.order_type.has_limit_price else "market",
             "price": fixed(fill.price, p),
             "cost": fixed(fill.cost, c),
             # api-specs spot-rest/schemas/objects/user/trades/trade.yaml: "Total fee (quote
@@ -199,6 +227,24 @@ class PrivateRest:
             "misc": "",
             "trade_id": fill.public_trade_id,
             "maker": fill.maker,
+        }
+        if with_ledgers:
+            entry["ledgers"] = self._venue.ledger_ids_of(fill.trade_id)
+        return entry
+
+    def _ledger_json(self, entry: LedgerEntry) -> dict[str, Any]:
+        """A Ledgers/QueryLedgers entry (api-specs spot-rest/schemas/objects/user/ledgers/
+        ledger.yaml): amounts as strings with the asset's `decimals`, `time` a number."""
+        return {
+            "refid": entry.refid,
+            "time": round(entry.time, 4),
+            "type": entry.type,
+            "subtype": entry.subtype,
+            "aclass": "currency",
+            "asset": entry.asset,
+            "amount": self._asset_amount(entry.asset, entry.amount),
+            "fee": self._asset_amount(entry.asset, entry.fee),
+            "balance": self._asset_amount(entry.asset, entry.balance),
         }
 
     # ---- account ---------------------------------------------------------------------------
@@ -272,9 +318,75 @@ class PrivateRest:
             offset=parse_int(params, "ofs", 0) or 0,
         )
         return {
-            "trades": {fill.trade_id: self._fill_json(fill) for fill in page.items},
+            "trades": {
+                fill.trade_id: self._fill_json(fill, _flag(params, "ledgers"))
+                for fill in page.items
+            },
             "count": page.count,
         }
+
+    def _query_trades(self, account: str, params: Params) -> dict[str, Any]:
+        txids = _id_list(params, "txid")
+        with_ledgers = _flag(params, "ledgers")
+        return {
+            fill.trade_id: self._fill_json(fill, with_ledgers)
+            for fill in self._venue.query_trades(account, txids)
+        }
+
+    def _ledgers(self, account: str, params: Params) -> dict[str, Any]:
+        asset_text = _text(params, "asset") or "all"
+        assets = None if asset_text == "all" else [a.strip() for a in asset_text.split(",")]
+        entry_type = _text(params, "type") or "all"
+        if entry_type not in _LEDGER_TYPES:
+            raise VenueError(invalid_argument("type"))
+        page = self._venue.ledgers(
+            account,
+            assets=assets,
+            entry_type=None if entry_type == "all" else entry_type,
+            start=_text(params, "start"),
+            end=_text(params, "end"),
+            offset=parse_int(params, "ofs", 0) or 0,
+        )
+        result: dict[str, Any] = {
+            "ledger": {entry.ledger_id: self._ledger_json(entry) for entry in page.items}
+        }
+        if not _flag(params, "without_count"):
+            result["count"] = page.count
+        return result
+
+    def _query_ledgers(self, account: str, params: Params) -> dict[str, Any]:
+        ids = _id_list(params, "id")
+        return {
+            entry.ledger_id: self._ledger_json(entry)
+            for entry in self._venue.query_ledgers(account, ids)
+        }
+
+    def _order_amends(self, account: str, params: Params) -> dict[str, Any]:
+        """api-specs openapi_v3.yaml /private/OrderAmends: `amends` oldest first, the
+        original order first, `timestamp` in integer nanoseconds as in its example."""
+        txid = _text(params, "order_id")
+        if txid is None:
+            raise VenueError(invalid_argument("order_id"))
+        amends = self._venue.order_amends(account, txid)
+        (order,) = self._venue.query_orders(account, [txid])
+        pair = self._pair(order.symbol)
+        rows = []
+        for amend in amends:
+            row: dict[str, Any] = {
+                "amend_id": amend.amend_id,
+                "amend_type": amend.amend_type,
+                "order_qty": fixed(amend.order_qty, pair.lot_decimals),
+                "remaining_qty": fixed(amend.remaining_qty, pair.lot_decimals),
+            }
+            if amend.limit_price is not None:
+                row["limit_price"] = fixed(amend.limit_price, pair.pair_decimals)
+            if amend.trigger_price is not None:
+                row["trigger_price"] = fixed(amend.trigger_price, pair.pair_decimals)
+            if amend.post_only:
+                row["post_only"] = True
+            row["timestamp"] = round(amend.timestamp * 1_000_000_000)
+            rows.append(row)
+        return {"amends": rows, "count": len(rows)}
 
     def _trade_volume(self, account: str, params: Params) -> dict[str, Any]:
         pairs = requested_pairs(_text(params, "pair"), self._venue.pairs.resolve)

@@ -1,4 +1,4 @@
-"""The sandbox's own SQLite file: accounts, orders and fills survive a restart.
+"""The sandbox's own SQLite file: accounts, orders, fills and ledger entries survive a restart.
 
 A client that crashes and comes back must find its orders where a real exchange keeps them,
 so the venue writes every change here before answering. Writes are batched: one venue call
@@ -20,6 +20,7 @@ from pathlib import Path
 from kraken_tui.domain.enums import Side, TimeInForce
 from kraken_tui.private_files import create_private_sqlite_file
 from kraken_tui.sandbox.accounts import Account
+from kraken_tui.sandbox.ledger_history import LedgerEntry
 from kraken_tui.sandbox.matching import LiveOrder
 from kraken_tui.sandbox.records import FillView, OrderState, VenueOrderType
 
@@ -77,6 +78,18 @@ CREATE TABLE IF NOT EXISTS fills (
     userref INTEGER
 );
 CREATE INDEX IF NOT EXISTS fills_by_account ON fills (api_key, time);
+CREATE TABLE IF NOT EXISTS ledger (
+    ledger_id TEXT PRIMARY KEY,
+    api_key TEXT NOT NULL,
+    refid TEXT NOT NULL,
+    time REAL NOT NULL,
+    type TEXT NOT NULL,
+    subtype TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    balance TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -95,6 +108,7 @@ _ORDER_COLUMNS = (
     "trigger_price, cost, fee, status, opentm, closetm, time_in_force, post_only, userref, "
     "cl_ord_id, reason, triggered, seq, lastupdated, volume_in_quote, fee_in_base"
 )
+_LEDGER_COLUMNS = "ledger_id, api_key, refid, time, type, subtype, asset, amount, fee, balance"
 _FILL_COLUMNS = (
     "trade_id, public_trade_id, order_txid, position_txid, api_key, symbol, rest_pair, time, "
     "side, order_type, price, cost, fee, fee_asset, vol, maker, cl_ord_id, userref"
@@ -106,6 +120,7 @@ class StoredState:
     accounts: dict[str, dict[str, Decimal]]
     orders: list[LiveOrder]
     fills: list[FillView]
+    ledger: list[LedgerEntry]
     meta: dict[str, str]
 
 
@@ -145,14 +160,21 @@ class VenueStore:
             _fill_from_row(row)
             for row in self._db.execute(f"SELECT {_FILL_COLUMNS} FROM fills ORDER BY time, rowid")
         ]
+        ledger = [
+            _ledger_from_row(row)
+            for row in self._db.execute(
+                f"SELECT {_LEDGER_COLUMNS} FROM ledger ORDER BY time, rowid"
+            )
+        ]
         meta = {row["key"]: row["value"] for row in self._db.execute("SELECT key, value FROM meta")}
-        return StoredState(accounts=accounts, orders=orders, fills=fills, meta=meta)
+        return StoredState(accounts=accounts, orders=orders, fills=fills, ledger=ledger, meta=meta)
 
     def save(
         self,
         accounts: Iterable[Account],
         orders: Iterable[LiveOrder],
         fills: Iterable[FillView],
+        ledger: Iterable[LedgerEntry],
         meta: Mapping[str, str],
     ) -> None:
         """Write one venue call's changes in a single transaction."""
@@ -162,7 +184,8 @@ class VenueStore:
         ]
         order_rows = [_order_row(order) for order in orders]
         fill_rows = [_fill_row(fill) for fill in fills]
-        if not (account_rows or order_rows or fill_rows or meta):
+        ledger_rows = [_ledger_row(entry) for entry in ledger]
+        if not (account_rows or order_rows or fill_rows or ledger_rows or meta):
             return
         with self._transaction():
             self._db.executemany(
@@ -174,6 +197,10 @@ class VenueStore:
             )
             self._db.executemany(
                 f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES ({_marks(18)})", fill_rows
+            )
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO ledger ({_LEDGER_COLUMNS}) VALUES ({_marks(10)})",
+                ledger_rows,
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
@@ -309,4 +336,34 @@ def _fill_from_row(row: sqlite3.Row) -> FillView:
         maker=bool(row["maker"]),
         cl_ord_id=row["cl_ord_id"],
         userref=row["userref"],
+    )
+
+
+def _ledger_row(entry: LedgerEntry) -> tuple[object, ...]:
+    return (
+        entry.ledger_id,
+        entry.api_key,
+        entry.refid,
+        entry.time,
+        entry.type,
+        entry.subtype,
+        entry.asset,
+        str(entry.amount),
+        str(entry.fee),
+        str(entry.balance),
+    )
+
+
+def _ledger_from_row(row: sqlite3.Row) -> LedgerEntry:
+    return LedgerEntry(
+        ledger_id=row["ledger_id"],
+        api_key=row["api_key"],
+        refid=row["refid"],
+        time=row["time"],
+        type=row["type"],
+        subtype=row["subtype"],
+        asset=row["asset"],
+        amount=Decimal(row["amount"]),
+        fee=Decimal(row["fee"]),
+        balance=Decimal(row["balance"]),
     )

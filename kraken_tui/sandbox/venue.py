@@ -13,6 +13,7 @@ events and changes) and `persistence` (the SQLite state).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -22,11 +23,13 @@ from loguru import logger
 
 from kraken_tui.domain.enums import Side, TimeInForce
 from kraken_tui.sandbox.accounts import Account
+from kraken_tui.sandbox.amend_history import AmendHistory, AmendRecord
 from kraken_tui.sandbox.dead_man import DeadManSwitches
 from kraken_tui.sandbox.errors import (
     DUPLICATE_ORDER,
     INSUFFICIENT_FUNDS,
     POST_ONLY,
+    UNKNOWN_ORDER,
     VenueError,
     invalid_argument,
 )
@@ -35,6 +38,7 @@ from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.ids import VenueIds
 from kraken_tui.sandbox.journal import StepChanges, VenueJournal
 from kraken_tui.sandbox.ledger import MARKET_MAKER_KEY, Ledger
+from kraken_tui.sandbox.ledger_history import LedgerEntry
 from kraken_tui.sandbox.market_data import MarketData
 from kraken_tui.sandbox.matching import LiveOrder
 from kraken_tui.sandbox.matching_engine import MatchingEngine
@@ -98,7 +102,7 @@ class SandboxVenue(MarketData):
         self._default_funding = dict(default_funding)
         self._ids = VenueIds(id_seed)
         self._journal = VenueJournal(clock, self._settle)
-        self._ledger = Ledger(fees or FeeSchedule(), self._journal)
+        self._ledger = Ledger(fees or FeeSchedule(), self._journal, self._ids)
         self._records = OrderRecords(self._pairs)
         self._synthetic = SyntheticLiquidity(self._pairs, self._books, self._journal)
         self._engine = MatchingEngine(
@@ -112,6 +116,7 @@ class SandboxVenue(MarketData):
             on_synthetic_consumed=self._synthetic.consumed,
         )
         self._dead_man = DeadManSwitches()
+        self._amends = AmendHistory(self._ids)
         self._store = VenueStore(state_path) if state_path is not None else None
         if self._store is not None:
             restore(
@@ -431,6 +436,7 @@ class SandboxVenue(MarketData):
         required = self._ledger.hold_for(order, qty - order.vol_exec, limit, trigger)
         if order.hold_asset and required - order.hold > account.available(order.hold_asset):
             raise VenueError(INSUFFICIENT_FUNDS)
+        self._amends.keep_original(order)
         with self._journal.step():
             keeps_priority = limit == order.price and qty <= order.volume
             if resting and keeps_priority:
@@ -444,6 +450,7 @@ class SandboxVenue(MarketData):
             else:
                 order.volume, order.price, order.trigger_price = qty, limit, trigger
             order.lastupdated = self._journal.now
+            amend_id = self._amends.amended(order, self._journal.now)
             self._ledger.update_hold(order)
             self._journal.touch_order(order)
             self._engine.report(order, ExecType.AMENDED)
@@ -452,7 +459,7 @@ class SandboxVenue(MarketData):
             elif order.order_type.is_triggered and not order.triggered:
                 self._engine.recheck_trigger(order)
             self._engine.run_triggers()
-        return AmendResult(self._ids.trade_id(), order.txid)
+        return AmendResult(amend_id, order.txid)
 
     def cancel_order(
         self,
@@ -539,6 +546,55 @@ class SandboxVenue(MarketData):
         return self._records.trades_history(
             api_key, start=start, end=end, offset=offset, limit=limit
         )
+
+    def query_trades(self, api_key: str, trade_ids: Sequence[str]) -> list[FillView]:
+        """The account's named fills (REST QueryTrades); unknown ids are left out."""
+        self._ledger.get(api_key)
+        wanted = set(trade_ids)
+        fills = self._records.trades_history(
+            api_key, start=None, end=None, offset=0, limit=sys.maxsize
+        ).items
+        return [fill for fill in fills if fill.trade_id in wanted]
+
+    def ledgers(
+        self,
+        api_key: str,
+        *,
+        assets: Sequence[str] | None = None,
+        entry_type: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[LedgerEntry]:
+        """Newest first; `assets` by any name Kraken accepts (`XBT`, `XXBT`, `BTC`)."""
+        self._ledger.get(api_key)
+        codes = None if assets is None else {self._pairs.asset(name).code for name in assets}
+        return self._ledger.history.page(
+            api_key,
+            assets=codes,
+            entry_type=entry_type,
+            start=start,
+            end=end,
+            offset=offset,
+            limit=limit,
+        )
+
+    def query_ledgers(self, api_key: str, ledger_ids: Sequence[str]) -> list[LedgerEntry]:
+        self._ledger.get(api_key)
+        return self._ledger.history.query(api_key, ledger_ids)
+
+    def ledger_ids_of(self, refid: str) -> list[str]:
+        """The ledger entries a fill (or other transaction) posted."""
+        return self._ledger.history.ids_for(refid)
+
+    def order_amends(self, api_key: str, txid: str) -> list[AmendRecord]:
+        """The order's amend trail, its original values first (REST OrderAmends)."""
+        self._ledger.get(api_key)
+        order = self._records.orders.get(txid)
+        if order is None or order.api_key != api_key:
+            raise VenueError(UNKNOWN_ORDER)
+        return self._amends.trail(order)
 
     def recent_fills(self, api_key: str, count: int = 50) -> list[FillView]:
         """The account's last `count` fills, oldest first (WS `executions` snap_trades)."""

@@ -18,7 +18,7 @@ from kraken_tui.domain.enums import Side, TimeInForce
 from kraken_tui.domain.money import to_decimal
 from kraken_tui.sandbox.auth import Authenticator, AuthError
 from kraken_tui.sandbox.errors import VenueError, invalid_argument
-from kraken_tui.sandbox.events import BalanceChanged, ExecType, ExecutionEvent, VenueEvent
+from kraken_tui.sandbox.events import ExecType, ExecutionEvent, LedgerPosted, VenueEvent
 from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
 from kraken_tui.sandbox.records import OrderView, VenueOrderType
 from kraken_tui.sandbox.venue import SandboxVenue
@@ -210,8 +210,8 @@ class PrivateChannels:
                             "sequence": self._next_sequence(conn),
                         }
                     )
-        elif isinstance(event, BalanceChanged) and event.amount != 0:
-            members = self._balances.get(event.api_key)
+        elif isinstance(event, LedgerPosted):
+            members = self._balances.get(event.entry.api_key)
             if members:
                 message = {"channel": "balances", "type": "update", "data": [_balance_item(event)]}
                 for conn in members:
@@ -508,18 +508,24 @@ def _fee_preference(params: Mapping[str, Any]) -> bool | None:
     return value == "base"
 
 
-def _balance_item(event: BalanceChanged) -> dict[str, Any]:
+def _balance_item(event: LedgerPosted) -> dict[str, Any]:
+    """One ledger entry as a `balances` update: its own `ledger_id`, the transaction as
+    `ref_id`, the fee apart from the amount, `balance` after it (docs.kraken.com/api/docs/
+    websocket-v2/balances; the trade payload in krakenfx/kraken-api-sdk
+    rust/src/api/account/ws_types.rs tests: `type` and `category` `trade`, `wallet_type`
+    `spot`, `wallet_id` `main`)."""
+    entry = event.entry
     return {
-        "ledger_id": event.ref_id,
-        "ref_id": event.ref_id,
-        "timestamp": rfc3339(event.timestamp),
-        "type": event.change_type,
+        "ledger_id": entry.ledger_id,
+        "ref_id": entry.refid,
+        "timestamp": rfc3339(entry.time),
+        "type": entry.type,
         "asset": event.display,
         "asset_class": "currency",
-        "category": event.change_type,
+        "category": entry.type,
         "wallet_type": "spot",
         "wallet_id": "main",
-        "amount": event.amount,
-        "fee": Decimal(0),
-        "balance": event.balance,
+        "amount": entry.amount,
+        "fee": entry.fee,
+        "balance": entry.balance,
     }

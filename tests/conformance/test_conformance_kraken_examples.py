@@ -292,11 +292,6 @@ def test_docs_balances_snapshot_gives_assets_held_only_in_spot_their_balance() -
     assert balances["USD"].total == Decimal("80595.4943")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="balances work (issue 15 point 2), uncommitted when this was written: what sits "
-    "in an earn wallet is counted as tradable; only the spot wallet's balance is",
-)
 def test_docs_balances_snapshot_counts_only_the_spot_wallet() -> None:
     title = "snapshot with wallets, one asset partly in an earn wallet"
     balances = parse.balances_from_ws(data("ws_balances.json", title), display_asset)
