@@ -83,9 +83,17 @@ _REPORTED = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class _Amend:
+    cl_ord_id: str
+    price: Decimal | None
+    volume: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Request:
     arrival_us: int
     order: Order | None = None
+    amend: _Amend | None = None
     cancel: str | None = None
     cancel_all: bool = False
 
@@ -117,6 +125,7 @@ class VenueBroker:
         """Our orders not yet final, in flight or resting, by cl_ord_id (insertion order)."""
         self.fills: list[Execution] = []
         self.rejected = 0
+        self.amended = 0
         self.trips = RoundTripBuilder()
         self.fees_paid = ZERO
         self.cash = float(cash)
@@ -127,6 +136,8 @@ class VenueBroker:
         self.new_fills: list[Execution] = []
         self.updated_orders: dict[str, Order] = {}
         """Latest state of each order changed since the last `take_updates`."""
+        self.refused_amends: list[tuple[Order, str]] = []
+        """Orders the venue would not amend since the last `take_updates`, with its error."""
         self._queue: deque[_Request] = deque()
         self._seq = 0
         self._depth_bar_us = -1
@@ -137,6 +148,12 @@ class VenueBroker:
     def submit(self, order: Order, now_us: int) -> None:
         self.open_orders[order.cl_ord_id] = order
         self._enqueue(_Request(now_us + self._fill.latency_us, order=order))
+
+    def amend(
+        self, cl_ord_id: str, price: Decimal | None, volume: Decimal | None, now_us: int
+    ) -> None:
+        amend = _Amend(cl_ord_id, price, volume)
+        self._enqueue(_Request(now_us + self._fill.latency_us, amend=amend))
 
     def cancel(self, cl_ord_id: str, now_us: int) -> None:
         self._enqueue(_Request(now_us + self._fill.latency_us, cancel=cl_ord_id))
@@ -161,6 +178,8 @@ class VenueBroker:
         for request in due:
             if request.order is not None:
                 self._place(request.order, open_price)
+            elif request.amend is not None:
+                self._amend(request.amend)
             elif request.cancel is not None:
                 self._cancel(request.cancel)
             elif self._settlement is None:
@@ -293,6 +312,25 @@ class VenueBroker:
         self._venue.open_account(API_KEY, funding)
         self._venue.subscribe(self._on_venue_event)
 
+    def _amend(self, amend: _Amend) -> None:
+        """The venue's own AmendOrder; a refusal leaves the order as it was and is handed to
+        the strategy. An order that ended while the amend travelled needs nothing."""
+        order = self.open_orders.get(amend.cl_ord_id)
+        if self._settlement is not None or order is None:
+            return
+        try:
+            self._venue.amend_order(
+                API_KEY,
+                cl_ord_id=amend.cl_ord_id,
+                limit_price=amend.price,
+                order_qty=amend.volume,
+            )
+        except VenueError as error:
+            logger.debug("backtest: venue refused to amend {}: {}", amend.cl_ord_id, error.error)
+            self.refused_amends.append((self.open_orders.get(amend.cl_ord_id, order), error.error))
+            return
+        self.amended += 1
+
     def _cancel(self, cl_ord_id: str) -> None:
         if self._settlement is not None:
             return  # without the venue no order ever rests: there is nothing left to cancel
@@ -354,6 +392,8 @@ class VenueBroker:
             reason=event.reason,
             updated_at=now,
         )
+        if event.exec_type is ExecType.AMENDED:
+            order = order.with_changes(volume=view.volume, price=view.price)
         if order.is_open:
             self.open_orders[order.cl_ord_id] = order
         else:
@@ -390,15 +430,17 @@ class VenueBroker:
         self.fills.append(fill)
         self.new_fills.append(fill)
 
-    def take_updates(self) -> tuple[list[Execution], list[Order]]:
-        """Fills and order changes since the last call, for the strategy's handlers."""
+    def take_updates(self) -> tuple[list[Execution], list[Order], list[tuple[Order, str]]]:
+        """Fills, order changes and refused amends since the last call, for the strategy's
+        handlers."""
         fills, orders = self.new_fills, list(self.updated_orders.values())
-        self.new_fills, self.updated_orders = [], {}
-        return fills, orders
+        refused = self.refused_amends
+        self.new_fills, self.updated_orders, self.refused_amends = [], {}, []
+        return fills, orders, refused
 
     @property
     def has_updates(self) -> bool:
-        return bool(self.new_fills or self.updated_orders)
+        return bool(self.new_fills or self.updated_orders or self.refused_amends)
 
     def pending_requests(self) -> int:
         return len(self._queue)

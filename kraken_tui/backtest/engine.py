@@ -2,9 +2,10 @@
 the sandbox's matching engine.
 
 The strategy is the very class the live engine runs, driven through its normal handlers and
-judged by its intents: each `PlaceOrder` passes `RiskManager.check` at the moment it is made,
-then travels to a `SandboxVenue` (via `VenueBroker`) with the fill model's latency. The venue
-decides fills, fees and rejections with the same code the sandbox server uses.
+judged by its intents: each `PlaceOrder` and `AmendOrder` passes `RiskManager.check` at the
+moment it is made, then travels to a `SandboxVenue` (via `VenueBroker`) with the fill model's
+latency. The venue decides fills, fees, amends and rejections with the same code the sandbox
+server uses.
 
 No look-ahead, by construction: bar i is handed to `on_candle` only once the clock stands at
 its close, and nothing the strategy sends can reach the venue before the next bar opens. The
@@ -66,6 +67,7 @@ from kraken_tui.sandbox.fees import FeeSchedule
 from kraken_tui.sandbox.pairs import PairInfo, PairRegistry
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.strategies import (
+    AmendOrder,
     BaseStrategy,
     CancelOrder,
     PlaceOrder,
@@ -141,6 +143,8 @@ class BacktestResult:
     unsent_requests: int
     """Requests still travelling when the data ended (never reached the venue)."""
     elapsed_s: float
+    orders_amended: int = 0
+    """Amends the venue carried out (refused ones go to the strategy, not here)."""
 
     @property
     def bars(self) -> int:
@@ -456,6 +460,8 @@ class Backtester:
         for intent in as_intents(result):
             if isinstance(intent, PlaceOrder):
                 self._place(intent)
+            elif isinstance(intent, AmendOrder):
+                self._amend(intent)
             elif isinstance(intent, CancelOrder):
                 self.broker.cancel(intent.cl_ord_id, self.clock.epoch_us)
             else:
@@ -508,6 +514,40 @@ class Backtester:
         self.broker.submit(order, self.clock.epoch_us)
         context.open_orders = tuple(self.broker.open_orders.values())
 
+    def _amend(self, intent: AmendOrder) -> None:
+        """As the live engine does: only an open order of the strategy's, judged by risk as
+        the order it makes, in place of the open one."""
+        context = self.context
+        order = self.broker.open_orders.get(intent.cl_ord_id)
+        if order is None:
+            logger.debug("backtest: {} is not an open order to amend", intent.cl_ord_id)
+            return
+        proposed = ProposedOrder(
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            volume=order.volume if intent.volume is None else intent.volume,
+            price=order.price if intent.price is None else intent.price,
+            trigger_price=order.trigger_price,
+            strategy=self._name,
+            filled=order.filled,
+        )
+        others = tuple(o for o in context.open_orders if o.cl_ord_id != order.cl_ord_id)
+        decision = self.risk.check(
+            proposed,
+            RiskContext(
+                instrument=self.instrument,
+                book=self._book(),
+                symbol_position=context.position,
+                strategy_position=context.position,
+                open_orders=others,
+            ),
+        )
+        if not decision.allowed:
+            self._denials += 1
+            return
+        self.broker.amend(intent.cl_ord_id, intent.price, intent.volume, self.clock.epoch_us)
+
     def _after_venue(self) -> None:
         """Publish what the venue did to the strategy's view, then let it react."""
         broker = self.broker
@@ -516,11 +556,13 @@ class Backtester:
         context.open_orders = tuple(broker.open_orders.values())
         context.available_quote = broker.available_quote()
         while broker.has_updates:
-            fills, orders = broker.take_updates()
+            fills, orders, refused = broker.take_updates()
             for fill in fills:
                 self._dispatch(self.strategy.on_fill(fill))
             for order in orders:
                 self._dispatch(self.strategy.on_order_update(order))
+            for order, reason in refused:
+                self._dispatch(self.strategy.on_amend_rejected(order, reason))
             context.open_orders = tuple(broker.open_orders.values())
 
     def _book(self) -> BookSnapshot:
@@ -592,6 +634,7 @@ class Backtester:
             fees_paid=broker.fees_paid,
             orders_sent=self._orders_sent,
             orders_rejected=broker.rejected,
+            orders_amended=broker.amended,
             risk_denials=self._denials,
             exposure_bars=replay.exposure,
             unsent_requests=broker.pending_requests(),
