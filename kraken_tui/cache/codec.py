@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from kraken_tui.domain import BookSnapshot, Candle, Instrument, Ticker
+from kraken_tui.domain import BookSnapshot, Candle, Ticker
 from kraken_tui.engine.api import EngineSnapshot
 
 CODEC_VERSION = 1
@@ -223,14 +223,3 @@ def with_parts(
         if name in changed:
             updates[name] = changed[name]
     return dataclasses.replace(snapshot, **updates)  # type: ignore[arg-type]  # parts were decoded to their types
-
-
-def encode_instruments(instruments: Mapping[str, Instrument]) -> bytes:
-    return encode({"v": CODEC_VERSION, "instruments": instruments})
-
-
-def decode_instruments(payload: bytes | str) -> dict[str, Instrument]:
-    envelope = orjson.loads(payload)
-    if envelope.get("v") != CODEC_VERSION:
-        raise CodecError(f"instrument cache has codec version {envelope.get('v')}")
-    return decoder_for(dict[str, Instrument])(envelope["instruments"])

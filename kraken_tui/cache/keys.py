@@ -69,9 +69,3 @@ class EngineKeys:
 
 def heartbeat_pattern(key_prefix: str) -> str:
     return f"{key_prefix}:*:heartbeat"
-
-
-def instruments_key(key_prefix: str, venue: str) -> str:
-    """Instrument metadata is per venue (sandbox and Kraken list different pairs), not per
-    engine, so engines on the same venue share it."""
-    return f"{key_prefix}:instruments:{venue}"

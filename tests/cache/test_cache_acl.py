@@ -14,10 +14,9 @@ from cache_fixtures import COMMAND_SECRET, PrivateRedis, free_port, wait_until
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError
-from static_engine import INSTRUMENTS, StaticEngine
+from static_engine import StaticEngine
 
 from kraken_tui.cache.cli_remote import ctl
-from kraken_tui.cache.instruments import cache_instruments, get_cached_instruments
 from kraken_tui.cache.remote import RemoteEngine
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import ConnectionState, StrategyState
@@ -25,7 +24,7 @@ from kraken_tui.settings import RedisSettings, Settings
 
 USERS_ACL = """\
 user default off
-user kt-engine on >engine-pw resetkeys ~kraken_tui:prod:* ~kraken_tui:instruments:* resetchannels &kraken_tui:prod:* -@all +hello +auth +ping +multi +exec +discard +get +set +del +hset +hdel +hgetall +xadd +publish +subscribe +unsubscribe
+user kt-engine on >engine-pw resetkeys ~kraken_tui:prod:* resetchannels &kraken_tui:prod:* -@all +hello +auth +ping +multi +exec +discard +get +set +del +hset +hdel +hgetall +xadd +publish +subscribe +unsubscribe
 user kt-operator on >operator-pw resetkeys %R~kraken_tui:* resetchannels &kraken_tui:prod:commands &kraken_tui:prod:reply:* -@all +hello +auth +ping +multi +exec +get +hgetall +xread +xrange +xrevrange +scan +publish +subscribe +unsubscribe
 user kt-viewer on >viewer-pw resetkeys %R~kraken_tui:* resetchannels -@all +hello +auth +ping +multi +exec +get +hgetall +xread +xrange +xrevrange +scan
 """  # noqa: E501
@@ -60,10 +59,6 @@ async def test_engine_operator_and_viewer_users_can_do_exactly_their_job(
     try:
         await asyncio.wait_for(cache.publisher.connected.wait(), 5)
         await asyncio.wait_for(cache.commands.listening.wait(), 5)
-        engine_settings = as_user(acl_redis, "kt-engine", "engine-pw", secret=True)
-        assert await cache_instruments(engine_settings, "sandbox", INSTRUMENTS)
-        assert await get_cached_instruments(engine_settings, "sandbox") == INSTRUMENTS
-
         operator = Settings(redis=as_user(acl_redis, "kt-operator", "operator-pw", secret=True))
         out = io.StringIO()
         assert await asyncio.to_thread(ctl, operator, "pause", "sma_cross", out=out) == 0

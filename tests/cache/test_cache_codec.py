@@ -9,15 +9,13 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from static_engine import INSTRUMENTS, build_snapshot
+from static_engine import build_snapshot
 
 from kraken_tui.cache.codec import (
     CodecError,
     decode,
-    decode_instruments,
     decode_part,
     encode,
-    encode_instruments,
     snapshot_from_parts,
     snapshot_from_state_hash,
     snapshot_parts,
@@ -126,12 +124,6 @@ def test_corrupt_payloads_and_unknown_parts_raise_codec_error() -> None:
         decode_part("risk", b'{"trading_state":"SIDEWAYS"}')
     with pytest.raises(CodecError):
         decode_part("weather", b"{}")
-
-
-def test_instrument_cache_payload_is_versioned_and_exact() -> None:
-    assert decode_instruments(encode_instruments(INSTRUMENTS)) == INSTRUMENTS
-    with pytest.raises(CodecError):
-        decode_instruments(b'{"v": 999, "instruments": {}}')
 
 
 decimals = st.decimals(

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from cache_fixtures import free_port, wait_until
+from cache_fixtures import wait_until
 from redis.asyncio import Redis
-from static_engine import INSTRUMENTS, StaticEngine
+from static_engine import StaticEngine
 
 from kraken_tui.cache.codec import decode_part, snapshot_from_parts
-from kraken_tui.cache.instruments import cache_instruments, get_cached_instruments
-from kraken_tui.cache.keys import instruments_key
 from kraken_tui.cache.presence import EngineHeartbeat
 from kraken_tui.cache.publisher import CachePublisher
 from kraken_tui.cache.service import EngineCache
@@ -124,28 +122,6 @@ async def test_publisher_is_disabled_without_a_redis_url(engine: StaticEngine) -
     await publisher.start()
     assert not publisher.enabled and publisher._task is None
     await publisher.stop()
-
-
-async def test_instruments_are_cached_per_venue_with_a_ttl(
-    redis_settings: RedisSettings, redis_server: str
-) -> None:
-    venue = "https://sandbox.example"
-    assert await get_cached_instruments(redis_settings, venue) is None
-    assert await cache_instruments(redis_settings, venue, INSTRUMENTS, ttl_s=60)
-    assert await get_cached_instruments(redis_settings, venue) == INSTRUMENTS
-    assert await get_cached_instruments(redis_settings, "https://api.kraken.com") is None
-    redis = Redis.from_url(redis_server)
-    try:
-        ttl = await redis.ttl(instruments_key(redis_settings.key_prefix, venue))
-    finally:
-        await redis.aclose()
-    assert 0 < ttl <= 60
-
-
-async def test_an_unreachable_redis_is_an_instrument_cache_miss() -> None:
-    settings = RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")
-    assert await get_cached_instruments(settings, "venue") is None
-    assert not await cache_instruments(settings, "venue", INSTRUMENTS)
 
 
 class SnapshotFailsOnce(StaticEngine):
