@@ -511,3 +511,14 @@ def test_a_market_order_carrying_a_trigger_price_is_refused(risk: RiskManager) -
     decision = risk.check(triggered, _ctx())
     assert decision.rule == "market_with_price"
     assert "takes no trigger price" in decision.reason
+
+
+def test_an_amended_order_counts_only_its_unfilled_part_against_position_limits(
+    risk: RiskManager,
+) -> None:
+    # 0.15 of the order has filled into the strategy's position: amended to 0.2 in all, only
+    # 0.05 more can fill, so the strategy reaches 0.2 (10,000), not 0.35 (17,500 > 15,000)
+    amended = replace(_buy("0.2"), filled=D("0.15"))
+    assert risk.check(amended, _ctx(qty="0.15", strategy_qty="0.15")).allowed
+    fresh = risk.check(_buy("0.2"), _ctx(qty="0.15", strategy_qty="0.15"))
+    assert fresh.rule == "max_position_strategy", "a new order of 0.2 would add all of it"
