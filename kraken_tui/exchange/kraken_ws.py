@@ -47,6 +47,9 @@ class _SdkClient(SpotWSClient):
         self._route = on_message
         self._token_source = token_source
         super().__init__(**kwargs)
+        for connection in (self._pub_conn, self._priv_conn):
+            if connection is not None:
+                _connect_first_time_at_once(connection)
 
     async def on_message(self, message: dict[str, Any]) -> None:  # type: ignore[override]  # v2 sends objects; lists were v1
         self._route(message)
@@ -67,6 +70,26 @@ class _SdkClient(SpotWSClient):
                 with contextlib.suppress(Exception):
                     await connection.send_ping()
         await super().close()
+
+
+_SDK_BACKOFF = "_ConnectSpotWebsocketBase__get_reconnect_wait"
+
+
+def _connect_first_time_at_once(connection: Any) -> None:
+    """The SDK sleeps its reconnect back-off (1-2 s) before the very first connection too, so
+    every start waited up to 4 s for the public and private feeds. The first connection goes
+    at once; every reconnect after a drop keeps the SDK's back-off."""
+    backoff: Callable[[int], float] = getattr(connection, _SDK_BACKOFF)
+    first = True
+
+    def wait_s(attempts: int) -> float:
+        nonlocal first
+        if first:
+            first = False
+            return 0.0
+        return backoff(attempts)
+
+    setattr(connection, _SDK_BACKOFF, wait_s)
 
 
 class WsFeed:
