@@ -1,7 +1,7 @@
 """Client-side model of Kraken's rate limits, so requests wait instead of being refused.
 
 Kraken keeps two kinds of decaying counters per API key: one REST call counter (private
-endpoints; order placement and cancellation excluded) and one trading counter per pair, which
+endpoints; AddOrder and CancelOrder excluded) and one trading counter per pair, which
 matching-engine transactions charge with a fixed cost plus a penalty that is larger the
 younger the order being amended, edited or cancelled. A request that would push a counter past
 its limit is refused with `EAPI:Rate limit exceeded` / `EOrder:Rate limit exceeded`; here the
@@ -54,15 +54,16 @@ TRADE_LIMITS: dict[Tier, CounterLimits] = {
     Tier.PRO: CounterLimits(180, 3.75),
 }
 
-# Ledger and trade-history queries cost 2; the matching-engine calls are on the trading counter.
+# Kraken's REST rate-limit guide (docs.kraken.com/api/docs/guides/spot-rest-ratelimits):
+# ledger and trade-history queries cost 2, every other call 1, "except AddOrder, CancelOrder"
+# which are on the trading counter only. CancelAll, CancelAllOrdersAfter, EditOrder,
+# AmendOrder and the batch calls are not exempt: 20 dead-man refreshes in a row hit the limit.
 _HISTORY_METHODS = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
-_TRADING_METHODS = frozenset(
-    {"AddOrder", "AddOrderBatch", "CancelOrder", "CancelOrderBatch", "EditOrder", "AmendOrder"}
-)
+_TRADING_METHODS = frozenset({"AddOrder", "CancelOrder"})
 
 
 def rest_call_cost(private_method: str) -> int:
-    """What a private REST call adds to the REST counter (0 for order entry/cancel)."""
+    """What a private REST call adds to the REST counter (0 for AddOrder and CancelOrder)."""
     if private_method in _TRADING_METHODS:
         return 0
     return 2 if private_method in _HISTORY_METHODS else 1

@@ -22,6 +22,19 @@ ORDERS_LIMIT = "EOrder:Orders limit exceeded"
 INVALID_KEY = "EAPI:Invalid key"
 
 
+def unsupported_pair(symbol: object) -> str:
+    """WS v2's refusal of a symbol that is not a pair's canonical `BASE/QUOTE` spelling
+    (`XBT/USD`, `btc/usd`), as Kraken answers a v1-style pair on v2 (seen by clients:
+    JKorf/Kraken.Net issue 126, "Currency pair not supported XBT/USDC")."""
+    return f"Currency pair not supported {symbol}"
+
+
+def unsupported_field(name: str) -> str:
+    """WS v2 `add_order` refuses any parameter it does not know with this text (Kraken's
+    own SDK, krakenfx/kraken-api-sdk rust/docs/guides/wire-quirks.md)."""
+    return f"Unsupported field: '{name}'"
+
+
 def invalid_argument(name: str) -> str:
     """Kraken names the offending field after the text: `EGeneral:Invalid arguments:volume`."""
     return f"{INVALID_ARGUMENTS}:{name}"

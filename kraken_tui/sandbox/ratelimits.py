@@ -2,11 +2,19 @@
 
 The REST call counter is per API key: each call adds 1 (2 for ledger and trade-history
 queries), the counter decays continuously at the tier's rate, and a call that would push it
-past the tier's maximum is refused with `EAPI:Rate limit exceeded`. Order placement and
-cancellation are excluded: they count on the trading counter instead, which is per API key
+past the tier's maximum is refused with `EAPI:Rate limit exceeded`. Only AddOrder and
+CancelOrder are excluded: they count on the trading counter alone, which is per API key
 and pair, shared by REST and WebSocket, and charges extra for amending, editing or
 cancelling an order shortly after it was placed (the younger the order, the higher the
-penalty) so that quote-stuffing costs more than resting orders.
+penalty) so that quote-stuffing costs more than resting orders. Every other private call,
+CancelAll, CancelAllOrdersAfter, EditOrder, AmendOrder and the batch calls included, costs
+on the REST counter like any query.
+
+Sources: docs.kraken.com/api/docs/guides/spot-rest-ratelimits (REST counter, tiers, the
+AddOrder/CancelOrder exemption), docs.kraken.com/api/docs/guides/spot-ratelimits (trading
+counter costs), support.kraken.com article 360045239571 (Intermediate and Pro trading
+thresholds and decay) and krakenfx/kraken-api-sdk rust/docs/guides/rate-limits.md (Starter
+trading threshold 60, decay 1/s).
 """
 
 from __future__ import annotations
@@ -44,19 +52,15 @@ TIER_LIMITS: dict[Tier, TierLimits] = {
 HEAVY_REST_METHODS = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
 """Ledger and trade-history queries cost 2 on the REST counter."""
 
-TRADING_REST_METHODS = frozenset(
-    {
-        "AddOrder",
-        "AddOrderBatch",
-        "AmendOrder",
-        "EditOrder",
-        "CancelOrder",
-        "CancelOrderBatch",
-        "CancelAll",
-        "CancelAllOrdersAfter",
-    }
-)
-"""Calls the REST counter leaves to the trading counter."""
+TRADING_REST_METHODS = frozenset({"AddOrder", "CancelOrder"})
+"""The only calls the REST counter leaves to the trading counter, per Kraken's guide."""
+
+
+def rest_call_cost(method: str) -> float:
+    """What one private REST call adds to the REST counter."""
+    if method in TRADING_REST_METHODS:
+        return 0.0
+    return 2.0 if method in HEAVY_REST_METHODS else 1.0
 
 
 class TradingAction(StrEnum):
@@ -118,9 +122,9 @@ class RateLimiter:
 
     def charge_rest_call(self, api_key: str, method: str) -> str | None:
         """Count one private REST call; return Kraken's error when the key is over its limit."""
-        if method in TRADING_REST_METHODS:
+        cost = rest_call_cost(method)
+        if cost == 0:
             return None
-        cost = 2.0 if method in HEAVY_REST_METHODS else 1.0
         return self._charge(
             self._rest,
             api_key,

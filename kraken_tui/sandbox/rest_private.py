@@ -28,6 +28,7 @@ from kraken_tui.sandbox.trade_volume import (
     trade_volume,
     usd_volume,
 )
+from kraken_tui.sandbox.validation import parse_cl_ord_id
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import fixed, rfc3339_seconds
 
@@ -420,6 +421,8 @@ class PrivateRest:
             raise VenueError(invalid_argument("timeinforce"))
         userref = _userref(params)
         cl_ord_id = _text(params, "cl_ord_id")
+        if cl_ord_id is not None:
+            cl_ord_id = parse_cl_ord_id(cl_ord_id)
         if userref is not None and cl_ord_id is not None:
             raise VenueError(invalid_argument("cl_ord_id"))
         price = _decimal(params, "price")

@@ -6,6 +6,7 @@ checks, and so each rule can be read next to the error it produces.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from kraken_tui.domain.enums import Side, TimeInForce
@@ -20,6 +21,25 @@ from kraken_tui.sandbox.errors import (
 )
 from kraken_tui.sandbox.pairs import PairInfo
 from kraken_tui.sandbox.records import VenueOrderType
+
+_LONG_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_SHORT_UUID = re.compile(r"[0-9a-fA-F]{32}")
+_FREE_TEXT = re.compile(r"[\x20-\x7e]{1,18}")
+
+
+def parse_cl_ord_id(value: object) -> str:
+    """Kraken's AddOrder (REST and WS v2) takes a `cl_ord_id` in one of three forms: a long
+    UUID (32 hex digits in 8-4-4-4-12 groups), a short UUID (32 hex digits, no dashes), or
+    free ASCII text of at most 18 characters (docs.kraken.com/api/docs/rest-api/add-order,
+    "cl_ord_id"; guide docs.kraken.com/api/docs/guides/spot-clordid). Anything else is
+    refused before it can reach the book, as Kraken does."""
+    if isinstance(value, str) and (
+        _LONG_UUID.fullmatch(value) or _SHORT_UUID.fullmatch(value) or _FREE_TEXT.fullmatch(value)
+    ):
+        return value
+    raise VenueError(invalid_argument("cl_ord_id"))
 
 
 def parse_side(value: Side | str) -> Side:

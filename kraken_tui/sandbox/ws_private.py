@@ -17,10 +17,17 @@ from typing import Any
 from kraken_tui.domain.enums import Side, TimeInForce
 from kraken_tui.domain.money import to_decimal
 from kraken_tui.sandbox.auth import Authenticator, AuthError
-from kraken_tui.sandbox.errors import VenueError, invalid_argument
+from kraken_tui.sandbox.errors import (
+    UNKNOWN_ORDER,
+    VenueError,
+    invalid_argument,
+    unsupported_field,
+    unsupported_pair,
+)
 from kraken_tui.sandbox.events import ExecType, ExecutionEvent, LedgerPosted, VenueEvent
 from kraken_tui.sandbox.order_gateway import OrderGateway, OrderRequest
 from kraken_tui.sandbox.records import OrderView, VenueOrderType
+from kraken_tui.sandbox.validation import parse_cl_ord_id
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import rfc3339, rfc3339_seconds
 from kraken_tui.sandbox.ws_public import WsConnection, WsRequestError, ws_ack
@@ -35,6 +42,39 @@ PRIVATE_METHODS = (
     "cancel_all_orders_after",
 )
 _TRIGGERED_TYPES = {VenueOrderType.STOP_LOSS, VenueOrderType.TAKE_PROFIT}
+ADD_ORDER_FIELDS = frozenset(
+    {
+        "order_type",
+        "side",
+        "order_qty",
+        "symbol",
+        "limit_price",
+        "limit_price_type",
+        "triggers",
+        "time_in_force",
+        "margin",
+        "post_only",
+        "reduce_only",
+        "effective_time",
+        "expire_time",
+        "deadline",
+        "cl_ord_id",
+        "order_userref",
+        "conditional",
+        "display_qty",
+        "fee_preference",
+        "no_mpp",
+        "stp_type",
+        "cash_order_qty",
+        "validate",
+        "sender_sub_id",
+        "token",
+    }
+)
+"""The `add_order` parameters Kraken documents (docs.kraken.com/api/docs/websocket-v2/add_order).
+Any other name, `leverage` and REST's `userref` included, is refused with `Unsupported field`
+(krakenfx/kraken-api-sdk rust/docs/guides/wire-quirks.md)."""
+_CANCEL_SELECTORS = (("order_id", "txid"), ("cl_ord_id", "cl_ord_id"), ("order_userref", "userref"))
 
 
 def _dec(params: Mapping[str, Any], name: str, *, required: bool = False) -> Decimal | None:
@@ -363,7 +403,8 @@ class PrivateChannels:
         if method == "add_order":
             order = self._order_request(params)
             added = self._gateway.add(account, order)
-            result: dict[str, Any] = {"order_id": added.txid} if added.txid else {}
+            # validate=true places nothing and answers an empty order_id (wire-quirks.md)
+            result: dict[str, Any] = {"order_id": added.txid or ""}
             if order.cl_ord_id is not None:
                 result["cl_ord_id"] = order.cl_ord_id
             if order.userref is not None:
@@ -421,31 +462,44 @@ class PrivateChannels:
         time_in: float,
         req_id: object,
     ) -> None:
-        """Kraken answers a multi-order cancel with one response per order."""
-        targets: list[tuple[str, dict[str, Any]]] = []
-        for field_name, kwarg in (
-            ("order_id", "txid"),
-            ("cl_ord_id", "cl_ord_id"),
-            ("order_userref", "userref"),
-        ):
-            values = params.get(field_name)
-            if values is None:
+        """Kraken answers a multi-order cancel with one response per cancelled order, each
+        naming it by its Kraken `order_id` whichever identifier the request used, plus the
+        "optional client identifier" `cl_ord_id` when that is what the request named
+        (docs.kraken.com/api/docs/websocket-v2/cancel_order)."""
+        given = [(name, kwarg) for name, kwarg in _CANCEL_SELECTORS if name in params]
+        if len(given) != 1:
+            # the three identifier lists "cannot be combined in the same request"
+            raise VenueError(invalid_argument(given[1][0] if given else "order_id"))
+        field_name, kwarg = given[0]
+        values = params[field_name]
+        if not isinstance(values, list) or not values:
+            raise VenueError(invalid_argument(field_name))
+        for value in values:
+            selected = self._venue.open_orders(
+                account,
+                userref=value if kwarg == "userref" else None,
+                cl_ord_id=value if kwarg == "cl_ord_id" else None,
+            )
+            if kwarg == "txid":
+                selected = [order for order in selected if order.txid == value]
+            if not selected:
+                conn.send(ws_ack("cancel_order", time_in, req_id, error=UNKNOWN_ORDER))
                 continue
-            if not isinstance(values, list) or not values:
-                raise VenueError(invalid_argument(field_name))
-            targets.extend((field_name, {kwarg: value}) for value in values)
-        if not targets:
-            raise VenueError(invalid_argument("order_id"))
-        for field_name, selector in targets:
-            value = next(iter(selector.values()))
-            try:
-                self._gateway.cancel(account, **selector)
-            except VenueError as exc:
-                conn.send(ws_ack("cancel_order", time_in, req_id, error=exc.error))
-                continue
-            conn.send(ws_ack("cancel_order", time_in, req_id, result={field_name: value}))
+            for order in selected:
+                try:
+                    self._gateway.cancel(account, txid=order.txid)
+                except VenueError as exc:
+                    conn.send(ws_ack("cancel_order", time_in, req_id, error=exc.error))
+                    continue
+                result: dict[str, Any] = {"order_id": order.txid}
+                if kwarg == "cl_ord_id":
+                    result["cl_ord_id"] = value
+                conn.send(ws_ack("cancel_order", time_in, req_id, result=result))
 
     def _order_request(self, params: Mapping[str, Any]) -> OrderRequest:
+        for name in params:
+            if name not in ADD_ORDER_FIELDS:
+                raise VenueError(unsupported_field(name))
         try:
             order_type = VenueOrderType(str(params.get("order_type")))
         except ValueError as exc:
@@ -457,13 +511,18 @@ class PrivateChannels:
         symbol = params.get("symbol")
         if not isinstance(symbol, str):
             raise VenueError(invalid_argument("symbol"))
+        pair = self._venue.pairs.find(symbol)
+        if pair is None or pair.symbol != symbol:
+            raise VenueError(unsupported_pair(symbol))
         tif_text = str(params.get("time_in_force", "gtc")).lower()
         if tif_text not in ("gtc", "ioc"):
             raise VenueError(invalid_argument("time_in_force"))
         cl_ord_id = params.get("cl_ord_id")
         userref = _int(params, "order_userref")
-        if cl_ord_id is not None and (userref is not None or not isinstance(cl_ord_id, str)):
-            raise VenueError(invalid_argument("cl_ord_id"))
+        if cl_ord_id is not None:
+            cl_ord_id = parse_cl_ord_id(cl_ord_id)
+            if userref is not None:
+                raise VenueError(invalid_argument("cl_ord_id"))
         triggers = params.get("triggers") or {}
         if not isinstance(triggers, Mapping):
             raise VenueError(invalid_argument("triggers"))

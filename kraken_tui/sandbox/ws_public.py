@@ -13,12 +13,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 from loguru import logger
 
+from kraken_tui.sandbox.errors import unsupported_pair
 from kraken_tui.sandbox.events import BookLevelChanged, TradePrinted, VenueEvent
 from kraken_tui.sandbox.faults import FaultInjector
 from kraken_tui.sandbox.pairs import PairInfo
@@ -28,6 +30,9 @@ from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import book_checksum, dumps, rfc3339
 
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+TICKER_TRIGGERS = ("trades", "bbo")
+"""`ticker`'s `event_trigger`: an update on every trade (the default) or on every change of
+the best bid or offer (docs.kraken.com/api/docs/websocket-v2/ticker)."""
 PUBLIC_CHANNELS = ("book", "instrument", "ohlc", "ticker", "trade")
 REORDER_HOLD_S = 1.0
 """How long a message held back for reordering waits for one to swap with."""
@@ -237,6 +242,8 @@ class PublicChannels:
         self._faults = faults
         self._books: dict[tuple[str, int], BookGroup] = {}
         self._simple: dict[tuple[str, str], set[WsConnection]] = defaultdict(set)
+        self._ticker_bbo: dict[str, set[WsConnection]] = defaultdict(set)
+        self._last_bbo: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
         self._ohlc: dict[tuple[str, int], set[WsConnection]] = defaultdict(set)
         self._instrument: set[WsConnection] = set()
         self._dirty_books: set[str] = set()
@@ -301,7 +308,12 @@ class PublicChannels:
     def drop(self, conn: WsConnection) -> None:
         for group in self._books.values():
             group.members.discard(conn)
-        for members in (*self._simple.values(), *self._ohlc.values(), self._instrument):
+        for members in (
+            *self._simple.values(),
+            *self._ticker_bbo.values(),
+            *self._ohlc.values(),
+            self._instrument,
+        ):
             members.discard(conn)
 
     def _pairs(self, params: Mapping[str, Any]) -> list[PairInfo]:
@@ -312,7 +324,7 @@ class PublicChannels:
         for symbol in symbols:
             pair = self._venue.pairs.find(symbol) if isinstance(symbol, str) else None
             if pair is None or pair.symbol != symbol:
-                raise WsRequestError(f"Currency pair not supported {symbol}", symbol=symbol)
+                raise WsRequestError(unsupported_pair(symbol), symbol=symbol)
             pairs.append(pair)
         return pairs
 
@@ -331,6 +343,11 @@ class PublicChannels:
             if interval not in OHLC_INTERVALS or isinstance(interval, bool):
                 raise WsRequestError(f"Invalid interval: {interval}")
             return {"interval": interval, "snapshot": snapshot}
+        if channel == "ticker":
+            trigger = params.get("event_trigger", "trades")
+            if trigger not in TICKER_TRIGGERS:
+                raise WsRequestError("Invalid value for field: event_trigger")
+            return {"event_trigger": trigger, "snapshot": snapshot}
         return {"snapshot": snapshot}
 
     def _members(
@@ -341,6 +358,8 @@ class PublicChannels:
             return group.members if group is not None else set()
         if channel == "ohlc":
             return self._ohlc[(pair.symbol, options["interval"])]
+        if channel == "ticker" and options["event_trigger"] == "bbo":
+            return self._ticker_bbo[pair.symbol]
         return self._simple[(channel, pair.symbol)]
 
     def _add(
@@ -363,7 +382,9 @@ class PublicChannels:
             if snapshot:
                 conn.send(group.snapshot_message())
         elif channel == "ticker":
-            self._simple[(channel, pair.symbol)].add(conn)
+            self._members(channel, pair, options).add(conn)
+            if options["event_trigger"] == "bbo":
+                self._last_bbo.setdefault(pair.symbol, self._bbo(pair.symbol))
             if snapshot:
                 conn.send(self._ticker_message(pair, "snapshot"))
         elif channel == "trade":
@@ -385,6 +406,9 @@ class PublicChannels:
             for group in self._books.values():
                 if group.pair.symbol in dirty and group.members:
                     self._publish_book(group)
+            for symbol in dirty:
+                if self._ticker_bbo.get(symbol):
+                    self._publish_bbo_ticker(symbol)
         if self._trades:
             trades, self._trades = self._trades, defaultdict(list)
             for symbol, printed in trades.items():
@@ -395,6 +419,21 @@ class PublicChannels:
         if message is None:
             return
         for conn in group.members:
+            conn.send(message)
+
+    def _bbo(self, symbol: str) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        stats = self._venue.ticker(symbol)
+        return stats.bid, stats.bid_qty, stats.ask, stats.ask_qty
+
+    def _publish_bbo_ticker(self, symbol: str) -> None:
+        """A `bbo` subscriber hears of every change of the best bid or offer (price or size),
+        and of nothing else: a trade that leaves the top of the book alone is not news."""
+        bbo = self._bbo(symbol)
+        if self._last_bbo.get(symbol) == bbo:
+            return
+        self._last_bbo[symbol] = bbo
+        message = dumps(self._ticker_message(self._venue.pairs.resolve(symbol), "update"))
+        for conn in self._ticker_bbo[symbol]:
             conn.send(message)
 
     def _publish_trades(self, symbol: str, printed: list[TradePrinted]) -> None:
@@ -480,7 +519,7 @@ class PublicChannels:
                 "trades": bar.trades,
                 "volume": _q(bar.volume, q),
                 "vwap": _q(bar.vwap, p),
-                "interval_begin": rfc3339(bar.interval_begin),
+                "interval_begin": _rfc3339_nanoseconds(bar.interval_begin),
                 "interval": bar.interval,
                 "timestamp": rfc3339(time.time()),
             }
@@ -491,3 +530,12 @@ class PublicChannels:
 
 def _q(value: Decimal, decimals: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-decimals))
+
+
+def _rfc3339_nanoseconds(ts: float) -> str:
+    """Kraken writes a candle's `interval_begin` with nine fractional digits
+    (`2023-10-04T16:25:00.000000000Z`, docs.kraken.com/api/docs/websocket-v2/ohlc), unlike
+    the microsecond `timestamp` beside it. Interval starts fall on whole minutes, so the
+    digits beyond the microseconds are always zero."""
+    micros = datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return f"{micros}000Z"
