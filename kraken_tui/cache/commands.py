@@ -27,6 +27,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -64,6 +65,7 @@ class Command(StrEnum):
     CANCEL_ALL = "cancel_all"
     CANCEL_ORDER = "cancel_order"
     SUBMIT_MANUAL_ORDER = "submit_manual_order"
+    AMEND_ORDER = "amend_order"
 
 
 class Outcome(StrEnum):
@@ -131,6 +133,32 @@ def _result_fields(result: CommandResult) -> dict[str, Any]:
 def manual_order_args(order: ManualOrder) -> dict[str, Any]:
     """Arguments of `Command.SUBMIT_MANUAL_ORDER` (Decimals as strings, so signing is exact)."""
     return {"order": orjson.loads(encode(order))}
+
+
+def amend_args(cl_ord_id: str, price: Decimal | None, volume: Decimal | None) -> dict[str, Any]:
+    """Arguments of `Command.AMEND_ORDER` (Decimals as strings, so signing is exact)."""
+    return {
+        "cl_ord_id": cl_ord_id,
+        "price": None if price is None else str(price),
+        "volume": None if volume is None else str(volume),
+    }
+
+
+class BadArguments(ValueError):
+    """A signed request whose arguments cannot mean anything; refused before the engine."""
+
+
+def _decimal_arg(args: Mapping[str, Any], name: str) -> Decimal | None:
+    value = args.get(name)
+    if value is None:
+        return None
+    try:
+        number = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number <= 0:
+        raise BadArguments(f"{name} {_quoted(value)} is not a positive number")
+    return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +387,12 @@ class CommandServer:
             return await engine.kill_switch(str(args.get("reason") or "remote"))
         if command is Command.CANCEL_ORDER:
             return await engine.cancel_order(str(args["cl_ord_id"]))
+        if command is Command.AMEND_ORDER:
+            try:
+                price, volume = _decimal_arg(args, "price"), _decimal_arg(args, "volume")
+            except BadArguments as exc:
+                return CommandResult(False, f"amend refused: {exc}")
+            return await engine.amend_order(str(args["cl_ord_id"]), price=price, volume=volume)
         order = decoder_for(ManualOrder)(args["order"])
         return await engine.submit_manual_order(order)
 

@@ -32,6 +32,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from itertools import islice
 from typing import Any, cast
 
@@ -53,6 +54,7 @@ from kraken_tui.cache.commands import (
     CommandClient,
     CommandReply,
     RemoteCommandError,
+    amend_args,
     manual_order_args,
 )
 from kraken_tui.cache.connection import REDIS_FAILURES, open_redis
@@ -190,19 +192,51 @@ class RemoteEngine:
 
     def preview_order(self, order: ManualOrder) -> RiskDecision:
         snapshot = self._base
+        denial = self._link_denial()
+        if denial is not None:
+            return denial
+        instrument = snapshot.instruments.get(order.symbol)
+        if instrument is None:
+            return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
+        if order.quote_volume is not None:
+            book = snapshot.books.get(order.symbol)
+            ask = book.best_ask.price if book is not None and book.best_ask is not None else None
+            error = instrument.check_quote_order(order.quote_volume, ask)
+        else:
+            error = instrument.check_order(order.price, order.volume)
+        if error is not None:
+            return RiskDecision.deny("instrument", error)
+        return RiskDecision.allow()
+
+    def preview_amend(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> RiskDecision:
+        denial = self._link_denial()
+        if denial is not None:
+            return denial
+        snapshot = self._base
+        order = next((o for o in snapshot.open_orders if o.cl_ord_id == cl_ord_id), None)
+        if order is None:
+            return RiskDecision.deny("unknown_order", f"no open order {cl_ord_id}")
+        instrument = snapshot.instruments.get(order.symbol)
+        if instrument is None:
+            return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
+        error = instrument.check_order(
+            order.price if price is None else price, order.volume if volume is None else volume
+        )
+        if error is not None:
+            return RiskDecision.deny("instrument", error)
+        return RiskDecision.allow()
+
+    def _link_denial(self) -> RiskDecision | None:
+        """Why no order can be previewed as allowed now: the link or a HALTED engine."""
         if self.link.state is ConnectionState.UNVERIFIED:
             return RiskDecision.deny("remote_link", f"engine state unverified: {self.link.reason}")
         if self.link.state is not ConnectionState.CONNECTED:
             return RiskDecision.deny("remote_link", f"engine not reachable: {self.link.reason}")
-        if snapshot.risk.trading_state is TradingState.HALTED:
+        if self._base.risk.trading_state is TradingState.HALTED:
             return RiskDecision.deny("trading_state", "trading is HALTED: only cancels allowed")
-        instrument = snapshot.instruments.get(order.symbol)
-        if instrument is None:
-            return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
-        error = instrument.check_order(order.price, order.volume)
-        if error is not None:
-            return RiskDecision.deny("instrument", error)
-        return RiskDecision.allow()
+        return None
 
     # -- EngineApi: commands ---------------------------------------------------------------------
 
@@ -226,6 +260,11 @@ class RemoteEngine:
 
     async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
         return await self._command(Command.SUBMIT_MANUAL_ORDER, manual_order_args(order))
+
+    async def amend_order(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> CommandResult:
+        return await self._command(Command.AMEND_ORDER, amend_args(cl_ord_id, price, volume))
 
     async def cancel_order(self, cl_ord_id: str) -> CommandResult:
         return await self._command(Command.CANCEL_ORDER, {"cl_ord_id": cl_ord_id})

@@ -112,7 +112,9 @@ class EngineSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ManualOrder:
-    """An order typed by a person in the order ticket (or sent by `ctl`)."""
+    """An order typed by a person in the order ticket (or sent by `ctl`). A market buy may be
+    sized in the quote currency instead of base ("spend 500 USD", Kraken's `viqc`), as a
+    strategy's `buy_quote` is: `quote_volume` set and `volume` zero."""
 
     symbol: str
     side: Side
@@ -122,6 +124,7 @@ class ManualOrder:
     trigger_price: Decimal | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
+    quote_volume: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,20 @@ class EngineApi(Protocol):
 
     async def reset_kill_switch(self) -> CommandResult: ...
 
+    def preview_amend(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> RiskDecision:
+        """The risk decision amending the open order would get now, judged as the order it
+        would become (the ticket's preview of an amend)."""
+
     async def submit_manual_order(self, order: ManualOrder) -> CommandResult: ...
+
+    async def amend_order(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> CommandResult:
+        """Change an open order's limit price and/or total volume in place, after the same
+        risk check a strategy's amend gets; the order keeps its place in the queue where
+        the exchange allows it."""
 
     async def cancel_order(self, cl_ord_id: str) -> CommandResult: ...
 

@@ -44,11 +44,13 @@ from kraken_tui.domain import (
     Order,
     OrderRequest,
     OrderStatus,
+    OrderType,
     StrategyState,
     Ticker,
     TimeInForce,
     TradingState,
 )
+from kraken_tui.domain.orders import check_size
 from kraken_tui.engine.api import (
     CommandResult,
     EngineSnapshot,
@@ -195,9 +197,10 @@ class TradingEngine:
         self.events_handled = 0
         self.max_slice_ms = 0.0
         self.orders.on_change(lambda order: self.bus.publish(OrderChanged(order)))
-        self.orders.on_amend_refused(
-            lambda order, reason: self.bus.publish(AmendRefused(order, reason))
-        )
+        self._manual_amend_refusals: dict[str, str] = {}
+        """The exchange's reason for refusing an operator's amend, kept until `amend_order`
+        reports it (a strategy hears of its own refusals through the bus)."""
+        self.orders.on_amend_refused(self._on_amend_refused)
         self.lifecycle.on_change(lambda _: self._touch())
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -384,11 +387,22 @@ class TradingEngine:
         ]
 
     def preview_order(self, order: ManualOrder) -> RiskDecision:
-        proposed = _proposed(order)
+        try:
+            proposed = _proposed(order)
+        except ValueError as exc:
+            return RiskDecision.deny("order_size", str(exc))
         context = self._risk_context(proposed)
         if context is None:
             return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
         return self.risk.evaluate(proposed, context)
+
+    def preview_amend(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> RiskDecision:
+        judged = self._judged_amend(cl_ord_id, price, volume)
+        if isinstance(judged, RiskDecision):
+            return judged
+        return self.risk.evaluate(*judged)
 
     # -- EngineApi: commands ---------------------------------------------------------------------
 
@@ -482,7 +496,10 @@ class TradingEngine:
     async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
         if not self.lifecycle.is_live or self._stopping:
             return CommandResult(False, f"the engine is {self.lifecycle.state}: no new orders")
-        proposed = _proposed(order)
+        try:
+            proposed = _proposed(order)
+        except ValueError as exc:
+            return CommandResult(False, f"order refused: {exc}")
         context = self._risk_context(proposed)
         if context is None:
             return CommandResult(False, f"{order.symbol} is not traded here")
@@ -506,6 +523,68 @@ class TradingEngine:
         return CommandResult(
             False, f"{label} {placed.status}: {placed.reason}", {"cl_ord_id": placed.cl_ord_id}
         )
+
+    async def amend_order(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> CommandResult:
+        """Judged like a strategy's amend (the order as it would be, in place of itself), on
+        whichever open order is chosen: a strategy's order keeps its strategy's limits."""
+        if not self.lifecycle.is_live or self._stopping:
+            return CommandResult(False, f"the engine is {self.lifecycle.state}: no amends")
+        judged = self._judged_amend(cl_ord_id, price, volume)
+        if isinstance(judged, RiskDecision):
+            return CommandResult(False, judged.reason, {"rule": judged.rule or ""})
+        decision = self.risk.check(*judged)
+        self._touch()
+        if not decision.allowed:
+            return CommandResult(
+                False,
+                f"denied by risk ({decision.rule}): {decision.reason}",
+                {"rule": decision.rule or ""},
+            )
+        changes = ", ".join(
+            f"{name} {value}"
+            for name, value in (("price", price), ("volume", volume))
+            if value is not None
+        )
+        self._manual_amend_refusals.pop(cl_ord_id, None)
+        if await self.orders.amend(cl_ord_id, volume=volume, price=price):
+            return CommandResult(True, f"order {cl_ord_id} amended: {changes}")
+        reason = self._manual_amend_refusals.pop(cl_ord_id, None)
+        if reason is None:
+            order = self.orders.get(cl_ord_id)
+            reason = f"it is {order.status if order is not None else 'unknown'}"
+        return CommandResult(False, f"order {cl_ord_id} not amended: {reason}")
+
+    def _judged_amend(
+        self, cl_ord_id: str, price: Decimal | None, volume: Decimal | None
+    ) -> tuple[ProposedOrder, RiskContext] | RiskDecision:
+        """What risk judges for an operator's amend, or why there is nothing to judge."""
+        order = self.orders.get(cl_ord_id)
+        if order is None or not order.is_open:
+            return RiskDecision.deny("unknown_order", f"no open order {cl_ord_id}")
+        if price is None and volume is None:
+            return RiskDecision.deny("amend", "nothing to amend: give a new price or volume")
+        if price is not None and order.order_type is not OrderType.LIMIT:
+            return RiskDecision.deny(
+                "amend", f"a {order.order_type} order has no limit price to amend"
+            )
+        if volume is not None and order.quote_volume is not None:
+            return RiskDecision.deny("amend", "an order sized in quote has no volume to amend")
+        if volume is not None and volume <= order.filled:
+            return RiskDecision.deny(
+                "amend", f"volume {volume} is not above the {order.filled} already filled"
+            )
+        proposed = _amended(order, price, volume)
+        context = self._risk_context(proposed, leaving_out=order.cl_ord_id)
+        if context is None:
+            return RiskDecision.deny("unknown_symbol", f"{order.symbol} is not traded here")
+        return proposed, context
+
+    def _on_amend_refused(self, order: Order, reason: str) -> None:
+        if order.strategy is None:
+            self._manual_amend_refusals[order.cl_ord_id] = reason
+        self.bus.publish(AmendRefused(order, reason))
 
     async def cancel_order(self, cl_ord_id: str) -> CommandResult:
         if self.orders.get(cl_ord_id) is None:
@@ -579,16 +658,7 @@ class TradingEngine:
                 "{} asked to amend {}, not one of its open orders", host.name, intent.cl_ord_id
             )
             return
-        proposed = ProposedOrder(
-            symbol=order.symbol,
-            side=order.side,
-            order_type=order.order_type,
-            volume=order.volume if intent.volume is None else intent.volume,
-            price=order.price if intent.price is None else intent.price,
-            trigger_price=order.trigger_price,
-            strategy=host.name,
-            filled=order.filled,
-        )
+        proposed = _amended(order, intent.price, intent.volume)
         context = self._risk_context(proposed, leaving_out=order.cl_ord_id)
         if context is None or not self.risk.check(proposed, context).allowed:
             self._touch()
@@ -820,6 +890,9 @@ class TradingEngine:
 
 
 def _proposed(order: ManualOrder) -> ProposedOrder:
+    """Raises ValueError for an order sized in neither base nor quote, or in both (a manual
+    order may come from a remote console, so it is checked as a strategy's intent is)."""
+    check_size(order.side, order.order_type, order.volume, order.quote_volume)
     return ProposedOrder(
         symbol=order.symbol,
         side=order.side,
@@ -827,6 +900,23 @@ def _proposed(order: ManualOrder) -> ProposedOrder:
         volume=order.volume,
         price=order.price,
         trigger_price=order.trigger_price,
+        quote_volume=order.quote_volume,
+    )
+
+
+def _amended(order: Order, price: Decimal | None, volume: Decimal | None) -> ProposedOrder:
+    """The open order as it would be after the amend, with what it already filled (which the
+    position holds, so only the rest can still move it)."""
+    return ProposedOrder(
+        symbol=order.symbol,
+        side=order.side,
+        order_type=order.order_type,
+        volume=order.volume if volume is None else volume,
+        price=order.price if price is None else price,
+        trigger_price=order.trigger_price,
+        strategy=order.strategy,
+        quote_volume=order.quote_volume,
+        filled=order.filled,
     )
 
 

@@ -38,6 +38,7 @@ from kraken_tui.domain import (
     Ticker,
     TradingState,
 )
+from kraken_tui.domain.orders import check_size
 from kraken_tui.engine.api import (
     CommandResult,
     EngineSnapshot,
@@ -361,9 +362,44 @@ class StaticEngine:
         snap = self._snapshot
         if snap.risk.trading_state is TradingState.HALTED:
             return RiskDecision.deny("trading_state", "trading is HALTED: only cancels allowed")
+        try:
+            check_size(order.side, order.order_type, order.volume, order.quote_volume)
+        except ValueError as exc:
+            return RiskDecision.deny("order_size", str(exc))
+        if order.quote_volume is not None:
+            return self._notional_decision(order.quote_volume)
         reference = order.price if order.price is not None else self._reference_price(order)
-        if reference is not None and reference * order.volume > MAX_ORDER_NOTIONAL:
-            notional = reference * order.volume
+        return self._notional_decision(None if reference is None else reference * order.volume)
+
+    def preview_amend(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> RiskDecision:
+        """As the engine judges an amend: the order as it would be, in place of itself."""
+        if self._snapshot.risk.trading_state is TradingState.HALTED:
+            return RiskDecision.deny("trading_state", "trading is HALTED: only cancels allowed")
+        order = self._open_order(cl_ord_id)
+        if order is None:
+            return RiskDecision.deny("unknown_order", f"no open order {cl_ord_id}")
+        if price is None and volume is None:
+            return RiskDecision.deny("amend", "nothing to amend: give a new price or volume")
+        if price is not None and order.order_type is not OrderType.LIMIT:
+            return RiskDecision.deny(
+                "amend", f"a {order.order_type} order has no limit price to amend"
+            )
+        if volume is not None and volume <= order.filled:
+            return RiskDecision.deny(
+                "amend", f"volume {volume} is not above the {order.filled} already filled"
+            )
+        new_price = order.price if price is None else price
+        new_volume = order.volume if volume is None else volume
+        instrument = self._snapshot.instruments[order.symbol]
+        error = instrument.check_order(new_price, new_volume)
+        if error is not None:
+            return RiskDecision.deny("instrument_minimum", error)
+        return self._notional_decision(None if new_price is None else new_price * new_volume)
+
+    def _notional_decision(self, notional: Decimal | None) -> RiskDecision:
+        if notional is not None and notional > MAX_ORDER_NOTIONAL:
             return RiskDecision.deny(
                 "max_order_notional",
                 f"notional {notional:,.2f} exceeds max_order_notional {MAX_ORDER_NOTIONAL:,}",
@@ -415,7 +451,8 @@ class StaticEngine:
         return CommandResult(True, "trading ACTIVE")
 
     async def submit_manual_order(self, order: ManualOrder) -> CommandResult:
-        self.commands.append(f"submit:{order.symbol}:{order.side}:{order.volume}")
+        size = order.volume if order.quote_volume is None else f"{order.quote_volume}quote"
+        self.commands.append(f"submit:{order.symbol}:{order.side}:{size}")
         decision = self.preview_order(order)
         if not decision.allowed:
             return CommandResult(
@@ -426,7 +463,10 @@ class StaticEngine:
         instrument = self._snapshot.instruments.get(order.symbol)
         if instrument is None:
             return CommandResult(False, f"EQuery:Unknown asset pair {order.symbol}")
-        error = instrument.check_order(order.price or order.trigger_price, order.volume)
+        if order.quote_volume is not None:
+            error = instrument.check_quote_order(order.quote_volume, self._reference_price(order))
+        else:
+            error = instrument.check_order(order.price or order.trigger_price, order.volume)
         if error is not None:
             return CommandResult(False, error)
         self._manual_orders += 1
@@ -442,6 +482,7 @@ class StaticEngine:
             trigger_price=order.trigger_price,
             time_in_force=order.time_in_force,
             post_only=order.post_only,
+            quote_volume=order.quote_volume,
             order_id=f"O{self._manual_orders:04d}-MANU",
             created_at=self._snapshot.ts,
             updated_at=self._snapshot.ts,
@@ -453,6 +494,32 @@ class StaticEngine:
             f"order {cl_ord_id} accepted",
             {"cl_ord_id": cl_ord_id, "order_id": placed.order_id or ""},
         )
+
+    async def amend_order(
+        self, cl_ord_id: str, price: Decimal | None = None, volume: Decimal | None = None
+    ) -> CommandResult:
+        self.commands.append(f"amend:{cl_ord_id}:{price}:{volume}")
+        decision = self.preview_amend(cl_ord_id, price, volume)
+        if not decision.allowed:
+            return CommandResult(
+                False,
+                f"denied by {decision.rule}: {decision.reason}",
+                {"rule": decision.rule or ""},
+            )
+        changes: dict[str, object] = {"updated_at": self._snapshot.ts}
+        if price is not None:
+            changes["price"] = price
+        if volume is not None:
+            changes["volume"] = volume
+        self._snapshot = replace(
+            self._snapshot,
+            open_orders=tuple(
+                o.with_changes(**changes) if o.cl_ord_id == cl_ord_id else o
+                for o in self._snapshot.open_orders
+            ),
+        )
+        self._append_log("INFO", "execution", f"order {cl_ord_id} amended")
+        return CommandResult(True, f"order {cl_ord_id} amended")
 
     async def cancel_order(self, cl_ord_id: str) -> CommandResult:
         self.commands.append(f"cancel:{cl_ord_id}")
@@ -497,6 +564,9 @@ class StaticEngine:
             self._snapshot,
             open_orders=tuple(o for o in open_orders if o.status is not OrderStatus.PENDING_CANCEL),
         )
+
+    def _open_order(self, cl_ord_id: str) -> Order | None:
+        return next((o for o in self._snapshot.open_orders if o.cl_ord_id == cl_ord_id), None)
 
     def _reference_price(self, order: ManualOrder) -> Decimal | None:
         book = self._snapshot.books.get(order.symbol)

@@ -17,7 +17,7 @@ import pytest
 from engine_on_sandbox import QUIET_SMA, engine_on_sandbox, resting_bid
 from static_engine import MAX_ORDER_NOTIONAL, StaticEngine
 
-from kraken_tui.domain import Order, OrderStatus, StrategyState, TradingState
+from kraken_tui.domain import Order, OrderStatus, OrderType, Side, StrategyState, TradingState
 from kraken_tui.engine.api import EngineApi, ManualOrder
 
 PATIENCE_S = 10.0
@@ -147,3 +147,51 @@ async def test_pause_resume_and_the_kill_switch_change_strategies_and_trading_al
     await eventually(lambda: state_of(engine, name) is StrategyState.RUNNING, "resumed")
     accepted = await engine.submit_manual_order(bid)
     assert accepted.ok, accepted.message
+
+
+async def test_an_open_order_is_amended_in_place_and_a_bad_amend_refused_alike(
+    subject: Subject,
+) -> None:
+    engine = subject.engine
+    bid = resting_bid(engine.snapshot())
+    assert bid.price is not None
+    tick = engine.snapshot().instruments[bid.symbol].tick_size
+    placed = await engine.submit_manual_order(bid)
+    assert placed.ok, placed.message
+    cl_ord_id = placed.detail["cl_ord_id"]
+    await eventually(lambda: cl_ord_id in open_ids(engine), "order listed")
+
+    too_big = oversized(bid).volume
+    assert engine.preview_amend(cl_ord_id, volume=too_big).rule == "max_order_notional"
+    denied = await engine.amend_order(cl_ord_id, volume=too_big)
+    assert not denied.ok and denied.detail["rule"] == "max_order_notional"
+    assert engine.preview_amend(cl_ord_id).rule == "amend"
+    assert engine.preview_amend("no-such-order", price=bid.price).rule == "unknown_order"
+    assert not (await engine.amend_order("no-such-order", price=bid.price)).ok
+
+    new_price, new_volume = bid.price - 10 * tick, bid.volume * 2
+    assert engine.preview_amend(cl_ord_id, price=new_price, volume=new_volume).allowed
+    amended = await engine.amend_order(cl_ord_id, price=new_price, volume=new_volume)
+    assert amended.ok, amended.message
+
+    def moved() -> bool:
+        order = open_order(engine, cl_ord_id)
+        return order is not None and (order.price, order.volume) == (new_price, new_volume)
+
+    await eventually(moved, "amend shown in the open orders")
+    assert (await engine.cancel_order(cl_ord_id)).ok
+
+
+async def test_a_market_buy_sized_in_quote_is_previewed_by_its_amount_alike(
+    subject: Subject,
+) -> None:
+    engine = subject.engine
+    spend = ManualOrder(
+        "BTC/USD", Side.BUY, OrderType.MARKET, Decimal(0), quote_volume=Decimal("50")
+    )
+    assert engine.preview_order(spend).allowed
+    over = replace(spend, quote_volume=2 * MAX_ORDER_NOTIONAL)
+    assert engine.preview_order(over).rule == "max_order_notional"
+    both = replace(spend, volume=Decimal("0.001"))
+    assert engine.preview_order(both).rule == "order_size"
+    assert not (await engine.submit_manual_order(both)).ok
