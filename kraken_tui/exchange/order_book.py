@@ -90,10 +90,12 @@ class OrderBook:
         "_ask_crc",
         "_ask_frags",
         "_ask_keys",
+        "_ask_levels",
         "_ask_qtys",
         "_bid_bytes",
         "_bid_frags",
         "_bid_keys",
+        "_bid_levels",
         "_bid_qtys",
         "_crc",
         "_lot_decimals",
@@ -136,6 +138,8 @@ class OrderBook:
         self._bid_qtys: dict[int, int] = {}
         self._ask_frags: dict[int, str] = {}
         self._bid_frags: dict[int, str] = {}
+        self._ask_levels: dict[int, BookLevel] = {}
+        self._bid_levels: dict[int, BookLevel] = {}
         self._ask_crc = 0
         self._bid_bytes = b""
         self._crc = 0
@@ -177,11 +181,17 @@ class OrderBook:
         bids_changed = snapshot
         if asks is not None:
             asks_changed = (
-                self._apply_side(asks, 1, ask_keys, self._ask_qtys, self._ask_frags) or snapshot
+                self._apply_side(
+                    asks, 1, ask_keys, self._ask_qtys, self._ask_frags, self._ask_levels
+                )
+                or snapshot
             )
         if bids is not None:
             bids_changed = (
-                self._apply_side(bids, -1, bid_keys, self._bid_qtys, self._bid_frags) or snapshot
+                self._apply_side(
+                    bids, -1, bid_keys, self._bid_qtys, self._bid_frags, self._bid_levels
+                )
+                or snapshot
             )
         if asks_changed:
             frags = self._ask_frags
@@ -238,9 +248,11 @@ class OrderBook:
         keys: list[int],
         qtys: dict[int, int],
         frags: dict[int, str],
+        cached: dict[int, BookLevel],
     ) -> bool:
         """Apply levels in order (a price may repeat), then truncate to depth; return whether
-        the top 10, and so the checksum input, may have changed."""
+        the top 10, and so the checksum input, may have changed. A changed level's `BookLevel`
+        is dropped from `cached`, to be rebuilt by the next snapshot that reads it."""
         top_changed = False
         for ticks, lots in levels:
             key = ticks * sign
@@ -251,15 +263,18 @@ class OrderBook:
                     insort(keys, key)
                 qtys[key] = lots
                 frags[key] = f"{ticks}{lots}"
+                cached.pop(key, None)
             elif key in qtys:
                 del qtys[key]
                 del frags[key]
+                cached.pop(key, None)
                 del keys[bisect_left(keys, key)]
         depth = self.depth
         if len(keys) > depth:
             for key in keys[depth:]:
                 del qtys[key]
                 del frags[key]
+                cached.pop(key, None)
             del keys[depth:]
         return top_changed
 
@@ -293,6 +308,8 @@ class OrderBook:
         self._bid_qtys.clear()
         self._ask_frags.clear()
         self._bid_frags.clear()
+        self._ask_levels.clear()
+        self._bid_levels.clear()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -341,10 +358,21 @@ class OrderBook:
         return self._price(self._ask_keys[0] - self._bid_keys[0]) / 2
 
     def levels(self, side: Side) -> list[BookLevel]:
-        """Best first; `Side.BUY` are the bids, `Side.SELL` the asks."""
-        keys = self._bid_keys if side is Side.BUY else self._ask_keys
-        qtys = self._bid_qtys if side is Side.BUY else self._ask_qtys
-        return [BookLevel(self._price(abs(key)), self._qty(qtys[key])) for key in keys]
+        """Best first; `Side.BUY` are the bids, `Side.SELL` the asks. Each level's `BookLevel`
+        is kept until that level changes, so reading a deep book after a few changes builds
+        only the changed levels' Decimals, not the whole side's."""
+        if side is Side.BUY:
+            keys, qtys, cached = self._bid_keys, self._bid_qtys, self._bid_levels
+        else:
+            keys, qtys, cached = self._ask_keys, self._ask_qtys, self._ask_levels
+        levels: list[BookLevel] = []
+        append = levels.append
+        for key in keys:
+            level = cached.get(key)
+            if level is None:
+                level = cached[key] = BookLevel(self._price(abs(key)), self._qty(qtys[key]))
+            append(level)
+        return levels
 
     def cumulative_depth(self, side: Side, levels: int | None = None) -> list[BookLevel]:
         """Each level's price with the total quantity available up to and including it:
