@@ -112,6 +112,14 @@ def backtest_command(
         Path | None, typer.Option(help="SQLite file for the run (default: the configured one).")
     ] = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not store the run.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            dir_okay=False,
+            help="Write the run as one self-contained HTML file (charts, trades, metrics).",
+        ),
+    ] = None,
     cash: Annotated[str, typer.Option(help="Starting quote balance.")] = DEFAULT_CASH_TEXT,
     maker_fee_pct: Annotated[
         str | None, typer.Option(help="Maker fee in percent (default: Kraken's base tier).")
@@ -152,6 +160,11 @@ def backtest_command(
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     try:
+        if report is not None and sweep:
+            raise ValueError(
+                "--report writes one run; a sweep's points are reported from the backtest "
+                "screen (b) of the console"
+            )
         fees = FeeSchedule(
             maker=_percent(maker_fee_pct, "maker-fee-pct", FeeSchedule().maker),
             taker=_percent(taker_fee_pct, "taker-fee-pct", FeeSchedule().taker),
@@ -174,6 +187,7 @@ def backtest_command(
             top=top,
             store=not no_store,
             export_format=export_format.value,
+            report=report,
         )
     except ValueError as error:
         typer.echo(f"kraken-tui backtest: {error}", err=True)

@@ -31,6 +31,11 @@ from kraken_tui.backtest.engine import (
     StrategyFailedError,
 )
 from kraken_tui.backtest.fill_model import FillModel
+from kraken_tui.backtest.html_report import (
+    report_from_result,
+    with_report_series,
+    write_report,
+)
 from kraken_tui.backtest.report import (
     ExportFormat,
     backtest_run,
@@ -78,6 +83,8 @@ class RunOptions:
     top: int = 10
     store: bool = True
     export_format: ExportFormat = "csv"
+    report: Path | None = None
+    """Where to write the run's self-contained HTML report (single runs, not sweeps)."""
 
 
 def parse_param_items(items: Sequence[str]) -> dict[str, str]:
@@ -143,9 +150,17 @@ def run_backtest(
     if out is not None:
         written = export_run(result, out, options.export_format)
         console.print(f"exported {', '.join(str(path) for path in written)}")
+    if options.report is not None:
+        report = report_from_result(result, metrics, replayed, str(data))
+        try:
+            path = write_report(report, options.report)
+        except OSError as error:
+            return _fail(f"cannot write the report {options.report}: {error}", EXIT_FAILED)
+        typer.echo(f"report written to {path}", err=True)
     if options.store and db is not None:
         try:
-            (run_id,) = asyncio.run(store_runs(db, [backtest_run(result, metrics, str(data))]))
+            run = with_report_series(backtest_run(result, metrics, str(data)), result, replayed)
+            (run_id,) = asyncio.run(store_runs(db, [run]))
         except StoreError as error:
             return _fail(f"cannot store the run in {db}: {error}", EXIT_FAILED)
         console.print(f"stored as backtest run #{run_id} in {db}")

@@ -1,15 +1,20 @@
-"""Stored backtest runs: pick one, read its metrics, see its equity curve.
+"""Stored backtest runs: pick one, read its metrics, see its equity curve, keep its report.
 
 The screen reads runs through anything shaped like the store's `backtests` repository
 (`recent(limit)` and `get(run_id)`), so the app can hand it `store.backtests` and a test can
 hand it the repository of a scratch database. Loading happens in a worker, so a large history
 never blocks a frame; the chart is redrawn from the stored curve whenever the panel resizes.
+`e` writes the selected run as a self-contained HTML report (`backtest.html_report`) into
+`report_dir` and says where, so a run can be kept or sent without the console.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from textual import on, work
@@ -21,10 +26,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from kraken_tui.backtest.chart import labelled_chart
+from kraken_tui.backtest.html_report import report_from_run, write_report
 from kraken_tui.backtest.report import Metrics, metrics_rows
 from kraken_tui.store import BacktestRun
 
 RECENT_RUNS = 100
+DEFAULT_REPORT_DIR = Path("reports")
+"""Relative to the working directory, as `--out` and `--report` paths are."""
 
 
 class BacktestRuns(Protocol):
@@ -80,16 +88,27 @@ class BacktestScreen(Screen[None]):
         color: $text-muted;
         padding: 0 1;
     }
+    BacktestScreen #report-status {
+        height: auto;
+        padding: 0 1;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("r", "reload", "Reload"),
+        Binding("e", "export_report", "HTML report"),
     ]
 
-    def __init__(self, runs: BacktestRuns, run_id: int | None = None) -> None:
+    def __init__(
+        self,
+        runs: BacktestRuns,
+        run_id: int | None = None,
+        report_dir: Path = DEFAULT_REPORT_DIR,
+    ) -> None:
         super().__init__()
         self._runs = runs
+        self._report_dir = report_dir
         self._selected = run_id
         self._shown: int | None = None
 
@@ -108,6 +127,7 @@ class BacktestScreen(Screen[None]):
                 chart.border_title = "Equity"
                 yield chart
                 yield Static("", id="run-params")
+                yield Static("", id="report-status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -176,3 +196,33 @@ class BacktestScreen(Screen[None]):
         self.query_one("#run-params", Static).update(
             f"run #{run.id} · {run.strategy} {run.symbol} · {run.data_path} · params {params}"
         )
+
+    def action_export_report(self) -> None:
+        if self._shown is None:
+            self.notify("No backtest run is selected.", severity="warning")
+            return
+        self._export_report(self._shown)
+
+    @work(exclusive=True, group="backtest-report")
+    async def _export_report(self, run_id: int) -> None:
+        status = self.query_one("#report-status", Static)
+        run = await self._runs.get(run_id)
+        if run is None:
+            status.update(f"run #{run_id} is no longer in the database")
+            return
+        path = self._report_dir / report_file_name(run.id or run_id, run.strategy, run.symbol)
+        try:
+            written = await asyncio.to_thread(write_report, report_from_run(run), path)
+        except OSError as error:
+            message = f"cannot write the report of run #{run_id} to {path}: {error}"
+            status.update(message)
+            self.notify(message, severity="error")
+            return
+        status.update(f"report of run #{run_id}: {written}")
+        self.notify(f"Report of run #{run_id} written to {written}")
+
+
+def report_file_name(run_id: int, strategy: str, symbol: str) -> str:
+    """A file name that names the run and is safe on any file system."""
+    label = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{strategy}-{symbol}").strip("-")
+    return f"backtest-{run_id}-{label}.html"
