@@ -30,6 +30,7 @@ from kraken_tui.sandbox.records import OrderView, VenueOrderType
 from kraken_tui.sandbox.validation import parse_cl_ord_id
 from kraken_tui.sandbox.venue import SandboxVenue
 from kraken_tui.sandbox.wire import rfc3339, rfc3339_seconds
+from kraken_tui.sandbox.ws_batch import BATCH_METHODS, BatchMethods
 from kraken_tui.sandbox.ws_public import WsConnection, WsRequestError, ws_ack
 
 PRIVATE_CHANNELS = ("executions", "balances")
@@ -40,6 +41,7 @@ PRIVATE_METHODS = (
     "cancel_order",
     "cancel_all",
     "cancel_all_orders_after",
+    *BATCH_METHODS,
 )
 _TRIGGERED_TYPES = {VenueOrderType.STOP_LOSS, VenueOrderType.TAKE_PROFIT}
 ADD_ORDER_FIELDS = frozenset(
@@ -228,6 +230,7 @@ class PrivateChannels:
         self._executions: dict[str, set[WsConnection]] = defaultdict(set)
         self._balances: dict[str, set[WsConnection]] = defaultdict(set)
         self._sequences: dict[WsConnection, int] = {}
+        self._batches = BatchMethods(venue, gateway, self._order_request)
 
     def _next_sequence(self, conn: WsConnection) -> int:
         """Kraken numbers each connection's `executions` messages 1, 2, 3…, so a client can
@@ -392,6 +395,11 @@ class PrivateChannels:
         try:
             if method == "cancel_order":
                 self._cancel_order(conn, account, params, time_in, req_id)
+                return
+            if method in BATCH_METHODS:
+                # batch_add's result is a list, which ws_ack's mapping cannot carry
+                batch_result = self._batches.handle(account, method, params)
+                conn.send({**ws_ack(method, time_in, req_id), "result": batch_result})
                 return
             result = self._dispatch(account, method, params)
         except VenueError as exc:
