@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from kraken_tui.alerts.alert import AlertKind, AlertLevel
+from kraken_tui.alerts.service import AlertService
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import Mode
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
@@ -64,15 +66,38 @@ def run(
 
 
 class _Running:
-    """The engine of this run and, beside it, its Redis cache (inert without `redis.url`)."""
+    """The engine of this run and, beside it, its alert delivery and its Redis cache (both
+    inert when not configured)."""
 
-    def __init__(self, engine: TradingEngine, cache: EngineCache) -> None:
+    def __init__(
+        self, engine: TradingEngine, alerts: AlertService, cache: EngineCache, settings: Settings
+    ) -> None:
         self.engine = engine
+        self.alerts = alerts
         self.cache = cache
+        self.settings = settings
 
     async def start(self) -> None:
+        """Alerts first, so what the start itself finds (a reconciliation mismatch, a HALTED
+        state kept from the last run) reaches people too."""
+        await self.alerts.start()
         await self.engine.start()
+        if self.settings.mode is Mode.LIVE:
+            _alert_live_mode(self.engine, self.settings)
         await self.cache.start()
+
+
+def _alert_live_mode(engine: TradingEngine, settings: Settings) -> None:
+    snapshot = engine.snapshot()
+    venue = settings.live_host_override() or "Kraken"
+    engine.alerts.raise_alert(
+        AlertLevel.WARNING,
+        AlertKind.LIVE_MODE,
+        f"LIVE trading started on {venue}",
+        f"{len(snapshot.strategies)} strategies on {', '.join(snapshot.symbols)}; equity "
+        f"{snapshot.portfolio.equity:.2f} {snapshot.portfolio.quote_ccy}; trading "
+        f"{snapshot.risk.trading_state}",
+    )
 
 
 @asynccontextmanager
@@ -100,11 +125,13 @@ async def _running_engine(
                     target.live_host_override,
                 )
             cache = EngineCache(engine, settings.redis)
+            alerts = AlertService(engine, settings.alerts)
             try:
-                yield _Running(engine, cache)
+                yield _Running(engine, alerts, cache, settings)
             finally:
                 await cache.stop()
                 await engine.stop(cancel_open_orders=settings.risk.cancel_on_shutdown)
+                await alerts.stop()
                 await exchange.close()
                 if recorder is not None:
                     recorder.close()

@@ -14,6 +14,7 @@ import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +26,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kraken_tui.alerts.url_secrets import masked_alert_url, url_secrets
 from kraken_tui.domain import Mode
 
 ENV_PREFIX = "KRAKEN_TUI_"
@@ -254,6 +257,72 @@ class UiSettings(_Section):
     """Symbol selected at start."""
 
 
+class AlertUrl(SecretStr):
+    """An Apprise URL: secret (it carries the destination's token), shown with its token-like
+    parts masked so an operator can still tell which service it is."""
+
+    def _display(self) -> str:
+        return masked_alert_url(self.get_secret_value())
+
+
+class AlertsSettings(_Section):
+    urls: list[AlertUrl] = Field(default_factory=list)
+    """Apprise URLs, one per destination: ``ntfy://topic``, ``tgram://bot_token/chat_id``,
+    ``discord://webhook_id/token``, ``json://host:port/path`` ... Empty: alerts are only
+    logged and shown. Treated as secrets: masked by ``config check``, redacted in logs."""
+    min_level: Literal["INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    """Lowest level sent to the destinations; the console and the logs show every alert."""
+    repeat_interval_s: float = Field(default=300.0, ge=0)
+    """The same alert goes out at most once per this many seconds; repeats in between are
+    counted and sent as one alert with the count when the interval ends."""
+    connection_lost_after_s: float = Field(default=30.0, gt=0)
+    """An exchange connection down this long raises an alert, and its return another."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Connect and read timeout of one delivery attempt."""
+    retries: int = Field(default=4, ge=0, le=20)
+    """Attempts after a failed one; each waits twice as long as the one before."""
+    retry_backoff_s: float = Field(default=2.0, gt=0)
+    """Wait before the first retry (doubling after each failure, at most 5 minutes)."""
+    queue_size: int = Field(default=100, ge=1, le=10_000)
+    """Alerts waiting per destination; past it new alerts are dropped, counted and shown."""
+    daily_summary: bool = False
+    """Send a summary of the last 24 hours (equity, PnL, fills, fees, alerts) once a day."""
+    daily_summary_at: time = time(8, 0)
+    """UTC time of day of the summary (``08:00``)."""
+
+    @field_validator("min_level", mode="before")
+    @classmethod
+    def _uppercase_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_serializer("urls", when_used="json")
+    def _masked_urls(self, value: list[AlertUrl]) -> list[str]:
+        """Pydantic prints every secret as stars; a masked URL still names its service."""
+        return [str(url) for url in value]
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_apprise_can_use(cls, value: list[AlertUrl]) -> list[AlertUrl]:
+        """Checked with Apprise itself (imported only when URLs are configured), so a typo in
+        a destination stops the start instead of losing the first alert."""
+        if not value:
+            return value
+        from kraken_tui.alerts.delivery import apprise_problem
+
+        for index, url in enumerate(value):
+            problem = apprise_problem(url.get_secret_value())
+            if problem is not None:
+                raise ValueError(f"entry {index} ({url}): {problem}")
+        return value
+
+    @field_validator("daily_summary_at")
+    @classmethod
+    def _utc_time(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give the time without an offset: it is read as UTC")
+        return value
+
+
 class Credentials(_Section):
     """Kraken API key pair; only ever read from the environment or a secrets file."""
 
@@ -306,6 +375,8 @@ class Settings(BaseSettings):
     """Log sinks."""
     ui: UiSettings = Field(default_factory=UiSettings)
     """Terminal console."""
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    """Alerts pushed to people through Apprise (phone, chat, e-mail, webhook)."""
     credentials: Credentials | None = None
     """Kraken API credentials (from KRAKEN_API_KEY/KRAKEN_API_SECRET or the secrets file),
     read in live mode only."""
@@ -406,6 +477,7 @@ class Settings(BaseSettings):
         if self.credentials is not None:
             candidates += [self.credentials.api_key, self.credentials.api_secret]
         values = [secret.get_secret_value() for secret in candidates if secret is not None]
+        values += [part for url in self.alerts.urls for part in url_secrets(url.get_secret_value())]
         url_password = urlsplit(self.redis.url).password if self.redis.url else None
         return [*values, url_password] if url_password else values
 
@@ -592,6 +664,8 @@ def _secret_inputs(
                 walk(value, f"{path}{key}.")
             elif isinstance(value, str) and _holds_secret(f"{path}{key}"):
                 found.append(value)
+            elif isinstance(value, list) and _holds_secret(f"{path}{key}"):
+                found.extend(item for item in value if isinstance(item, str))
 
     walk(data, "")
     return [secret for secret in found if len(secret) >= MIN_MASKED_LENGTH]
@@ -710,7 +784,13 @@ def _describe(
 
 
 def _is_secret_path(field: str) -> bool:
-    return any(word in field for word in ("secret", "password", "api_key", "credentials"))
+    words = ("secret", "password", "api_key", "credentials")
+    return any(word in field for word in words) or _is_alert_urls(field)
+
+
+def _is_alert_urls(field: str) -> bool:
+    """``alerts.urls`` as a field path or an environment variable name (``alerts__urls``)."""
+    return field.replace(ENV_NESTED_DELIMITER, ".").startswith("alerts.urls")
 
 
 def _holds_secret(field: str) -> bool:

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from kraken_tui.alerts.alert import AlertsSnapshot
 from kraken_tui.domain import (
     BookSnapshot,
     Candle,
@@ -108,6 +109,8 @@ class EngineSnapshot:
     portfolio: PortfolioSnapshot = field(default_factory=PortfolioSnapshot)
     connection: ConnectionStatus | None = None
     rate_limits: RateLimitStatus = field(default_factory=RateLimitStatus)
+    alerts: AlertsSnapshot = field(default_factory=AlertsSnapshot)
+    """Recent alerts and their delivery counters (sent, failed, dropped)."""
 
 
 @dataclass(frozen=True, slots=True)

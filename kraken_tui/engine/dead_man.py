@@ -15,16 +15,25 @@ from loguru import logger
 
 from kraken_tui.exchange.protocol import Exchange, ExchangeError
 
+RefreshFailed = Callable[[str, int], None]
+"""Told of a failed refresh: the error and how many refreshes in a row have failed."""
+
 
 class DeadManSwitch:
     def __init__(
-        self, exchange: Exchange, timeout_s: int, holds_orders: Callable[[], bool]
+        self,
+        exchange: Exchange,
+        timeout_s: int,
+        holds_orders: Callable[[], bool],
+        on_refresh_failed: RefreshFailed | None = None,
     ) -> None:
         self._exchange = exchange
         self.timeout_s = timeout_s
         self._holds_orders = holds_orders
+        self._on_refresh_failed = on_refresh_failed
         self.armed = False
         self.refreshes = 0
+        self.failures_in_a_row = 0
 
     @property
     def interval_s(self) -> float:
@@ -45,8 +54,12 @@ class DeadManSwitch:
                 await self._exchange.cancel_all_after(0)
                 self.armed = False
                 logger.info("dead man's switch disarmed: no open orders")
+            self.failures_in_a_row = 0
         except ExchangeError as exc:
+            self.failures_in_a_row += 1
             logger.error("dead man's switch refresh failed: {}", exc)
+            if self._on_refresh_failed is not None:
+                self._on_refresh_failed(str(exc), self.failures_in_a_row)
 
     async def run(self) -> None:
         while True:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from kraken_tui.alerts.alert import AlertKind, AlertLevel
+from kraken_tui.alerts.board import AlertBoard
 from kraken_tui.clock import Clock, WallClock
 from kraken_tui.domain import (
     BookSnapshot,
@@ -71,7 +73,7 @@ from kraken_tui.engine.lifecycle import Lifecycle
 from kraken_tui.engine.order_manager import LookupPolicy, OrderManager, new_cl_ord_id
 from kraken_tui.engine.order_sync import OrderSync
 from kraken_tui.engine.order_text import size_text
-from kraken_tui.engine.portfolio import PortfolioManager
+from kraken_tui.engine.portfolio import BalanceMismatch, PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 from kraken_tui.engine.reconciliation import Reconciler
 from kraken_tui.engine.risk import ProposedOrder, RiskContext, RiskLimits, RiskManager
@@ -132,6 +134,8 @@ class EngineConfig:
     shutdown_timeout_s: float = 5.0
     bus_capacity: int = 10_000
     lookup: LookupPolicy = field(default_factory=LookupPolicy)
+    alert_repeat_s: float = 300.0
+    connection_lost_after_s: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -147,6 +151,8 @@ class EngineConfig:
             cancel_on_pause=settings.risk.cancel_on_pause,
             cancel_on_shutdown=settings.risk.cancel_on_shutdown,
             dead_man_timeout_s=settings.exchange.dead_man_switch_timeout_s,
+            alert_repeat_s=settings.alerts.repeat_interval_s,
+            connection_lost_after_s=settings.alerts.connection_lost_after_s,
         )
 
 
@@ -174,8 +180,14 @@ class TradingEngine:
         self.positions = PositionManager({})
         self.portfolio = PortfolioManager(config.quote_ccy, {}, self.clock)
         self.order_sync = OrderSync(exchange, self.orders, self.bus.publish, self.clock)
+        self.alerts = AlertBoard(self.clock, config.alert_repeat_s)
+        self.alerts.on_change(self._touch)
+        self.strategies.on_error(self._alert_strategy_error)
         self.dead_man = DeadManSwitch(
-            exchange, config.dead_man_timeout_s, lambda: bool(self.orders.open_orders)
+            exchange,
+            config.dead_man_timeout_s,
+            lambda: bool(self.orders.open_orders),
+            on_refresh_failed=self._alert_dead_man,
         )
         self._log_buffer = log_buffer
         self._events: Subscription = self.bus.subscribe(
@@ -188,6 +200,11 @@ class TradingEngine:
         self._candles: dict[str, tuple[Candle, ...]] = {}
         self._recent_fills: tuple[Execution, ...] = ()
         self._connection: ConnectionStatus | None = None
+        self._connection_lost_at: float | None = None
+        """Monotonic time the exchange connection went down, while it is down."""
+        self._connection_loss_alerted = False
+        self._alerted_trading_state = TradingState.ACTIVE
+        self._balance_suspects: frozenset[str] = frozenset()
         self._baseline: dict[str, Decimal] = {}
         self._portfolio_id = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -241,15 +258,25 @@ class TradingEngine:
         )
         await restore_trading_state(self.store, self.risk, self.exchange)
         report = await Reconciler(self.exchange, self.store, self.orders, self.clock).run()
+        if report.unresolved:
+            self.alerts.raise_alert(
+                AlertLevel.ERROR,
+                AlertKind.RECONCILIATION,
+                f"Reconciliation at start: {report.unresolved} orders unknown to the exchange",
+                f"{report.summary()}; see the reconciliation log",
+                subject="orders",
+            )
         await rebuild_positions(self.store, self.orders, self.positions)
         self._portfolio_id = await self.store.positions.ensure_portfolio(
             "default", self.config.quote_ccy, now
         )
         for position in self.positions.positions:
             self.store.positions.queue_upsert(self._portfolio_id, position, now)
-        balances, self._baseline = await check_balances_at_start(
+        balances, self._baseline, mismatches = await check_balances_at_start(
             self.exchange, self.store, self.positions, self.portfolio, now
         )
+        if mismatches:
+            self._alert_balance_mismatch("at start", mismatches)
         await load_strategies(
             self.store, self.strategies, self.config.strategies, self._instruments, now
         )
@@ -266,6 +293,7 @@ class TradingEngine:
             for host in self.strategies.hosts:
                 self.strategies.pause(host.name)
         await self._revalue()
+        self._alert_trading_state()
         self.strategies.set_sink(self._on_intent)
         self.strategies.start()
         await self._warm_up_strategies()
@@ -374,6 +402,7 @@ class TradingEngine:
                 portfolio=self.portfolio.snapshot,
                 connection=self._connection,
                 rate_limits=self.exchange.rate_limits,
+                alerts=self.alerts.snapshot,
             )
             self._snapshot = snapshot
         return snapshot
@@ -472,12 +501,27 @@ class TradingEngine:
                     host.name, StrategyState.PAUSED, self.clock.now()
                 )
         self._touch()
+        self._alerted_trading_state = TradingState.HALTED
         if isinstance(cancelled, BaseException):
             logger.critical("kill switch: cancel-all failed: {}", cancelled)
+            self.alerts.raise_alert(
+                AlertLevel.CRITICAL,
+                AlertKind.KILL_SWITCH,
+                f"Kill switch fired: {reason}; cancel-all FAILED",
+                f"Trading HALTED. Cancel-all failed ({cancelled}): orders may still be open. "
+                f"{paused} strategies paused.",
+            )
             return CommandResult(
                 False, f"HALTED, but cancel-all failed ({cancelled}); {paused} strategies paused"
             )
         logger.critical("kill switch fired ({}): {} orders cancelled", reason, cancelled)
+        self.alerts.raise_alert(
+            AlertLevel.CRITICAL,
+            AlertKind.KILL_SWITCH,
+            f"Kill switch fired: {reason}",
+            f"Trading HALTED: {cancelled} orders cancelled, {paused} strategies paused. "
+            "Reset the kill switch to trade again.",
+        )
         return CommandResult(
             True, f"HALTED: cancel-all sent ({cancelled} cancelled), {paused} strategies paused"
         )
@@ -486,6 +530,7 @@ class TradingEngine:
         if self.risk.trading_state is not TradingState.HALTED:
             return CommandResult(False, f"trading is {self.risk.trading_state}, not HALTED")
         self.risk.set_trading_state(TradingState.ACTIVE, "kill switch reset")
+        self._alerted_trading_state = TradingState.ACTIVE
         self.exchange.resume_order_entry()
         await self.store.kv.set(
             TRADING_STATE_KEY, {"state": TradingState.ACTIVE.value, "reason": ""}, self.clock.now()
@@ -804,6 +849,7 @@ class TradingEngine:
 
     def _on_connection(self, status: ConnectionStatus) -> None:
         self._connection = status
+        self._track_connection(status)
         if not self.lifecycle.is_live:
             return
         if status.state is ConnectionState.CONNECTED:
@@ -834,18 +880,22 @@ class TradingEngine:
             try:
                 self.strategies.on_timer()
                 await self._revalue()
+                self._alert_trading_state()
+                self._alert_long_connection_loss()
+                self.alerts.flush_repeats()
                 if equity.due():
                     self._queue_equity_snapshot()
                 if state.due():
                     await self._persist_strategy_states()
                 if balance.due():
-                    await check_balances(
+                    mismatches = await check_balances(
                         self.exchange,
                         self._baseline,
                         self.positions,
                         self.portfolio,
                         self.strategies,
                     )
+                    self._alert_confirmed_mismatches(mismatches)
                 if sync.due():
                     await self.sync_orders()
                 if not self._events.lagging:
@@ -876,7 +926,113 @@ class TradingEngine:
         updates, fills = await self.order_sync.run_once()
         if updates:
             logger.info("order sync: {} order states caught up", updates)
+            self.alerts.raise_alert(
+                AlertLevel.WARNING,
+                AlertKind.RECONCILIATION,
+                f"Order states out of step with the exchange: {updates} caught up",
+                f"The private feed missed {updates} order updates and {fills} fills; "
+                "order sync brought them in from REST.",
+                subject="order_sync",
+            )
         return updates, fills
+
+    # -- alerts ------------------------------------------------------------------------------------
+
+    def _alert_trading_state(self) -> None:
+        """HALTED or REDUCING set by anyone but the kill switch (which raises its own alert):
+        a loss limit, or a HALTED state restored from the previous run."""
+        risk = self.risk.snapshot
+        state = risk.trading_state
+        if state is self._alerted_trading_state:
+            return
+        self._alerted_trading_state = state
+        if state is TradingState.ACTIVE:
+            return
+        portfolio = self.portfolio.snapshot
+        level = AlertLevel.CRITICAL if state is TradingState.HALTED else AlertLevel.WARNING
+        self.alerts.raise_alert(
+            level,
+            AlertKind.TRADING_STATE,
+            f"Trading {state.value.upper()}: {risk.reason}",
+            f"Daily PnL {portfolio.daily_pnl:.2f} {portfolio.quote_ccy}, drawdown "
+            f"{portfolio.drawdown_pct:.2f} %, equity {portfolio.equity:.2f} "
+            f"{portfolio.quote_ccy}",
+            subject=state.value,
+        )
+
+    def _track_connection(self, status: ConnectionStatus) -> None:
+        up = status.state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)
+        if not up:
+            if self._connection_lost_at is None:
+                self._connection_lost_at = time.monotonic()
+            return
+        lost_at, self._connection_lost_at = self._connection_lost_at, None
+        if lost_at is not None and self._connection_loss_alerted:
+            self._connection_loss_alerted = False
+            self.alerts.raise_alert(
+                AlertLevel.WARNING,
+                AlertKind.CONNECTION_BACK,
+                f"Exchange connection back after {time.monotonic() - lost_at:.0f} s",
+                f"{status.state}"
+                + (f", latency {status.latency_ms:.0f} ms" if status.latency_ms else ""),
+            )
+
+    def _alert_long_connection_loss(self) -> None:
+        """Housekeeping: a connection down longer than `connection_lost_after_s`, once."""
+        lost_at = self._connection_lost_at
+        if lost_at is None or self._connection_loss_alerted or self._connection is None:
+            return
+        down_s = time.monotonic() - lost_at
+        if down_s < self.config.connection_lost_after_s:
+            return
+        self._connection_loss_alerted = True
+        status = self._connection
+        self.alerts.raise_alert(
+            AlertLevel.ERROR,
+            AlertKind.CONNECTION_LOST,
+            f"Exchange connection lost for {down_s:.0f} s ({status.state})",
+            f"{status.reason or 'no reason given'}; {len(self.orders.open_orders)} orders open",
+        )
+
+    def _alert_strategy_error(self, host: StrategyHost) -> None:
+        error = (host.error or "unknown error").strip().splitlines()
+        self.alerts.raise_alert(
+            AlertLevel.ERROR,
+            AlertKind.STRATEGY_ERROR,
+            f"Strategy {host.name} ({host.symbol}) stopped with an error",
+            f"{error[0] if error else ''}; {host.orders_sent} orders sent, "
+            f"{len(self.orders.open_orders_of(host.name))} still open",
+            subject=host.name,
+        )
+
+    def _alert_dead_man(self, error: str, failures_in_a_row: int) -> None:
+        timeout = self.dead_man.timeout_s
+        self.alerts.raise_alert(
+            AlertLevel.ERROR,
+            AlertKind.DEAD_MAN_SWITCH,
+            f"Dead man's switch refresh failed ({failures_in_a_row} in a row)",
+            f"{error}. Kraken cancels every open order {timeout} s after the last good "
+            f"refresh; {len(self.orders.open_orders)} orders open.",
+        )
+
+    def _alert_confirmed_mismatches(self, mismatches: list[BalanceMismatch]) -> None:
+        """A periodic check is confirmed only when the asset also mismatched the check before
+        (a fill in flight explains one), as `PortfolioManager.report` rules."""
+        assets = frozenset(m.asset for m in mismatches)
+        confirmed = [m for m in mismatches if m.asset in self._balance_suspects]
+        self._balance_suspects = assets
+        if confirmed:
+            self._alert_balance_mismatch("while running", confirmed)
+
+    def _alert_balance_mismatch(self, when: str, mismatches: list[BalanceMismatch]) -> None:
+        assets = ", ".join(m.asset for m in mismatches)
+        self.alerts.raise_alert(
+            AlertLevel.CRITICAL,
+            AlertKind.RECONCILIATION,
+            f"Balance mismatch {when}: {assets}",
+            "; ".join(str(m) for m in mismatches),
+            subject="balances",
+        )
 
     # -- plumbing ----------------------------------------------------------------------------------
 

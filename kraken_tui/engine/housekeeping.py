@@ -13,7 +13,7 @@ import time
 from decimal import Decimal
 
 from kraken_tui.clock import Clock
-from kraken_tui.engine.portfolio import PortfolioManager
+from kraken_tui.engine.portfolio import BalanceMismatch, PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 from kraken_tui.engine.startup import DAY_START_KEY
 from kraken_tui.engine.strategy_manager import StrategyManager
@@ -60,9 +60,9 @@ async def check_balances(
     positions: PositionManager,
     portfolio: PortfolioManager,
     strategies: StrategyManager,
-) -> None:
+) -> list[BalanceMismatch]:
     """Compare the exchange's balances with baseline plus fills (unconfirmed: a fill may be
-    in flight) and hand strategies their new available balances."""
+    in flight) and hand strategies their new available balances; returns the mismatches."""
     balances = await exchange.balances()
     mismatches = portfolio.compare(
         baseline, positions.asset_flows(), balances, positions.settlements()
@@ -70,3 +70,4 @@ async def check_balances(
     portfolio.report(mismatches, confirmed=False)
     portfolio.set_balances(balances)
     strategies.update_balances({a: b.available for a, b in balances.items()})
+    return mismatches

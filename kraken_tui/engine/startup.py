@@ -16,7 +16,7 @@ from loguru import logger
 
 from kraken_tui.domain import Balance, Execution, Instrument, TradingState
 from kraken_tui.engine.order_manager import OrderManager
-from kraken_tui.engine.portfolio import PortfolioManager
+from kraken_tui.engine.portfolio import BalanceMismatch, PortfolioManager
 from kraken_tui.engine.positions import PositionManager
 from kraken_tui.engine.risk import RiskManager
 from kraken_tui.engine.strategy_manager import SavedStrategy, StrategyManager
@@ -69,13 +69,14 @@ async def check_balances_at_start(
     positions: PositionManager,
     portfolio: PortfolioManager,
     now: datetime,
-) -> tuple[dict[str, Balance], dict[str, Decimal]]:
+) -> tuple[dict[str, Balance], dict[str, Decimal], list[BalanceMismatch]]:
     """Compare the exchange's balances with the recorded baseline plus every fill since (the
     first run records the baseline), and restore peak equity and the day's start. Returns
-    the balances and the baseline."""
+    the balances, the baseline and the assets that do not add up."""
     balances = await exchange.balances()
     flows = positions.asset_flows()
     saved = await store.kv.get(BASELINE_KEY)
+    mismatches: list[BalanceMismatch] = []
     if saved is None:
         baseline = portfolio.baseline_for(balances, flows)
         await store.kv.set(BASELINE_KEY, {k: str(v) for k, v in baseline.items()}, now)
@@ -100,7 +101,7 @@ async def check_balances_at_start(
         date.fromisoformat(day_start["day"]) if day_start else None,
         Decimal(day_start["pnl"]) if day_start else Decimal(0),
     )
-    return balances, baseline
+    return balances, baseline, mismatches
 
 
 async def load_strategies(

@@ -93,6 +93,8 @@ class StrategyHost:
 
 
 IntentSink = Callable[[StrategyHost, Intent], None]
+ErrorListener = Callable[[StrategyHost], None]
+"""Told of a strategy that went to `error` (failed to load, raised, or sent a bad intent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +119,16 @@ class StrategyManager:
         self._hosts: dict[str, StrategyHost] = {}
         self._by_symbol: dict[str, list[StrategyHost]] = {}
         self._sink: IntentSink | None = None
+        self._error_listeners: list[ErrorListener] = []
         self._snapshots: tuple[StrategySnapshot, ...] = ()
 
     # -- set-up --------------------------------------------------------------------------------
 
     def set_sink(self, sink: IntentSink) -> None:
         self._sink = sink
+
+    def on_error(self, listener: ErrorListener) -> None:
+        self._error_listeners.append(listener)
 
     def load(
         self,
@@ -135,6 +141,8 @@ class StrategyManager:
         saved = saved or {}
         for config in configs:
             host = self._build(config, instruments, saved.get(config.name))
+            if host.state is StrategyState.ERROR:
+                self._tell_error(host)
             self._hosts[host.name] = host
             self._by_symbol.setdefault(host.symbol, []).append(host)
         self._publish()
@@ -378,6 +386,11 @@ class StrategyManager:
         host.error = error
         logger.error("strategy {} stopped with an error: {}", host.name, error)
         self._publish()
+        self._tell_error(host)
+
+    def _tell_error(self, host: StrategyHost) -> None:
+        for listener in self._error_listeners:
+            listener(host)
 
     def _publish(self, pnl: Callable[[str], Decimal] | None = None) -> None:
         snapshots = []
