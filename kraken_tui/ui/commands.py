@@ -15,6 +15,7 @@ ACTIONS = (
     ("Kill switch: halt trading, cancel all orders", "kill_switch", "k"),
     ("Reset the kill switch", "reset_kill_switch", "k"),
     ("New order (order ticket)", "order_ticket", "o"),
+    ("Amend selected order (price or volume)", "amend_order", "a"),
     ("Cancel selected order", "cancel_order", "c"),
     ("Cancel all orders", "cancel_all", "C"),
     ("Switch symbol", "switch_symbol", "s"),

@@ -1,6 +1,6 @@
-"""What the order ticket's fields mean: parsed, checked against the instrument's rules and the
-balances the engine reports, with one message per problem. Kept free of Textual so the rules are
-plain functions of the typed text and the snapshot."""
+"""What the order and amend tickets' fields mean: parsed, checked against the instrument's
+rules and the balances the engine reports, with one message per problem. Kept free of Textual
+so the rules are plain functions of the typed text and the snapshot."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from kraken_tui.domain import BookSnapshot, Instrument, OrderType, Side, TimeInForce
+from kraken_tui.domain import BookSnapshot, Instrument, Order, OrderType, Side, TimeInForce
 from kraken_tui.engine.api import ManualOrder
 
 
@@ -25,6 +25,8 @@ class OrderForm:
     volume: str
     time_in_force: TimeInForce
     post_only: bool = False
+    in_quote: bool = False
+    """`volume` is an amount of the quote currency to spend (a market buy, Kraken's `viqc`)."""
 
 
 TRIGGERED_TYPES = frozenset({OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
@@ -47,6 +49,8 @@ class FormCheck:
     order: ManualOrder | None
     notional: Decimal | None
     errors: tuple[str, ...]
+    base_estimate: Decimal | None = None
+    """For an order sized in quote: the base it buys at the best ask, as far as the book says."""
 
     @property
     def ok(self) -> bool:
@@ -87,6 +91,8 @@ def check_order_form(
     errors: list[str] = []
     if instrument is None:
         return FormCheck(None, None, (f"unknown symbol {form.symbol!r}",))
+    if form.in_quote:
+        return _check_quote_buy(form, instrument, book, balances)
     volume = _parse(form.volume, "volume", errors)
     label = price_label(form.order_type)
     typed_price = None if label is None else _parse(form.price, label.lower(), errors)
@@ -126,6 +132,42 @@ def check_order_form(
     return FormCheck(order, notional, tuple(errors))
 
 
+def _check_quote_buy(
+    form: OrderForm,
+    instrument: Instrument,
+    book: BookSnapshot | None,
+    balances: Mapping[str, Decimal],
+) -> FormCheck:
+    """ "Spend this much quote": a market buy whose base volume is what the amount buys."""
+    errors: list[str] = []
+    if form.side is not Side.BUY or form.order_type is not OrderType.MARKET:
+        errors.append(f"only a market buy can be sized in {instrument.quote}")
+    amount = _parse(form.volume, "amount", errors)
+    if errors or amount is None:
+        return FormCheck(None, None, tuple(errors))
+    ask = _touch(book, Side.BUY)
+    exchange_error = instrument.check_quote_order(amount, ask)
+    if exchange_error == "EGeneral:Invalid arguments:volume":
+        errors.append(
+            f"{exchange_error} (a positive amount, at most {instrument.cost_decimals} decimals)"
+        )
+    elif exchange_error is not None:
+        errors.append(_explain(exchange_error, instrument, amount))
+    available = balances.get(instrument.quote, Decimal(0))
+    if amount > available:
+        errors.append(f"insufficient {instrument.quote}: need {amount:,.2f}, have {available:,.2f}")
+    order = ManualOrder(
+        symbol=instrument.symbol,
+        side=Side.BUY,
+        order_type=OrderType.MARKET,
+        volume=Decimal(0),
+        time_in_force=form.time_in_force,
+        quote_volume=amount,
+    )
+    estimate = None if ask is None else instrument.round_volume(amount / ask)
+    return FormCheck(order, amount, tuple(errors), estimate)
+
+
 def _touch(book: BookSnapshot | None, side: Side) -> Decimal | None:
     """The price a market order would start filling at: best ask for a buy, best bid for a sell."""
     if book is None:
@@ -145,3 +187,46 @@ def _explain(kraken_error: str, instrument: Instrument, volume: Decimal) -> str:
     if kraken_error == "EGeneral:Invalid arguments:volume" and volume > 0:
         return f"{kraken_error} (at most {instrument.lot_decimals} decimals)"
     return kraken_error
+
+
+@dataclass(frozen=True, slots=True)
+class AmendCheck:
+    """An amend of an open order as typed: the new limit price and total volume (None where
+    unchanged), the order's notional after it, and every problem found."""
+
+    price: Decimal | None
+    volume: Decimal | None
+    notional: Decimal | None
+    errors: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_amend_form(
+    order: Order, instrument: Instrument | None, price: str, volume: str
+) -> AmendCheck:
+    """Only a limit order has a price to amend, and an order sized in quote no base volume;
+    the new volume is the order's total and must stay above what already filled."""
+    errors: list[str] = []
+    if instrument is None:
+        return AmendCheck(None, None, None, (f"unknown symbol {order.symbol!r}",))
+    typed_price = _parse(price, "price", errors) if order.order_type is OrderType.LIMIT else None
+    typed_volume = _parse(volume, "volume", errors) if order.quote_volume is None else None
+    if errors:
+        return AmendCheck(None, None, None, tuple(errors))
+    new_price = typed_price if typed_price not in (None, order.price) else None
+    new_volume = typed_volume if typed_volume not in (None, order.volume) else None
+    final_price = order.price if new_price is None else new_price
+    final_volume = order.volume if new_volume is None else new_volume
+    if new_price is None and new_volume is None:
+        errors.append("nothing to amend: change the price or the volume")
+    elif order.quote_volume is None:
+        exchange_error = instrument.check_order(final_price, final_volume)
+        if exchange_error is not None:
+            errors.append(_explain(exchange_error, instrument, final_volume))
+    if new_volume is not None and new_volume <= order.filled:
+        errors.append(f"volume must exceed the {order.filled} already filled")
+    notional = None if final_price is None else final_price * final_volume
+    return AmendCheck(new_price, new_volume, notional, tuple(errors))

@@ -11,14 +11,15 @@ from pathlib import Path
 
 from engine_on_sandbox import QUIET_SMA, WIDE_MAKER, EngineOnSandbox, engine_on_sandbox
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Select
 
-from kraken_tui.domain import Mode, OrderStatus, StrategyState, TradingState
+from kraken_tui.domain import Mode, OrderStatus, OrderType, StrategyState, TradingState
 from kraken_tui.engine.engine import TradingEngine
 from kraken_tui.ui.app import KrakenTuiApp
+from kraken_tui.ui.screens.amend_ticket import AmendTicket
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.main_screen import MainScreen
-from kraken_tui.ui.screens.order_ticket import OrderTicket
+from kraken_tui.ui.screens.order_ticket import SIZE_IN_QUOTE, OrderTicket
 from kraken_tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (120, 40)
@@ -235,3 +236,94 @@ async def test_the_order_ticket_places_an_order_shown_in_the_orders_table_and_on
             assert placed.strategy is None and placed.order_id is not None
             await until(pilot, lambda: order_rows(app) == {placed.cl_ord_id}, "order shown")
             await until_on_sandbox(pilot, run, lambda ids: ids == {placed.order_id}, "resting")
+
+
+async def test_the_ticket_spends_a_quote_amount_at_market_and_the_position_is_what_it_bought(
+    tmp_path: Path,
+) -> None:
+    async with engine_on_sandbox(tmp_path) as run:
+        engine = run.engine
+        await run.resting_bid()  # the book has arrived
+        app = console_on(engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("o")
+            ticket = app.screen
+            assert isinstance(ticket, OrderTicket)
+            assert ticket.query_one("#ticket-size-in", Select).disabled, "a limit is sized in base"
+            ticket.query_one("#ticket-type", Select).value = OrderType.MARKET
+            await pilot.pause()
+            size_in = ticket.query_one("#ticket-size-in", Select)
+            assert not size_in.disabled
+            size_in.value = SIZE_IN_QUOTE
+            ticket.query_one("#ticket-volume", Input).focus()
+            await pilot.press(*"50")
+            await until(
+                pilot,
+                lambda: "Risk: allowed" in str(ticket.query_one("#ticket-risk").render()),
+                "risk preview",
+            )
+            assert "Spend: 50.00 USD, buys ≈0.000" in str(
+                ticket.query_one("#ticket-notional").render()
+            )
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "ticket closed")
+            await until(
+                pilot, lambda: engine.positions.position("BTC/USD").qty > 0, "bought with USD"
+            )
+            await engine.store.writer.flush()
+            [order] = await engine.store.orders.recent()
+            assert (order.order_type, order.quote_volume, order.volume) == (
+                OrderType.MARKET,
+                Decimal(50),
+                Decimal(0),
+            )
+            book = engine.snapshot().books["BTC/USD"]
+            assert book.best_ask is not None
+            bought = engine.positions.position("BTC/USD").qty
+            assert bought * book.best_ask.price * Decimal("0.9") < 50
+
+
+async def test_a_amends_the_selected_resting_order_in_place_after_a_preview(
+    tmp_path: Path,
+) -> None:
+    async with engine_on_sandbox(tmp_path) as run:
+        engine = run.engine
+        [txid] = await place_resting_bids(run, 1)
+        [resting] = engine.snapshot().open_orders
+        assert resting.price is not None
+        tick = engine.snapshot().instruments["BTC/USD"].tick_size
+        new_price = resting.price - 20 * tick
+        app = console_on(engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: order_rows(app) == {resting.cl_ord_id}, "order shown")
+            await pilot.press("tab", "tab", "a")
+            ticket = app.screen
+            assert isinstance(ticket, AmendTicket)
+            price = ticket.query_one("#amend-price", Input)
+            assert app.focused is price and price.value == str(resting.price)
+            price.value = ""
+            await pilot.press(*str(new_price), "tab", "ctrl+u", *"0.002")
+            await until(
+                pilot,
+                lambda: "Risk: allowed" in str(ticket.query_one("#amend-risk").render()),
+                "risk preview",
+            )
+            assert f"Becomes: BUY 0.002 BTC/USD @ {new_price:,}" in str(
+                ticket.query_one("#amend-change").render()
+            )
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "ticket closed")
+            amended = engine.orders.get(resting.cl_ord_id)
+            assert amended is not None
+            assert (amended.price, amended.volume, amended.order_id) == (
+                new_price,
+                Decimal("0.002"),
+                txid,
+            )
+            assert await run.open_on_sandbox() == {txid}, "amended in place, not replaced"
+            table = app.screen.query_one("#orders", DataTable)
+            await until(
+                pilot,
+                lambda: str(table.get_cell(resting.cl_ord_id, "volume")) == "0.0020",
+                "new volume shown",
+            )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from static_engine import INSTRUMENTS, build_snapshot
 
 from kraken_tui.domain import OrderType, Side, TimeInForce
-from kraken_tui.ui.order_form import OrderForm, check_order_form
+from kraken_tui.ui.order_form import OrderForm, check_amend_form, check_order_form
 
 SNAPSHOT = build_snapshot()
 BTC = INSTRUMENTS["BTC/USD"]
@@ -125,3 +125,49 @@ def test_post_only_is_carried_on_a_limit_and_refused_on_a_market_order() -> None
     assert check_order_form(market, BTC, BOOK, BALANCES).errors == (
         "post-only applies to limit orders only",
     )
+
+
+def quote_form(amount: str, order_type: OrderType = OrderType.MARKET) -> OrderForm:
+    return replace(form(volume=amount, order_type=order_type), in_quote=True)
+
+
+def test_a_market_buy_sized_in_quote_spends_the_amount_and_estimates_what_it_buys() -> None:
+    check = check_order_form(quote_form("500"), BTC, BOOK, BALANCES)
+    assert check.ok and check.order is not None
+    assert (check.order.quote_volume, check.order.volume) == (Decimal(500), Decimal(0))
+    assert check.notional == Decimal(500)
+    assert BOOK.best_ask is not None
+    assert check.base_estimate == BTC.round_volume(Decimal(500) / BOOK.best_ask.price)
+
+
+def test_quote_sizing_refuses_a_limit_order_an_overdraft_and_an_amount_below_the_minimum() -> None:
+    limit = check_order_form(quote_form("500", OrderType.LIMIT), BTC, BOOK, BALANCES)
+    assert limit.errors == ("only a market buy can be sized in USD",)
+    broke = check_order_form(quote_form("1500"), BTC, BOOK, BALANCES)
+    assert broke.errors == ("insufficient USD: need 1,500.00, have 1,000.00",)
+    tiny = check_order_form(quote_form("0.4"), BTC, BOOK, BALANCES)
+    assert tiny.errors == ("EOrder:Cost minimum not met (min 0.5 USD)",)
+
+
+OPEN = SNAPSHOT.open_orders[1]
+"""grid-0007: sell 0.05 BTC/USD @ 64,335.0, 0.01 of it filled."""
+
+
+def test_an_amend_names_only_what_changes_and_the_notional_after_it() -> None:
+    check = check_amend_form(OPEN, BTC, "64340.0", "0.05")
+    assert check.ok
+    assert (check.price, check.volume) == (Decimal("64340.0"), None)
+    assert check.notional == Decimal("64340.0") * Decimal("0.05")
+
+
+def test_an_amend_off_the_grid_below_the_fill_or_changing_nothing_is_refused() -> None:
+    assert check_amend_form(OPEN, BTC, "64335.05", "0.05").errors == (
+        "EOrder:Tick size check failed (tick 0.1)",
+    )
+    assert check_amend_form(OPEN, BTC, "64335.0", "0.01").errors == (
+        "volume must exceed the 0.01000000 already filled",
+    )
+    assert check_amend_form(OPEN, BTC, "64335.0", "0.05").errors == (
+        "nothing to amend: change the price or the volume",
+    )
+    assert check_amend_form(OPEN, BTC, "abc", "0.05").errors == ("price 'abc' is not a number",)

@@ -44,6 +44,7 @@ from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.errors import guarded, report_worker_failure
 from kraken_tui.ui.heap import tune_gc_after_start
 from kraken_tui.ui.messages import CommandFailed, CommandFinished, SymbolSelected
+from kraken_tui.ui.screens.amend_ticket import AmendTicket
 from kraken_tui.ui.screens.confirm_screen import ConfirmScreen
 from kraken_tui.ui.screens.help_screen import HelpScreen
 from kraken_tui.ui.screens.order_ticket import OrderTicket
@@ -67,7 +68,7 @@ ladder and chart take no keys, so they are never current."""
 PANEL_TITLES = {
     "strategies": ("Strategies", "p pause · P all"),
     "positions": ("Positions", ""),
-    "orders": ("Open orders", "c cancel · C all"),
+    "orders": ("Open orders", "a amend · c cancel · C all"),
     "fills": ("Recent fills", ""),
 }
 
@@ -113,6 +114,7 @@ class MainScreen(Screen[None]):
         Binding("k", "kill_switch", "Kill"),
         Binding("k", "reset_kill_switch", "Reset kill"),
         Binding("o", "order_ticket", "Order"),
+        Binding("a", "amend_order", "Amend"),
         Binding("c", "cancel_order", "Cancel"),
         Binding("C", "cancel_all", "Cancel all"),
         Binding("s", "switch_symbol", "Symbol"),
@@ -129,7 +131,8 @@ class MainScreen(Screen[None]):
         ("p", "pause / resume the selected strategy"),
         ("P", "pause all strategies (resume all when none is running)"),
         ("k", "kill switch: halt trading and cancel all orders; when HALTED, reset it"),
-        ("o", "open the order ticket"),
+        ("o", "open the order ticket (limit, stop, market; a market buy can spend a quote amount)"),
+        ("a", "amend the selected open order's price or volume in place"),
         ("c", "cancel the selected open order"),
         ("C", "cancel all open orders (asks first)"),
         ("s", "switch the symbol shown in the book and chart"),
@@ -456,6 +459,21 @@ class MainScreen(Screen[None]):
     def _ticket_closed(self, result: CommandResult | None) -> None:
         if result is not None:
             self.post_message(CommandFinished("Order", result))
+
+    @guarded
+    def action_amend_order(self) -> None:
+        cl_ord_id = self.orders.selected_key
+        open_orders = self.snapshot.open_orders if self.snapshot else ()
+        order = next((o for o in open_orders if o.cl_ord_id == cl_ord_id), None)
+        if order is None:
+            self.notify("No open order selected (tab to Open orders, then ↑ ↓)", severity="warning")
+            return
+        self.app.push_screen(AmendTicket(self.engine, order), self._amend_closed)
+
+    @guarded
+    def _amend_closed(self, result: CommandResult | None) -> None:
+        if result is not None:
+            self.post_message(CommandFinished("Amend", result))
 
     @guarded
     def action_cancel_order(self) -> None:

@@ -36,6 +36,8 @@ from kraken_tui.ui.order_form import FormCheck, OrderForm, check_order_form, pri
 
 PREVIEW_DELAY = 0.15
 """Seconds of quiet typing before the ticket asks the engine for a risk preview."""
+SIZE_IN_BASE = "base"
+SIZE_IN_QUOTE = "quote"
 
 
 class OrderTicket(ModalScreen[CommandResult | None]):
@@ -162,9 +164,18 @@ class OrderTicket(ModalScreen[CommandResult | None]):
                 yield Label("Price", id="ticket-price-label")
                 yield Input(price, placeholder="limit price", compact=True, id="ticket-price")
             yield from self._field(
-                "Volume",
-                Input(placeholder="base currency amount", compact=True, id="ticket-volume"),
+                "Size in",
+                Select(
+                    [("base (volume)", SIZE_IN_BASE), ("quote (spend)", SIZE_IN_QUOTE)],
+                    value=SIZE_IN_BASE,
+                    allow_blank=False,
+                    compact=True,
+                    id="ticket-size-in",
+                ),
             )
+            with Horizontal(classes="ticket-field"):
+                yield Label("Volume", id="ticket-volume-label")
+                yield Input(placeholder="base currency amount", compact=True, id="ticket-volume")
             yield from self._field(
                 "TIF",
                 Select(
@@ -205,6 +216,7 @@ class OrderTicket(ModalScreen[CommandResult | None]):
             volume=self.query_one("#ticket-volume", Input).value,
             time_in_force=TimeInForce(self._choice("#ticket-tif")),
             post_only=self.query_one("#ticket-post-only", Checkbox).value,
+            in_quote=self._choice("#ticket-size-in") == SIZE_IN_QUOTE,
         )
 
     def _choice(self, selector: str) -> str:
@@ -258,6 +270,7 @@ class OrderTicket(ModalScreen[CommandResult | None]):
 
     def _check_form(self) -> None:
         snapshot = self._engine.snapshot()
+        self._offer_quote_sizing()
         form = self.form()
         label = price_label(form.order_type)
         price_field = self.query_one("#ticket-price", Input)
@@ -267,19 +280,18 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         self.query_one("#ticket-post-only", Checkbox).disabled = (
             form.order_type is not OrderType.LIMIT
         )
+        instrument = snapshot.instruments.get(form.symbol)
         check = check_order_form(
-            form,
-            snapshot.instruments.get(form.symbol),
-            snapshot.books.get(form.symbol),
-            snapshot.portfolio.balances,
+            form, instrument, snapshot.books.get(form.symbol), snapshot.portfolio.balances
         )
         self._check = check
-        quote = (
-            snapshot.instruments[form.symbol].quote if form.symbol in snapshot.instruments else ""
+        quote = instrument.quote if instrument is not None else ""
+        self.query_one("#ticket-volume-label", Label).update("Spend" if form.in_quote else "Volume")
+        volume_field = self.query_one("#ticket-volume", Input)
+        volume_field.placeholder = (
+            f"{quote} amount to spend" if form.in_quote else "base currency amount"
         )
-        estimate = "" if form.order_type is OrderType.LIMIT else "≈"
-        notional = "-" if check.notional is None else f"{estimate}{check.notional:,.2f} {quote}"
-        self.query_one("#ticket-notional", Static).update(f"Notional: {notional}")
+        self.query_one("#ticket-notional", Static).update(self._notional_text(form, check, quote))
         self.query_one("#ticket-errors", Static).update("\n".join(f"✗ {e}" for e in check.errors))
         risk = self.query_one("#ticket-risk", Static)
         if check.order is None or check.errors:
@@ -293,6 +305,28 @@ class OrderTicket(ModalScreen[CommandResult | None]):
         risk.update("Risk: checking…")
         risk.set_classes("")
         self._preview_timer = self.set_timer(PREVIEW_DELAY, self._preview)
+
+    def _offer_quote_sizing(self) -> None:
+        """Only a market buy can be sized in quote: otherwise the choice goes back to base and
+        is greyed out, so the form never describes an order the exchange would refuse."""
+        market_buy = (
+            self._choice("#ticket-type") == OrderType.MARKET
+            and self._choice("#ticket-side") == Side.BUY
+        )
+        size_in = self.query_one("#ticket-size-in", Select)
+        size_in.disabled = not market_buy
+        if not market_buy and size_in.value == SIZE_IN_QUOTE:
+            size_in.value = SIZE_IN_BASE
+
+    def _notional_text(self, form: OrderForm, check: FormCheck, quote: str) -> str:
+        if check.notional is None:
+            return "Notional: -"
+        if not form.in_quote:
+            estimate = "" if form.order_type is OrderType.LIMIT else "≈"
+            return f"Notional: {estimate}{check.notional:,.2f} {quote}"
+        base = form.symbol.partition("/")[0]
+        bought = "-" if check.base_estimate is None else f"≈{check.base_estimate} {base}"
+        return f"Spend: {check.notional:,.2f} {quote}, buys {bought} at the best ask"
 
     @guarded
     def _preview(self) -> None:

@@ -2,8 +2,9 @@
 
 Textual's footer lays every shown binding on one line; at 80 columns the main screen's keys do
 not fit and the last ones (help, quit) fall off the edge. Below the main screen's compact width
-this footer leaves out the keys that have a sibling on screen (P next to p, C next to c) or are
-rarely used, and the command palette hint; `?` still lists every key, and every key still works.
+this footer leaves out the keys that have a sibling on screen (P next to p, C next to c), are
+named in their panel's border (a amend) or are rarely used, and the command palette hint; `?`
+still lists every key, and every key still works.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import Footer
 
-HIDDEN_WHEN_NARROW = frozenset({"toggle_all", "cancel_all", "switch_symbol"})
+HIDDEN_WHEN_NARROW = frozenset({"toggle_all", "cancel_all", "switch_symbol", "amend_order"})
 """Actions whose keys the narrow footer leaves out (listed in the help screen)."""
 
 
