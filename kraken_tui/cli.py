@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from kraken_tui import __version__
+from kraken_tui.alerts.cli_alert import register as register_alert
 from kraken_tui.backtest.cli_backtest import register as register_backtest
 from kraken_tui.cli_live import register as register_live
 from kraken_tui.cli_options import (
@@ -252,6 +253,7 @@ register_sandbox(app)
 register_backtest(app)
 register_ml(app)
 register_live(app)
+register_alert(app)
 
 
 def main() -> None:
