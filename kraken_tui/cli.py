@@ -249,6 +249,29 @@ def attach(
         logs.close()
 
 
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Engine id (default: redis.engine_id).")
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; loopback unless you mean otherwise.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8765,
+    max_sessions: Annotated[
+        int, typer.Option(min=1, help="Browser tabs (each its own console) open at once.")
+    ] = 8,
+) -> None:
+    """Serve the attach console to a web browser; prints the URL with its access token."""
+    from kraken_tui.serve import root_args
+    from kraken_tui.serve import serve as run_serve
+
+    options = options_from(ctx)
+    settings = options.load_settings()
+    raise typer.Exit(run_serve(settings, root_args(options), engine, host, port, max_sessions))
+
+
 register_sandbox(app)
 register_backtest(app)
 register_ml(app)

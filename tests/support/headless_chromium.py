@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fnmatch
 import itertools
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ class Tab:
         self.session_id = session_id
         self.requests: list[str] = []
         self._loaded = asyncio.Event()
+        self._rewrites: dict[str, Callable[[str], str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return await self._browser.call(method, params, self.session_id)
@@ -58,6 +61,38 @@ class Tab:
             self.requests.append(params["request"]["url"])
         elif method == "Page.loadEventFired":
             self._loaded.set()
+        elif method == "Fetch.requestPaused":
+            task = asyncio.create_task(self._rewrite(params))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def rewrite_responses(self, url_pattern: str, rewrite: Callable[[str], str]) -> None:
+        """Pass every response whose URL matches `url_pattern` through `rewrite` before the
+        page sees it (a test's way to reach into a page's script, never the server's)."""
+        self._rewrites[url_pattern] = rewrite
+        patterns = [{"urlPattern": p, "requestStage": "Response"} for p in self._rewrites]
+        await self.call("Fetch.enable", {"patterns": patterns})
+
+    async def _rewrite(self, paused: dict[str, Any]) -> None:
+        url = paused["request"]["url"]
+        rewrite = next(
+            (f for pattern, f in self._rewrites.items() if fnmatch.fnmatch(url, pattern)), None
+        )
+        if rewrite is None or paused.get("responseStatusCode") != 200:
+            await self.call("Fetch.continueRequest", {"requestId": paused["requestId"]})
+            return
+        body = await self.call("Fetch.getResponseBody", {"requestId": paused["requestId"]})
+        raw = body["body"]
+        text = base64.b64decode(raw).decode() if body["base64Encoded"] else raw
+        await self.call(
+            "Fetch.fulfillRequest",
+            {
+                "requestId": paused["requestId"],
+                "responseCode": 200,
+                "responseHeaders": paused.get("responseHeaders", []),
+                "body": base64.b64encode(rewrite(text).encode()).decode(),
+            },
+        )
 
     async def goto(self, url: str, timeout_s: float = CALL_TIMEOUT_S) -> None:
         self._loaded.clear()
