@@ -107,8 +107,7 @@ class PortfolioManager:
         signed = execution.side.sign * execution.qty
         self._add(instrument.base, signed)
         self._add(instrument.quote, -signed * execution.price)
-        fee_asset = instrument.base if execution.fee_ccy == instrument.base else instrument.quote
-        self._add(fee_asset, -execution.fee)
+        self._add(execution.fee_ccy, -execution.fee)
 
     def revalue(self, mids: Mapping[str, Decimal], trading_pnl: Decimal) -> PortfolioSnapshot:
         """Recompute equity, peak, drawdown and daily PnL; the snapshot is replaced only when a

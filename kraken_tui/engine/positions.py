@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
-from kraken_tui.domain import Execution, Instrument, Position
+from kraken_tui.domain import Execution, Instrument, Position, Side
 
 ZERO = Decimal(0)
 
@@ -65,25 +66,49 @@ class PositionManager:
         )
 
     def apply(self, execution: Execution, strategy: str | None) -> list[Position]:
-        """Fold one new fill in; returns the positions it changed (account, then strategy)."""
+        """Fold one new fill in; returns the positions it changed (account, then strategy).
+
+        A fee paid in base (Kraken's `fcib`, its default for sells) costs base units: they
+        leave the position at the fill's price (as if sold there for nothing), and the fee
+        is realized at its quote value. A fee in an asset other than base or quote moves
+        that asset's flow; with no price for it here, it is not in the PnL."""
         instrument = self._instrument(execution.symbol)
-        fee_in_quote = execution.fee
-        if execution.fee_ccy == instrument.base:
-            fee_in_quote = execution.fee * execution.price
-        args = (execution.side, execution.qty, execution.price, fee_in_quote, execution.ts)
-        changed = [self.position(execution.symbol).apply(*args)]
+        in_base = execution.fee_ccy == instrument.base
+        in_quote = execution.fee_ccy == instrument.quote
+        fee_value = execution.fee * execution.price if in_base else execution.fee
+        args = (
+            execution.side,
+            execution.qty,
+            execution.price,
+            fee_value if in_base or in_quote else ZERO,
+            execution.ts,
+        )
+        changed = [self._fold(self.position(execution.symbol), execution, args, in_base)]
         self._by_symbol[execution.symbol] = changed[0]
         if strategy is not None:
             key = (execution.symbol, strategy)
-            changed.append(self.strategy_position(*key).apply(*args))
+            changed.append(self._fold(self.strategy_position(*key), execution, args, in_base))
             self._by_strategy[key] = changed[1]
         self._flows[instrument.base] += execution.side.sign * execution.qty
         self._flows[instrument.quote] -= execution.side.sign * execution.qty * execution.price
-        fee_asset = instrument.base if execution.fee_ccy == instrument.base else instrument.quote
-        self._flows[fee_asset] -= execution.fee
+        self._flows[execution.fee_ccy] -= execution.fee
         self._settlements[instrument.quote] += 1
         self._publish()
         return changed
+
+    @staticmethod
+    def _fold(
+        position: Position,
+        execution: Execution,
+        args: tuple[Side, Decimal, Decimal, Decimal, datetime],
+        fee_in_base: bool,
+    ) -> Position:
+        after = position.apply(*args)
+        if fee_in_base and execution.fee > 0:
+            # disposing of the units at the fill price realizes (price - avg) x fee; with the
+            # fee's value realized above, the fill loses the fee units' cost basis, avg x fee
+            after = after.apply(Side.SELL, execution.fee, execution.price, ZERO, execution.ts)
+        return after
 
     def mark(self, symbol: str, price: Decimal) -> bool:
         """Value the symbol's positions at `price` (mid); True when anything changed."""

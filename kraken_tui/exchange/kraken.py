@@ -137,6 +137,7 @@ class KrakenExchange:
         self._open_candles: dict[str, Candle] = {}
         self._candle_builders: dict[str, CandleBuilder] = {}
         self._seen_fills: OrderedDict[str, None] = OrderedDict()
+        self._described: OrderedDict[str, None] = OrderedDict()
         self._last_fill_ts: datetime | None = None
         self._placed_at: dict[str, float] = {}
         self._order_pairs: dict[str, str] = {}
@@ -537,8 +538,9 @@ class KrakenExchange:
             if not isinstance(data, list):
                 logger.warning("Skipping executions message without data list")
                 return
+            live = message.get("type") == "update"
             for item in data:
-                self._on_execution_item(item)
+                self._on_execution_item(item, live)
         elif channel == "balances":
             try:
                 balances = parse.balances_from_ws(message.get("data"), display_asset)
@@ -551,16 +553,28 @@ class KrakenExchange:
         elif message.get("method") == "subscribe" and not message.get("success"):
             logger.error("Kraken refused private subscribe: {}", message.get("error"))
 
-    def _on_execution_item(self, item: Any) -> None:
+    def _on_execution_item(self, item: Any, live: bool) -> None:
+        """`live` items (updates, not the snapshot's history of fills) about an order we
+        know nothing of make us ask Kraken for it, once per order."""
         if not isinstance(item, Mapping):
             logger.warning("Skipping non-object execution item {!r}", item)
             return
         try:
             update = parse.order_update_from_ws(item)
             fill = parse.execution_from_ws(item, self._quote_of)
+        except parse.UnknownExecType as exc:
+            logger.info("Skipping execution item for order {}: {}", item.get("order_id"), exc)
+            return
         except (parse.MalformedPayload, ValueError, TypeError) as exc:
             logger.warning("Skipping malformed execution item: {}", exc)
             return
+        unknown = (
+            live
+            and update.order is None
+            and self._rest.has_credentials
+            and not self._knows_order(update)
+            and update.order_id not in self._described
+        )
         if update.status.is_final:
             self._forget_order(update.order_id, update.cl_ord_id)
         elif update.symbol:
@@ -568,6 +582,49 @@ class KrakenExchange:
         if fill is not None:
             self._emit_fill(fill)
         self._emit(OrderEvent(update))
+        if unknown:
+            self._described[update.order_id] = None
+            if len(self._described) > _ORDER_MAPS_KEPT:
+                self._described.popitem(last=False)
+            self._spawn(self._describe_order(update.order_id))
+
+    def _knows_order(self, update: OrderUpdate) -> bool:
+        return update.order_id in self._order_pairs or (
+            update.cl_ord_id is not None and update.cl_ord_id in self._order_pairs
+        )
+
+    async def _describe_order(self, order_id: str) -> None:
+        """A sparse `executions` item about an order we did not place (or placed in an
+        earlier run) lacks its side, size and price: QueryOrders has them, so the order
+        can be adopted (or its write-ahead record completed) at once."""
+        try:
+            result = await self._rest.private("QueryOrders", {"txid": order_id})
+        except ExchangeError as exc:
+            logger.warning(
+                "QueryOrders {} failed ({}); reconciliation will adopt it", order_id, exc
+            )
+            return
+        for order in self._orders_from(result if isinstance(result, Mapping) else {}):
+            if order.order_id is None:
+                continue
+            if order.is_open:
+                self._remember_pair(order.symbol, order.order_id, None)
+            self._emit(
+                OrderEvent(
+                    OrderUpdate(
+                        order_id=order.order_id,
+                        cl_ord_id=None if order.external else order.cl_ord_id,
+                        symbol=order.symbol,
+                        status=order.status,
+                        exec_type="queried",
+                        filled=order.filled,
+                        ts=order.updated_at or order.created_at or datetime.now(UTC),
+                        avg_price=order.avg_price,
+                        reason=order.reason,
+                        order=order,
+                    )
+                )
+            )
 
     def _emit_fill(self, fill: Execution) -> None:
         if fill.exec_id in self._seen_fills:
@@ -738,9 +795,11 @@ def _order_params(request: OrderRequest, instrument: Instrument) -> dict[str, An
         "pair": instrument.altname or instrument.rest_name or instrument.symbol,
         "price": prepared.price_text,
         "cl_ord_id": request.cl_ord_id,
+        # fees in quote for sells too (Kraken's default there is base, api-specs
+        # spot-rest/partials/properties/oflags.yaml): TradesHistory reports fees in quote,
+        # so fills recovered over REST then settle exactly as the live ones did
+        "oflags": "fciq,post" if request.post_only else "fciq",
     }
-    if request.post_only:
-        params["oflags"] = "post"
     if request.time_in_force is TimeInForce.IOC:
         params["timeinforce"] = "IOC"
     return params

@@ -75,3 +75,29 @@ def test_flows_track_each_asset_including_fees_charged_in_base() -> None:
     positions.apply(_fill(2, Side.SELL, "0.5", "120", fee="0.1"), None)
     assert positions.asset_flows() == {"BTC": D("0.499"), "USD": D("-100") + D("60") - D("0.1")}
     assert positions.position("BTC/USD").fees == D("0.1") + D("0.1")
+
+
+def test_a_fee_paid_in_base_leaves_the_position_and_is_valued_in_quote() -> None:
+    """Kraken charges the fee in base with `fcib`, its default for sells (krakenfx/api-specs
+    spot-rest/partials/properties/oflags.yaml); the WS trade item says so in `fees`."""
+    positions = PositionManager(INSTRUMENTS)
+    positions.apply(_fill(1, Side.BUY, "1", "100", fee="0.004", ccy="BTC"), "s1")
+    bought = positions.position("BTC/USD")
+    assert (bought.qty, bought.avg_price) == (D("0.996"), D("100"))
+    assert bought.realized_pnl == D("-0.4") and bought.fees == D("0.4")
+    positions.apply(_fill(2, Side.SELL, "0.5", "120", fee="0.002", ccy="BTC"), "s1")
+    sold = positions.position("BTC/USD")
+    assert sold.qty == D("0.494")
+    # 0.5 sold at +20, the fee units (0.002 at cost 100) lost, both fees realized
+    assert sold.realized_pnl == D("-0.4") + D("10") - D("0.2")
+    assert positions.asset_flows() == {
+        "BTC": D("1") - D("0.004") - D("0.5") - D("0.002"),
+        "USD": D("-100") + D("60"),
+    }
+
+
+def test_a_fee_in_a_third_asset_moves_that_asset_and_not_the_quote() -> None:
+    positions = PositionManager(INSTRUMENTS)
+    positions.apply(_fill(1, Side.BUY, "1", "100", fee="3", ccy="KFEE"), None)
+    assert positions.position("BTC/USD").qty == D("1")
+    assert positions.asset_flows() == {"BTC": D("1"), "USD": D("-100"), "KFEE": D("-3")}

@@ -255,19 +255,36 @@ async def test_manual_order_denied_by_risk_names_rule_and_numbers(tmp_path) -> N
         await store.close()
 
 
-async def test_exchange_rejection_is_reported_verbatim(tmp_path) -> None:
+async def test_post_only_order_that_would_cross_ends_canceled_with_krakens_reason(
+    tmp_path,
+) -> None:
+    """Kraken accepts a post-only order that would cross and then cancels it itself with
+    reason "Post only order" (issue 15; kraken-protocol notes section 9): an ordinary end
+    of the order, shown with its reason, not an error."""
     exchange = make_exchange()
     store = await open_store(tmp_path)
     engine = await started(exchange, store, config())
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO")
     try:
         crossing = ManualOrder(
             "BTC/USD", Side.BUY, OrderType.LIMIT, D("0.01"), D("50010"), post_only=True
         )
         result = await engine.submit_manual_order(crossing)
-        assert not result.ok and "EOrder:Post only order" in result.message
-        stored = await store.orders.by_cl_ord_id(result.detail["cl_ord_id"])
-        assert stored is not None and stored.status is OrderStatus.REJECTED
+        assert result.ok
+        cl_ord_id = result.detail["cl_ord_id"]
+
+        def ended() -> bool:
+            order = engine.orders.find(cl_ord_id=cl_ord_id, order_id=None)
+            return order is not None and order.status is OrderStatus.CANCELED
+
+        await eventually(ended)
+        order = engine.orders.find(cl_ord_id=cl_ord_id, order_id=None)
+        assert order is not None and order.reason == "Post only order"
+        assert any(f"{cl_ord_id} canceled: Post only order" in line for line in lines)
+        assert not any("| ERROR" in line for line in lines)
     finally:
+        logger.remove(sink)
         await engine.stop(cancel_open_orders=True)
         await store.close()
 
