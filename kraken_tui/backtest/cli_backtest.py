@@ -2,7 +2,8 @@
 
     kraken-tui backtest --strategy sma_cross --data data/kraken/XBTUSD_1.csv --symbol XBT/USD \\
         --from 2024-01-01 --to 2024-07-01 --param fast=10 --param slow=30 \\
-        [--sweep fast=5,10,20 --sweep slow=30,60 --metric sharpe] [--out reports/run1]
+        [--sweep fast=5,10,20 --sweep slow=30,60 --metric sharpe] [--out reports/run1] \\
+        [--interval 5] [--format json]
 
 `backtest()` does the work and returns the exit code (0 ok, 1 the strategy failed, 2 bad
 input: a missing or malformed data file, an unknown strategy or symbol, a parameter the
@@ -43,6 +44,11 @@ RANKING_HELP = (
 class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def backtest(
@@ -106,8 +112,12 @@ def backtest_command(
         Path | None, typer.Option(help="Directory for equity/trades/fills (or sweep) files.")
     ] = None,
     export_format: Annotated[
-        ExportFormat, typer.Option("--format", help="Export file format.")
+        ExportFormat, typer.Option("--export-format", help="Format of the --out files.")
     ] = ExportFormat.csv,
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="text for people (fits 80 columns), json for scripts."),
+    ] = OutputFormat.text,
     db: Annotated[
         Path | None, typer.Option(help="SQLite file for the run (default: the configured one).")
     ] = None,
@@ -142,6 +152,14 @@ def backtest_command(
     resample: Annotated[
         int | None,
         typer.Option(min=1, help="Resample bars (with --trades: build candles) to N minutes."),
+    ] = None,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="MINUTES",
+            help="Bar length of a data file not named like Kraken's (XBTUSD_5.csv).",
+        ),
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Sweep worker processes.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Sweep rows to print.")] = 10,
@@ -180,6 +198,7 @@ def backtest_command(
             fees=fees,
             fill=fill,
             resample_to=resample,
+            interval=interval,
             trades=trades,
             cache=not no_cache,
             strategy_dir=strategy_dir,
@@ -188,6 +207,7 @@ def backtest_command(
             store=not no_store,
             export_format=export_format.value,
             report=report,
+            output=output.value,
         )
     except ValueError as error:
         typer.echo(f"kraken-tui backtest: {error}", err=True)

@@ -8,18 +8,18 @@ venue and rich's progress machinery; they load when a backtest actually runs.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 
 from kraken_tui.backtest.data import DataError, default_cache_dir
 from kraken_tui.backtest.engine import (
@@ -31,6 +31,7 @@ from kraken_tui.backtest.engine import (
     StrategyFailedError,
 )
 from kraken_tui.backtest.fill_model import FillModel
+from kraken_tui.backtest.fitted_table import Column, fitted_table
 from kraken_tui.backtest.html_report import (
     report_from_result,
     with_report_series,
@@ -38,6 +39,7 @@ from kraken_tui.backtest.html_report import (
 )
 from kraken_tui.backtest.report import (
     ExportFormat,
+    Metrics,
     backtest_run,
     compute_metrics,
     export_run,
@@ -61,6 +63,7 @@ from kraken_tui.store import StoreError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+OutputFormat = Literal["text", "json"]
 
 
 class ParamSyntaxError(ValueError):
@@ -75,6 +78,8 @@ class RunOptions:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     fill: FillModel = field(default_factory=FillModel)
     resample_to: int | None = None
+    interval: int | None = None
+    """Bar minutes of an OHLCVT file whose name does not carry them."""
     trades: bool = False
     """`data` is a time-and-sales file, replayed trade by trade."""
     cache: bool = True
@@ -85,6 +90,8 @@ class RunOptions:
     export_format: ExportFormat = "csv"
     report: Path | None = None
     """Where to write the run's self-contained HTML report (single runs, not sweeps)."""
+    output: OutputFormat = "text"
+    """What is printed: the report for people, or one JSON document for scripts."""
 
 
 def parse_param_items(items: Sequence[str]) -> dict[str, str]:
@@ -129,11 +136,17 @@ def run_backtest(
         grid = parse_grid(sweep)
         if grid:
             check_metric(metric)
+        if options.trades and options.interval is not None:
+            raise DataError(
+                "--interval is the bar length of an OHLCVT file; time and sales become "
+                "candles of --resample minutes"
+            )
         spec = DataSpec(
             path=data,
             start=start,
             end=end,
             resample_to=options.resample_to,
+            interval=options.interval,
             cache_dir=default_cache_dir() if options.cache else None,
             trades=options.trades,
         )
@@ -146,9 +159,11 @@ def run_backtest(
     except StrategyFailedError as error:
         return _fail(str(error), EXIT_FAILED)
     metrics = compute_metrics(result)
-    console.print(render_report(result, metrics, width=min(console.width, 110)))
-    if out is not None:
-        written = export_run(result, out, options.export_format)
+    text = options.output == "text"
+    if text:
+        console.print(render_report(result, metrics, width=min(console.width, 110)))
+    written = [] if out is None else export_run(result, out, options.export_format)
+    if text and written:
         console.print(f"exported {', '.join(str(path) for path in written)}")
     if options.report is not None:
         report = report_from_result(result, metrics, replayed, str(data))
@@ -157,13 +172,27 @@ def run_backtest(
         except OSError as error:
             return _fail(f"cannot write the report {options.report}: {error}", EXIT_FAILED)
         typer.echo(f"report written to {path}", err=True)
+    run_id = None
     if options.store and db is not None:
         try:
             run = with_report_series(backtest_run(result, metrics, str(data)), result, replayed)
             (run_id,) = asyncio.run(store_runs(db, [run]))
         except StoreError as error:
             return _fail(f"cannot store the run in {db}: {error}", EXIT_FAILED)
-        console.print(f"stored as backtest run #{run_id} in {db}")
+        if text:
+            console.print(f"stored as backtest run #{run_id} in {db}")
+    if not text:
+        _print_json(
+            {
+                "strategy": result.config.strategy,
+                "symbol": result.instrument.symbol,
+                "data": str(data),
+                "params": result.params,
+                "metrics": metrics.as_dict(),
+                "exported": [str(path) for path in written],
+                "run_id": run_id,
+            }
+        )
     return EXIT_OK
 
 
@@ -178,6 +207,7 @@ def _sweep(
     console: Console,
 ) -> int:
     total = len(grid_points(grid))
+    text = options.output == "text"
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -185,6 +215,7 @@ def _sweep(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not text,
     )
     with progress:
         task = progress.add_task(f"sweeping {base.strategy}", total=total)
@@ -196,11 +227,13 @@ def _sweep(
             on_done=lambda _: progress.advance(task),
         )
     ranked = rank(outcomes, metric)
-    console.print(_sweep_table(ranked[: options.top], list(grid), metric, total))
     failed = [o for o in ranked if o.error is not None]
-    for outcome in failed:
-        console.print(f"[red]{outcome.params}: {outcome.error}[/red]")
+    if text:
+        console.print(_sweep_table(ranked[: options.top], list(grid), metric, total, console.width))
+        for outcome in failed:
+            console.print(f"[red]{outcome.params}: {outcome.error}[/red]")
     runs = [o.run for o in ranked if o.run is not None]
+    exported: list[Path] = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"sweep.{options.export_format}"
@@ -209,13 +242,39 @@ def _sweep(
             frame.write_csv(path)
         else:
             frame.write_parquet(path)
-        console.print(f"exported {path}")
+        exported.append(path)
+        if text:
+            console.print(f"exported {path}")
+    ids: list[int] = []
     if options.store and db is not None and runs:
         try:
             ids = asyncio.run(store_runs(db, runs))
         except StoreError as error:
             return _fail(f"cannot store the runs in {db}: {error}", EXIT_FAILED)
-        console.print(f"stored {len(ids)} backtest runs (#{min(ids)}–#{max(ids)}) in {db}")
+        if text:
+            console.print(f"stored {len(ids)} backtest runs (#{min(ids)}–#{max(ids)}) in {db}")
+    if not text:
+        _print_json(
+            {
+                "strategy": base.strategy,
+                "symbol": base.symbol,
+                "data": spec.label,
+                "metric": metric,
+                "higher_is_better": HIGHER_IS_BETTER[metric],
+                "points": total,
+                "ranking": [
+                    {
+                        "rank": position,
+                        "params": outcome.params,
+                        "metrics": None if outcome.metrics is None else outcome.metrics.as_dict(),
+                        "error": outcome.error,
+                    }
+                    for position, outcome in enumerate(ranked, start=1)
+                ],
+                "exported": [str(path) for path in exported],
+                "run_ids": ids,
+            }
+        )
     return EXIT_FAILED if failed and not runs else EXIT_OK
 
 
@@ -232,30 +291,45 @@ def sweep_frame(ranked: Sequence[SweepOutcome]) -> pl.DataFrame:
 
 
 def _sweep_table(
-    ranked: Sequence[SweepOutcome], names: list[str], metric: str, total: int
-) -> Table:
+    ranked: Sequence[SweepOutcome], names: list[str], metric: str, total: int, width: int
+) -> RenderableType:
     direction = "higher" if HIGHER_IS_BETTER[metric] else "lower"
-    table = Table(title=f"best {len(ranked)} of {total} by {metric} ({direction} is better)")
-    table.add_column("#", justify="right")
-    for name in names:
-        table.add_column(name, justify="right")
-    for column in (metric, "total return", "max drawdown", "trades"):
-        table.add_column(column, justify="right")
-    for position, outcome in enumerate(ranked, start=1):
-        cells = [str(position), *(str(outcome.params[name]) for name in names)]
-        m = outcome.metrics
-        if m is None:
-            cells += ["failed", "", "", ""]
-        else:
-            score = outcome.score(metric)
-            cells += [
-                "n/a" if score is None else f"{score:.4g}",
-                f"{m.total_return:+.2%}",
-                f"{-m.max_drawdown:.2%}",
-                f"{m.trade_count:,}",
-            ]
-        table.add_row(*cells)
-    return table
+    columns = [
+        Column("rank", "rank"),
+        *(Column(name, name) for name in names),
+        Column(metric, metric),
+        Column("return", "total return"),
+        Column("max DD", "max drawdown"),
+        Column("trades", "trades"),
+    ]
+    rows = [
+        [
+            str(position),
+            *(str(outcome.params[name]) for name in names),
+            *_ranked_cells(outcome, metric),
+        ]
+        for position, outcome in enumerate(ranked, start=1)
+    ]
+    title = f"best {len(ranked)} of {total} by {metric} ({direction} is better)"
+    return fitted_table(title, columns, rows, width, record_name="rank")
+
+
+def _ranked_cells(outcome: SweepOutcome, metric: str) -> list[str]:
+    m: Metrics | None = outcome.metrics
+    if m is None:
+        return ["failed", "", "", ""]
+    score = outcome.score(metric)
+    return [
+        "n/a" if score is None else f"{score:.4g}",
+        f"{m.total_return:+.2%}",
+        f"{-m.max_drawdown:.2%}",
+        f"{m.trade_count:,}",
+    ]
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    """One JSON document on stdout; parameters that are not JSON types print as text."""
+    typer.echo(json.dumps(document, indent=2, default=str))
 
 
 def _fail(message: str, code: int) -> int:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from loguru import logger
 from polars.expr.whenthen import ChainedThen, Then
@@ -62,6 +63,9 @@ TRADES_SCHEMA = pl.Schema(
 )
 MAX_REPORTED_BAD_LINES = 10
 MAX_FILLED_PER_REAL_BAR = 10
+KRAKEN_INTERVALS = frozenset({1, 5, 15, 30, 60, 240, 720, 1440, 10080, 21600})
+"""Bar lengths (minutes) Kraken publishes OHLCVT files for: a file name carrying another
+number (`prices_2024.csv`) is not taken to contradict a given interval."""
 
 _INTERVAL_IN_NAME = re.compile(r"_(\d+)$")
 _LINE_SEPARATOR = "\x1f"  # a byte that never occurs in the CSVs, so polars yields whole lines
@@ -141,25 +145,34 @@ def load_ohlcvt(
 ) -> Bars:
     """Load a Kraken OHLCVT CSV as bars.
 
-    `interval` (minutes) defaults to the one in the file name. Bars whose open time lies in
-    [start, end) are kept (naive datetimes are taken as UTC); with `resample_to` each kept bar
-    is built from all of its source bars, even those before `start`. `fill_gaps` inserts
-    missing bars (see the module's gap policy). `cache_dir` enables the Parquet cache.
+    `interval` (minutes) defaults to the one in the file name; a given one must agree with a
+    Kraken file name and with the bars' spacing (no finer than the data). Bars whose open time
+    lies in [start, end) are kept (naive datetimes are taken as UTC); with `resample_to` each
+    kept bar is built from all of its source bars, even those before `start`. `fill_gaps`
+    inserts missing bars (see the module's gap policy). `cache_dir` enables the Parquet cache.
     """
     source = _existing_file(path)
+    named = interval_from_filename(source)
+    given = interval is not None
     if interval is None:
-        interval = interval_from_filename(source)
-        if interval is None:
+        if named is None:
             raise DataError(
                 f"cannot tell the bar interval of {source.name}: Kraken names files like "
-                "XBTUSD_1.csv (1-minute bars); pass the interval explicitly",
+                "XBTUSD_1.csv (1-minute bars); pass --interval MINUTES",
                 path=source,
             )
-    _check_interval(interval, "interval")
+        interval = named
+    _check_interval(interval, "--interval" if given else "interval")
+    if given and named in KRAKEN_INTERVALS and named != interval:
+        raise DataError(
+            f"--interval {interval} conflicts with the file name {source.name}, which Kraken "
+            f"gives to {named}-minute bars",
+            path=source,
+        )
     target = interval if resample_to is None else resample_to
     _check_resample(interval, target)
     frame = _cached_parse(source, "ohlcvt", _parse_ohlcvt, cache_dir)
-    _check_spacing(frame, interval, source)
+    _check_spacing(frame, interval, source, given=given)
     bars = _select(frame.lazy(), interval, target, start, end)
     result = Bars(bars.collect(), target, source)
     return _fill(result) if fill_gaps else result
@@ -359,17 +372,26 @@ def _check_fill_size(bars: Bars) -> None:
     )
 
 
-def _check_spacing(frame: pl.DataFrame, interval: int, source: Path) -> None:
-    """Catch a wrong interval (given or inferred) before it silently corrupts resampling."""
+def _check_spacing(frame: pl.DataFrame, interval: int, source: Path, *, given: bool) -> None:
+    """Catch a wrong interval before it silently corrupts resampling. A given interval must
+    also not be finer than the data: 5-minute bars read as 1-minute ones pass the grid test
+    but would be replayed as a market that trades one minute in five."""
+    option = f"--interval {interval}: " if given else ""
     step = interval * 60_000_000
-    off_grid = frame.select(
-        pl.col("ts"), (pl.col("ts").diff().dt.total_microseconds() % step).alias("rest")
-    ).filter(pl.col("rest") != 0)
+    gaps = frame.select(pl.col("ts"), pl.col("ts").diff().dt.total_microseconds().alias("gap"))
+    off_grid = gaps.filter(pl.col("gap") % step != 0)
     if off_grid.height:
         ts = off_grid.item(0, "ts")
         raise DataError(
-            f"{source.name}: bars are not {interval} minute(s) apart (first off-grid bar at "
-            f"{ts:%Y-%m-%d %H:%M:%S} UTC); is the interval right?",
+            f"{option}{source.name}: bars are not {interval} minute(s) apart (first off-grid "
+            f"bar at {ts:%Y-%m-%d %H:%M:%S} UTC); is the interval right?",
+            path=source,
+        )
+    minutes = (gaps["gap"].drop_nulls() // 60_000_000).to_numpy()
+    if given and minutes.size and (spacing := int(np.gcd.reduce(minutes))) > interval:
+        raise DataError(
+            f"{option}{source.name}: every bar is a multiple of {spacing} minutes after the "
+            f"one before, so these are {spacing}-minute bars; pass --interval {spacing}",
             path=source,
         )
 

@@ -71,6 +71,7 @@ class Metrics:
     """Share of bars that closed with a position."""
     fees_paid: Decimal
     orders_sent: int
+    orders_amended: int
     orders_rejected: int
     risk_denials: int
 
@@ -96,7 +97,7 @@ class Metrics:
         """The inverse of `as_dict` (extra keys, such as a stored equity curve, are ignored)."""
         values: dict[str, Any] = {}
         for name, kind in _FIELD_KINDS.items():
-            raw = stored.get(name)
+            raw = stored.get(name, _MEASURED_LATER.get(name))
             if raw is None or kind is None:
                 values[name] = raw
             elif kind is timedelta:
@@ -131,10 +132,13 @@ _FIELD_KINDS: dict[str, type | None] = {
     "exposure": float,
     "fees_paid": Decimal,
     "orders_sent": None,
+    "orders_amended": None,
     "orders_rejected": None,
     "risk_denials": None,
 }
 """How each stored metric turns back into its type (None: stored as is)."""
+_MEASURED_LATER: dict[str, int] = {"orders_amended": 0}
+"""Metrics added after runs were first stored: those runs read back as having none."""
 
 
 # -- the numbers ------------------------------------------------------------------------------
@@ -253,6 +257,7 @@ def compute_metrics(result: BacktestResult) -> Metrics:
         exposure=result.exposure_bars / result.bars if result.bars else 0.0,
         fees_paid=result.fees_paid,
         orders_sent=result.orders_sent,
+        orders_amended=result.orders_amended,
         orders_rejected=result.orders_rejected,
         risk_denials=result.risk_denials,
     )
@@ -292,7 +297,11 @@ def metrics_rows(metrics: Metrics, quote: str) -> list[tuple[str, str]]:
         ("profit factor", _ratio(metrics.profit_factor)),
         ("exposure", f"{metrics.exposure:.1%}"),
         ("fees paid", f"{metrics.fees_paid:,.2f} {quote}"),
-        ("orders", f"{metrics.orders_sent:,} sent, {metrics.orders_rejected:,} rejected"),
+        (
+            "orders",
+            f"{metrics.orders_sent:,} sent, {metrics.orders_amended:,} amended, "
+            f"{metrics.orders_rejected:,} rejected",
+        ),
         ("risk denials", f"{metrics.risk_denials:,}"),
     ]
     if metrics.open_trade_pnl is not None:

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 from loguru import logger
 
-from kraken_tui.backtest.data import Bars, load_ohlcvt, load_trades
+from kraken_tui.backtest.data import Bars, interval_from_filename, load_ohlcvt, load_trades
 from kraken_tui.backtest.engine import (
     BacktestConfig,
     Backtester,
@@ -68,24 +68,33 @@ class DataSpec:
     resample_to: int | None = None
     cache_dir: Path | None = None
     frame: pl.DataFrame | None = None
-    interval: int = 1
+    interval: int | None = None
+    """Bar minutes of the frame or the OHLCVT file (default: 1, or the file's name), or of
+    the candles built from trades (default: 1)."""
     trades: bool = False
 
     def load(self) -> Bars | TradeTape:
         if self.frame is not None:
-            return Bars(self.frame, self.interval)
+            return Bars(self.frame, self.interval or 1)
         if self.path is None:
             raise ValueError("a DataSpec needs a path or a frame")
         if self.trades:
             frame = load_trades(self.path, start=self.start, end=self.end, cache_dir=self.cache_dir)
-            return TradeTape(frame, self.resample_to or self.interval)
+            return TradeTape(frame, self.resample_to or self.interval or 1)
         return load_ohlcvt(
             self.path,
+            interval=self.interval,
             start=self.start,
             end=self.end,
             resample_to=self.resample_to,
             cache_dir=self.cache_dir,
         )
+
+    @property
+    def bar_interval(self) -> int:
+        """Minutes of the candles the strategy will see, known without loading the data."""
+        named = None if self.path is None or self.trades else interval_from_filename(self.path)
+        return self.resample_to or self.interval or named or 1
 
     @property
     def label(self) -> str:
@@ -161,7 +170,7 @@ def run_sweep(
     order they finished. Raises BacktestSetupError before starting if any point is invalid."""
     points = grid_points(grid)
     cls = strategy_class(base.strategy, base.strategy_dir)
-    bars_interval = data.resample_to or data.interval
+    bars_interval = data.bar_interval
     configs = []
     for point in points:
         config = replace(base, params={**base.params, **point})

@@ -9,6 +9,7 @@ model file, impossible options, the extra not installed).
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,9 +23,9 @@ import typer
 from loguru import logger
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from kraken_tui.backtest.data import Bars, DataError, load_ohlcvt, resample
+from kraken_tui.ml.report import fold_tables, percent, score_table
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -38,6 +39,15 @@ class ModelChoice(StrEnum):
 class WindowChoice(StrEnum):
     expanding = "expanding"
     rolling = "rolling"
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FORMAT_HELP = "text for people (fits 80 columns), json for scripts."
+INTERVAL_HELP = "Bar length of a data file not named like Kraken's (XBTUSD_5.csv)."
 
 
 class BadInput(Exception):
@@ -57,17 +67,33 @@ def train(
     enter: float = 0.55,
     exit: float = 0.50,
     resample_to: int | None = None,
+    interval: int | None = None,
+    output: str = "text",
     console: Console | None = None,
 ) -> int:
     """Train on `data` (a Kraken OHLCVT CSV), print the walk-forward report, save to `out`."""
     console = console or Console()
     try:
-        return _train(
-            data, symbol, model, horizon, out, folds, window, fee, enter, exit, resample_to, console
+        document = _train(
+            data,
+            symbol,
+            model,
+            horizon,
+            out,
+            folds,
+            window,
+            fee,
+            enter,
+            exit,
+            _Loading(resample_to, interval),
+            console if output == "text" else None,
         )
     except BadInput as problem:
         typer.echo(f"kraken-tui ml train: {problem}", err=True)
         return EXIT_BAD_INPUT
+    if output == "json":
+        _print_json(document)
+    return EXIT_OK
 
 
 def evaluate(
@@ -77,15 +103,28 @@ def evaluate(
     symbol: str | None = None,
     enter: float | None = None,
     exit: float | None = None,
+    interval: int | None = None,
+    output: str = "text",
     console: Console | None = None,
 ) -> int:
     """Score a saved model on `data` and backtest its strategy there against buy-and-hold."""
     console = console or Console()
     try:
-        return _evaluate(model_path, data, symbol, enter, exit, console)
+        document = _evaluate(
+            model_path,
+            data,
+            symbol,
+            enter,
+            exit,
+            interval,
+            console if output == "text" else None,
+        )
     except BadInput as problem:
         typer.echo(f"kraken-tui ml evaluate: {problem}", err=True)
         return EXIT_BAD_INPUT
+    if output == "json":
+        _print_json(document)
+    return EXIT_OK
 
 
 def register(app: typer.Typer) -> None:
@@ -113,8 +152,15 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--exit", help="Probability that closes the position.")
         ] = 0.50,
         resample_to: Annotated[
-            int | None, typer.Option("--resample", help="Resample bars to this many minutes.")
+            int | None,
+            typer.Option("--resample", min=1, help="Resample bars to this many minutes."),
         ] = None,
+        interval: Annotated[
+            int | None, typer.Option(min=1, metavar="MINUTES", help=INTERVAL_HELP)
+        ] = None,
+        output: Annotated[
+            OutputFormat, typer.Option("--format", help=FORMAT_HELP)
+        ] = OutputFormat.text,
     ) -> None:
         """Walk-forward train a model, backtest it out of sample and save it."""
         _quiet_logs()
@@ -131,6 +177,8 @@ def register(app: typer.Typer) -> None:
                 enter=enter,
                 exit=exit_,
                 resample_to=resample_to,
+                interval=interval,
+                output=output.value,
             )
         )
 
@@ -147,10 +195,26 @@ def register(app: typer.Typer) -> None:
         exit_: Annotated[
             float | None, typer.Option("--exit", help="Exit probability (default: as trained).")
         ] = None,
+        interval: Annotated[
+            int | None, typer.Option(min=1, metavar="MINUTES", help=INTERVAL_HELP)
+        ] = None,
+        output: Annotated[
+            OutputFormat, typer.Option("--format", help=FORMAT_HELP)
+        ] = OutputFormat.text,
     ) -> None:
         """Score a saved model on other data and backtest it against buy-and-hold."""
         _quiet_logs()
-        raise typer.Exit(evaluate(model, data, symbol=symbol, enter=enter, exit=exit_))
+        raise typer.Exit(
+            evaluate(
+                model,
+                data,
+                symbol=symbol,
+                enter=enter,
+                exit=exit_,
+                interval=interval,
+                output=output.value,
+            )
+        )
 
     app.add_typer(ml_app, name="ml")
 
@@ -169,9 +233,11 @@ def _train(
     fee: float | None,
     enter: float,
     exit: float,
-    resample_to: int | None,
-    console: Console,
-) -> int:
+    loading: _Loading,
+    console: Console | None,
+) -> dict[str, Any]:
+    """Train and save; prints the report on `console` (None: quiet, for JSON) and returns the
+    figures as one JSON-ready document."""
     _require_extra()
     from kraken_tui.ml.leakage import LeakageError
     from kraken_tui.ml.oos_backtest import instrument_for, run_backtest
@@ -199,11 +265,12 @@ def _train(
         raise BadInput(str(error)) from None
     if not out.parent.is_dir():
         raise BadInput(f"output directory does not exist: {out.parent}")
-    bars = _load_bars(data, resample_to)
-    console.print(
-        f"training {model} on {len(bars):,} {bars.interval}-minute bars of {symbol} "
-        f"({_span(bars)}), horizon {horizon} bars, fee {config.fee_rate:.4%} per side"
-    )
+    bars = loading.bars(data)
+    if console is not None:
+        console.print(
+            f"training {model} on {len(bars):,} {bars.interval}-minute bars of {symbol} "
+            f"({_span(bars)}), horizon {horizon} bars, fee {config.fee_rate:.4%} per side"
+        )
     with _progress_bar(console) as progress:
         task = progress.add_task("walk-forward folds", total=folds + 1)
 
@@ -216,20 +283,21 @@ def _train(
             raise BadInput(f"refusing to train: {error}") from None
         except ValueError as error:
             raise BadInput(str(error)) from None
-    _print_folds(console, [fold.to_json() for fold in result.folds])
-    _print_summary(
-        console,
-        result.verdict.describe(),
-        result.verdict.edge,
-        result.strategy_return,
-        result.buy_hold_return,
-    )
     stored = save_training(result, out)
-    console.print(
-        f"saved {out} (sha256 {stored.content_sha256[:16]}…); trained on "
-        f"{stored.n_samples:,} rows from {stored.train_start} to {stored.train_end}"
-    )
-    return EXIT_OK
+    if console is not None:
+        console.print(fold_tables([fold.to_json() for fold in result.folds], console.width))
+        _print_summary(
+            console,
+            result.verdict.describe(),
+            result.verdict.edge,
+            result.strategy_return,
+            result.buy_hold_return,
+        )
+        console.print(
+            f"saved {out} (sha256 {stored.content_sha256[:16]}…); trained on "
+            f"{stored.n_samples:,} rows from {stored.train_start} to {stored.train_end}"
+        )
+    return {"model_file": str(out), "data": str(data), "bars": len(bars), **stored.to_json()}
 
 
 # -- evaluate -------------------------------------------------------------------------------------
@@ -241,8 +309,10 @@ def _evaluate(
     symbol: str | None,
     enter: float | None,
     exit: float | None,
-    console: Console,
-) -> int:
+    interval: int | None,
+    console: Console | None,
+) -> dict[str, Any]:
+    """Score and backtest; prints on `console` (None: quiet) and returns the figures."""
     _require_extra()
     from kraken_tui.ml.features import resolve_feature_set
     from kraken_tui.ml.model_file import ModelFileError, load_model
@@ -265,7 +335,7 @@ def _evaluate(
         instrument = instrument_for(symbol)
     except ValueError as error:
         raise BadInput(str(error)) from None
-    bars = _load_bars(data, None)
+    bars = _Loading(None, interval).bars(data)
     if bars.interval != meta.interval:
         if meta.interval % bars.interval:
             raise BadInput(
@@ -283,17 +353,18 @@ def _evaluate(
     ts = pl.col("ts")
     unseen = dataset.frame.filter((ts < train_start) | (ts > train_end))
     in_sample = len(dataset) - unseen.height
-    console.print(
-        f"model {model_path.name}: {meta.model_kind}, horizon {meta.horizon} bars, trained "
-        f"{meta.train_start} → {meta.train_end}; data {data.name}: {len(bars):,} bars "
-        f"({_span(bars)})"
-    )
-    if in_sample:
+    if console is not None:
         console.print(
-            f"[yellow]{in_sample:,} of {len(dataset):,} rows fall inside the training range; "
-            "they are left out of the scores below, and the backtest includes them, so it "
-            "is partly in-sample and flatters the model[/yellow]"
+            f"model {model_path.name}: {meta.model_kind}, horizon {meta.horizon} bars, trained "
+            f"{meta.train_start} → {meta.train_end}; data {data.name}: {len(bars):,} bars "
+            f"({_span(bars)})"
         )
+        if in_sample:
+            console.print(
+                f"[yellow]{in_sample:,} of {len(dataset):,} rows fall inside the training "
+                "range; they are left out of the scores below, and the backtest includes them, "
+                "so it is partly in-sample and flatters the model[/yellow]"
+            )
     truth = unseen["label"].to_numpy()
     probability = (
         loaded.estimator.predict_proba(unseen.select(dataset.features).to_numpy())[:, 1]
@@ -301,11 +372,9 @@ def _evaluate(
         else np.empty(0)
     )
     chosen = probability >= enter
-    table = Table(title="out-of-sample scores")
-    for column in ("rows", "base rate", "AUC", f"precision ≥ {enter:.2f}", "signals"):
-        table.add_column(column, justify="right")
-    table.add_row(*_scores(truth, probability, chosen))
-    console.print(table)
+    scores = _scores(truth, probability, chosen)
+    if console is not None:
+        console.print(score_table(scores, enter, console.width))
     outcome = run_backtest(
         BacktestRequest(
             bars=bars,
@@ -315,12 +384,14 @@ def _evaluate(
             fee_rate=Decimal(repr(meta.fee_rate)),
         )
     )
-    console.print(
-        f"backtest: strategy {outcome.strategy_return:+.2%} vs buy-and-hold "
-        f"{outcome.buy_hold_return:+.2%}; {outcome.trades} trades, fees "
-        f"{outcome.fees:,.2f} {instrument.quote}, in the market {outcome.time_in_market:.0%} "
-        "of bars"
-    )
+    if console is not None:
+        console.print(
+            f"backtest: strategy {percent(outcome.strategy_return)} vs buy-and-hold "
+            f"{percent(outcome.buy_hold_return)}; {outcome.trades} trades, fees "
+            f"{outcome.fees:,.2f} {instrument.quote}, in the market "
+            f"{outcome.time_in_market:.0%} of bars"
+        )
+    verdict = None
     if unseen.height:
         # With in-sample bars in the backtest, only the unseen signals are fair evidence.
         trades = (
@@ -329,21 +400,64 @@ def _evaluate(
             else ("signals", unseen["forward_return"].to_numpy()[chosen], float(meta.horizon))
         )
         verdict = judge(truth, probability, meta.horizon, trades)
-        console.print(f"[{'green' if verdict.edge else 'yellow'}]{verdict.describe()}[/]")
-    return EXIT_OK
+        if console is not None:
+            console.print(f"[{'green' if verdict.edge else 'yellow'}]{verdict.describe()}[/]")
+    return {
+        "model_file": str(model_path),
+        "data": str(data),
+        "symbol": symbol,
+        "interval": bars.interval,
+        "bars": len(bars),
+        "rows": len(dataset),
+        "in_sample_rows": in_sample,
+        "enter": enter,
+        "exit": exit,
+        "scores": scores,
+        "backtest": {
+            "strategy_return": outcome.strategy_return,
+            "buy_hold_return": outcome.buy_hold_return,
+            "trades": outcome.trades,
+            "fees": str(outcome.fees),
+            "quote": instrument.quote,
+            "time_in_market": outcome.time_in_market,
+        },
+        "edge": None if verdict is None else verdict.edge,
+        "verdict": None if verdict is None else verdict.describe(),
+    }
 
 
-def _scores(truth: np.ndarray, probability: np.ndarray, chosen: np.ndarray) -> tuple[str, ...]:
+def _scores(truth: np.ndarray, probability: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
+    """Scores of the unseen rows; None where a score is undefined (no rows, one class, no
+    signal)."""
     if truth.size == 0:
-        return ("0", "–", "–", "–", "0")
+        return {"rows": 0, "base_rate": None, "auc": None, "precision_at_enter": None, "signals": 0}
     from sklearn.metrics import roc_auc_score
 
-    auc = "–" if truth.min() == truth.max() else f"{roc_auc_score(truth, probability):.3f}"
-    precision = f"{truth[chosen].mean():.3f}" if chosen.any() else "–"
-    return (f"{truth.size:,}", f"{truth.mean():.3f}", auc, precision, f"{int(chosen.sum()):,}")
+    return {
+        "rows": int(truth.size),
+        "base_rate": float(truth.mean()),
+        "auc": None if truth.min() == truth.max() else float(roc_auc_score(truth, probability)),
+        "precision_at_enter": float(truth[chosen].mean()) if chosen.any() else None,
+        "signals": int(chosen.sum()),
+    }
 
 
 # -- shared ---------------------------------------------------------------------------------------
+
+
+class _Loading:
+    """How the data file becomes bars: its interval (when the name does not say) and an
+    optional resampling."""
+
+    def __init__(self, resample_to: int | None, interval: int | None) -> None:
+        self.resample_to = resample_to
+        self.interval = interval
+
+    def bars(self, data: Path) -> Bars:
+        try:
+            return load_ohlcvt(data, interval=self.interval, resample_to=self.resample_to)
+        except DataError as error:
+            raise BadInput(str(error)) from None
 
 
 def _quiet_logs() -> None:
@@ -363,19 +477,13 @@ def _require_extra() -> None:
         ) from None
 
 
-def _load_bars(data: Path, resample_to: int | None) -> Bars:
-    try:
-        return load_ohlcvt(data, resample_to=resample_to)
-    except DataError as error:
-        raise BadInput(str(error)) from None
-
-
 def _span(bars: Bars) -> str:
     ts = bars.frame["ts"]
     return f"{ts[0]:%Y-%m-%d %H:%M} → {ts[-1]:%Y-%m-%d %H:%M} UTC"
 
 
-def _progress_bar(console: Console) -> Progress:
+def _progress_bar(console: Console | None) -> Progress:
+    """A transient progress bar, switched off when nothing but JSON may reach stdout."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -383,41 +491,8 @@ def _progress_bar(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=console is None,
     )
-
-
-def _print_folds(console: Console, folds: list[dict[str, Any]]) -> None:
-    table = Table(title="walk-forward folds (every score is out of sample)")
-    table.add_column("fold", justify="right")
-    table.add_column("test window (UTC)", no_wrap=True)
-    for column in (
-        "train rows",
-        "purged",
-        "base rate",
-        "AUC",
-        "precision",
-        "signals",
-        "strategy",
-        "buy & hold",
-        "trades",
-    ):
-        table.add_column(column, justify="right")
-    for fold in folds:
-        start, end = (datetime.fromisoformat(t) for t in fold["test"])
-        table.add_row(
-            str(fold["fold"]),
-            f"{start:%m-%d %H:%M} → {end:%m-%d %H:%M}",
-            f"{fold['n_train']:,}",
-            str(fold["purged"]),
-            f"{fold['base_rate']:.3f}",
-            _number(fold["auc"], "{:.3f}"),
-            _number(fold["precision_at_enter"], "{:.3f}"),
-            str(fold["signals"]),
-            _number(fold.get("strategy_return"), "{:+.2%}"),
-            _number(fold.get("buy_hold_return"), "{:+.2%}"),
-            str(fold.get("trades", "–")),
-        )
-    console.print(table)
 
 
 def _print_summary(
@@ -431,7 +506,7 @@ def _print_summary(
     if strategy_return is not None and buy_hold_return is not None:
         console.print(
             f"out-of-sample backtest, compounded over the test windows: strategy "
-            f"{strategy_return:+.2%} vs buy-and-hold {buy_hold_return:+.2%}"
+            f"{percent(strategy_return)} vs buy-and-hold {percent(buy_hold_return)}"
         )
     if not edge:
         console.print(
@@ -439,5 +514,5 @@ def _print_summary(
         )
 
 
-def _number(value: float | None, pattern: str) -> str:
-    return "–" if value is None else pattern.format(value)
+def _print_json(document: dict[str, Any]) -> None:
+    typer.echo(json.dumps(document, indent=2))

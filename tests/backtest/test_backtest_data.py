@@ -64,7 +64,7 @@ def test_interval_is_inferred_from_kraken_file_names() -> None:
 
 def test_file_without_interval_in_name_needs_an_explicit_interval(tmp_path: Path) -> None:
     path = write(tmp_path / "bars.csv", minute_lines(3))
-    with pytest.raises(DataError, match="pass the interval"):
+    with pytest.raises(DataError, match="pass --interval MINUTES"):
         load_ohlcvt(path)
     assert load_ohlcvt(path, interval=1).interval == 1
 
@@ -121,7 +121,7 @@ def test_resample_rejects_intervals_that_are_not_whole_multiples(tmp_path: Path)
 def test_load_rejects_bad_resample_interval_before_reading(
     tmp_path: Path, target: int, message: str
 ) -> None:
-    path = write(tmp_path / "XBTUSD_1.csv", minute_lines(3))
+    path = write(tmp_path / "bars.csv", minute_lines(3))
     with pytest.raises(DataError, match=message):
         load_ohlcvt(path, interval=2, resample_to=target)
 
