@@ -317,7 +317,7 @@ class TradingEngine:
             return
         self._stopping = True
         self.lifecycle.transition(ComponentState.STOPPING, "stop requested")
-        self.strategies.stop()
+        self.strategies.stop(leave_orders=not cancel_open_orders)
         for task in self._tasks[1:]:
             task.cancel()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)

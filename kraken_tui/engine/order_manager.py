@@ -90,6 +90,7 @@ class OrderManager:
         self._sending: dict[str, asyncio.Task[Order]] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._cancel_on_ack: set[str] = set()
+        self._cancelling: dict[str, asyncio.Task[bool]] = {}
         self._presumed_absent: set[str] = set()
         self._listeners: list[OrderListener] = []
         self._amend_refused_listeners: list[AmendRefusedListener] = []
@@ -219,7 +220,19 @@ class OrderManager:
     # -- cancelling --------------------------------------------------------------------------------
 
     async def cancel(self, cl_ord_id: str) -> bool:
-        """Cancel one order; False (with a warning) when it is unknown or already final."""
+        """Cancel one order; False (with a warning) when it is unknown or already final.
+
+        A cancel asked while one for the same order is in flight (a strategy and the operator
+        at once, a shutdown sweep) awaits that one and shares its answer: sending it again
+        would spend the rate limit and come back as an unknown-order error."""
+        in_flight = self._cancelling.get(cl_ord_id)
+        if in_flight is None:
+            in_flight = asyncio.ensure_future(self._cancel_once(cl_ord_id))
+            self._cancelling[cl_ord_id] = in_flight
+            in_flight.add_done_callback(lambda _: self._cancelling.pop(cl_ord_id, None))
+        return await asyncio.shield(in_flight)
+
+    async def _cancel_once(self, cl_ord_id: str) -> bool:
         order = self._orders.get(cl_ord_id)
         if order is None:
             logger.warning("cancel: no order {} is known", cl_ord_id)

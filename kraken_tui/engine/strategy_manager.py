@@ -52,6 +52,8 @@ from kraken_tui.settings import StrategyConfig
 from kraken_tui.strategies import (
     AmendOrder,
     BaseStrategy,
+    CancelAll,
+    CancelOrder,
     Intent,
     PlaceOrder,
     StrategyConfigError,
@@ -214,11 +216,14 @@ class StrategyManager:
                 self._call(host, "on_start")
         self._publish()
 
-    def stop(self) -> None:
-        """`on_stop` for every live strategy; its intents are still honoured (e.g. cancels)."""
+    def stop(self, *, leave_orders: bool = False) -> None:
+        """`on_stop` for every live strategy; its intents are still honoured (e.g. cancels),
+        except that with `leave_orders` (the operator's `cancel_on_shutdown = false`) its
+        cancels are dropped: the operator's choice to leave orders working overrides any
+        strategy's own cleanup, user strategies included."""
         for host in self._hosts.values():
             if host.receives_events:
-                self._call(host, "on_stop")
+                self._call(host, "on_stop", keep_orders=leave_orders)
                 host.state = StrategyState.STOPPED
         self._publish()
 
@@ -331,7 +336,14 @@ class StrategyManager:
 
     # -- isolation -------------------------------------------------------------------------------
 
-    def _call(self, host: StrategyHost, handler: str, *args: object, emit: bool = True) -> None:
+    def _call(
+        self,
+        host: StrategyHost,
+        handler: str,
+        *args: object,
+        emit: bool = True,
+        keep_orders: bool = False,
+    ) -> None:
         strategy = host.strategy
         if strategy is None:
             return
@@ -354,6 +366,14 @@ class StrategyManager:
             ):
                 host.dropped_while_paused += 1
                 logger.debug("strategy {} is {}: dropped {}", host.name, host.state, intent)
+                continue
+            if keep_orders and isinstance(intent, CancelOrder | CancelAll):
+                logger.info(
+                    "strategy {} {}: {} not sent: cancel_on_shutdown is false, orders stay open",
+                    host.name,
+                    handler,
+                    intent,
+                )
                 continue
             if self._sink is None:
                 continue
