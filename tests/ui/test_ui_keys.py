@@ -353,6 +353,9 @@ async def test_text_typed_right_after_slash_goes_to_the_search() -> None:
 
 async def test_log_keeps_following_new_lines_across_a_resize_to_compact() -> None:
     engine = StaticEngine()
+    for _ in range(10):  # more lines than the log beside the ladder shows at 80x24
+        await engine.pause_all()
+        await engine.resume_all()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.resize_terminal(80, 24)

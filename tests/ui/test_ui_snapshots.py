@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 
 from static_engine import FIXED_NOW, StaticEngine
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
-from kraken_tui.domain import ConnectionState, Mode, TradingState
+from kraken_tui.domain import ConnectionState, Mode, OrderType, TradingState
 from kraken_tui.exchange.protocol import ConnectionStatus
 from kraken_tui.ui.app import KrakenTuiApp
-from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY
+from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY, SIZE_IN_QUOTE
 
 SnapCompare = Callable[..., bool]
 
@@ -37,10 +37,15 @@ class TestMainScreen:
     def test_main_screen_at_120x40(self, snap_compare: SnapCompare) -> None:
         assert snap_compare(make_app(), terminal_size=(120, 40))
 
-    def test_main_screen_at_80x24_shows_ladder_and_one_table(
+    def test_main_screen_at_80x24_shows_the_ladder_beside_the_current_table(
         self, snap_compare: SnapCompare
     ) -> None:
         assert snap_compare(make_app(), terminal_size=(80, 24))
+
+    def test_at_80x24_tab_puts_the_open_orders_beside_the_ladder_with_whole_columns(
+        self, snap_compare: SnapCompare
+    ) -> None:
+        assert snap_compare(make_app(), terminal_size=(80, 24), run_before=pressing("tab", "tab"))
 
     def test_main_screen_at_200x60(self, snap_compare: SnapCompare) -> None:
         assert snap_compare(make_app(), terminal_size=(200, 60))
@@ -73,6 +78,24 @@ class TestModals:
 
     def test_order_ticket_with_a_risk_denial(self, snap_compare: SnapCompare) -> None:
         assert snap_compare(make_app(), terminal_size=(120, 40), run_before=pressing("o", *"0.5"))
+
+    def test_order_ticket_spending_a_quote_amount_at_80x24(self, snap_compare: SnapCompare) -> None:
+        async def spend_50_usd(pilot: Pilot[None]) -> None:
+            await pilot.press("o")
+            pilot.app.screen.query_one("#ticket-type", Select).value = OrderType.MARKET
+            await pilot.pause()
+            pilot.app.screen.query_one("#ticket-size-in", Select).value = SIZE_IN_QUOTE
+            await pressing(*"50")(pilot)
+
+        assert snap_compare(make_app(), terminal_size=(80, 24), run_before=spend_50_usd)
+
+    def test_amend_ticket_with_a_new_price(self, snap_compare: SnapCompare) -> None:
+        async def amend(pilot: Pilot[None]) -> None:
+            await pilot.press("tab", "tab", "a")
+            pilot.app.screen.query_one("#amend-price", Input).value = ""
+            await pressing(*"64180.0")(pilot)
+
+        assert snap_compare(make_app(), terminal_size=(120, 40), run_before=amend)
 
     def test_kill_switch_confirmation(self, snap_compare: SnapCompare) -> None:
         assert snap_compare(make_app(), terminal_size=(120, 40), run_before=pressing("k"))

@@ -62,7 +62,7 @@ from kraken_tui.ui.widgets.strategies_table import StrategiesTable
 Clock = Callable[[], datetime]
 
 PANELS = ("strategies", "positions", "orders", "fills", "log")
-"""Tab order. In the compact layout only the current one is shown, under the ladder; the
+"""Tab order. In the compact layout only the current one is shown, beside the ladder; the
 ladder and chart take no keys, so they are never current."""
 
 PANEL_TITLES = {
@@ -281,7 +281,10 @@ class MainScreen(Screen[None]):
         the other tables are out of sight. The orders title names the selected order in full
         (the table shows a short id)."""
         compact = self.size.width < COMPACT_BELOW_WIDTH or self.size.height < COMPACT_BELOW_HEIGHT
-        self.footer.narrow = self.size.width < COMPACT_BELOW_WIDTH
+        narrow = self.size.width < COMPACT_BELOW_WIDTH
+        self.footer.narrow = narrow
+        for table in (self.strategies, self.positions, self.orders, self.fills):
+            table.compact = narrow
         for index, panel in enumerate(PANELS, start=1):
             hint = f"  {index}/{len(PANELS)} · tab ▸" if compact else ""
             if panel == "orders":

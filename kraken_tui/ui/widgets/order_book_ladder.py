@@ -32,11 +32,26 @@ MID = Style(color="#e6edf3", bold=True)
 WARN = Style(color="#0d1117", bgcolor="#e3b341", bold=True)
 DIM = Style(dim=True)
 
-PRICE_W = 11
-SIZE_W = 9
-TOTAL_W = 9
-NUMBERS_W = 1 + PRICE_W + 1 + SIZE_W + 1 + TOTAL_W
-"""Own-order marker, price, size, cumulative size; whatever width is left draws the bar."""
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Widths of the price, size and cumulative size; whatever width is left draws the bar."""
+
+    price: int
+    size: int
+    total: int
+
+    @property
+    def numbers(self) -> int:
+        """Own-order marker, the three numbers and the spaces between them."""
+        return 1 + self.price + 1 + self.size + 1 + self.total
+
+
+WIDE = _Columns(price=11, size=9, total=9)
+NARROW = _Columns(price=9, size=7, total=8)
+"""Beside a table in a small terminal: room for a BTC price (64,250.5), a size to four
+decimals under 1,000 and a total under 10,000, with a short depth bar."""
+MIN_BAR = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +140,7 @@ class OrderBookLadder(Widget):
         if book is None:
             rows.append(_Row("note", note="waiting for book..."))
             return rows
-        bar_width = max(0, self.size.width - NUMBERS_W - 1)
+        bar_width = max(0, self.size.width - self._columns().numbers - 1)
         asks = self._cumulate(book.asks[:depth])
         bids = self._cumulate(book.bids[:depth])
         deepest = max([t for _, _, t in asks[-1:] + bids[-1:]], default=Decimal(0))
@@ -173,11 +188,15 @@ class OrderBookLadder(Widget):
                 self.refresh(Region(0, y, width, 1))
         self._rows = rows
 
+    def _columns(self) -> _Columns:
+        return WIDE if self.size.width >= WIDE.numbers + 1 + MIN_BAR else NARROW
+
     def _draw(self, row: _Row, width: int) -> Strip:
         decimals = self._instrument.price_decimals if self._instrument else 2
+        cols = self._columns()
         segments: list[Segment]
         if row.kind == "header":
-            text = f" {'Price':>{PRICE_W}} {'Size':>{SIZE_W}} {'Total':>{TOTAL_W}}"
+            text = f" {'Price':>{cols.price}} {'Size':>{cols.size}} {'Total':>{cols.total}}"
             segments = [Segment(text, HEADER)]
         elif row.kind in ("ask", "bid"):
             is_ask = row.kind == "ask"
@@ -187,10 +206,10 @@ class OrderBookLadder(Widget):
             assert row.size is not None and row.total is not None
             segments = [
                 Segment("◆" if row.own else " ", OWN),
-                Segment(f"{fmt_price(row.price, decimals):>{PRICE_W}}", side_style),
-                Segment(f" {fmt_qty(row.size):>{SIZE_W}} {fmt_qty(row.total):>{TOTAL_W}} "),
+                Segment(f"{fmt_price(row.price, decimals):>{cols.price}}", side_style),
+                Segment(f" {_fit(row.size, cols.size)} {_fit(row.total, cols.total)} "),
             ]
-            bar_room = max(0, width - NUMBERS_W - 1)
+            bar_room = max(0, width - cols.numbers - 1)
             segments.append(Segment(" " * row.bar, ASK_BAR if is_ask else BID_BAR))
             segments.append(Segment(" " * (bar_room - row.bar)))
         elif row.kind == "mid":
@@ -203,3 +222,13 @@ class OrderBookLadder(Widget):
         else:
             segments = []
         return Strip(segments).adjust_cell_length(width).crop(0, width)
+
+
+def _fit(qty: Decimal, width: int) -> str:
+    """`qty` right-aligned in `width`, with fewer decimals when four do not fit: a large size
+    loses precision rather than pushing the next column off the edge mid-number."""
+    for decimals in (4, 2, 0):
+        text = fmt_qty(qty, decimals)
+        if len(text) <= width:
+            break
+    return f"{text:>{width}}"

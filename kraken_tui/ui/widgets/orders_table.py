@@ -76,6 +76,9 @@ class OrdersTable(KeyedTable):
         ("status", "Status"),
     )
 
+    COMPACT_COLUMNS = frozenset({"symbol", "side", "price", "volume", "status"})
+    """The selected order's id and filled part are in the panel's title (`describe`)."""
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._orders: dict[str, Order] = {}
@@ -85,7 +88,8 @@ class OrdersTable(KeyedTable):
         order = self._orders.get(cl_ord_id) if cl_ord_id is not None else None
         if order is None:
             return ""
-        return f"{order.cl_ord_id} · {origin(order)}"
+        filled = f" · filled {fmt_qty(order.filled)}" if order.filled else ""
+        return f"{order.cl_ord_id} · {origin(order)}{filled}"
 
     def show(self, orders: Sequence[Order], instruments: Mapping[str, Instrument]) -> None:
         self._orders = {o.cl_ord_id: o for o in orders}

@@ -25,6 +25,8 @@ class PositionsTable(KeyedTable):
         ("rpnl", "rPnL"),
     )
 
+    COMPACT_COLUMNS = frozenset({"symbol", "qty", "upnl", "rpnl"})
+
     def show(self, positions: Sequence[Position], instruments: Mapping[str, Instrument]) -> None:
         rows: list[Row] = []
         for p in positions:

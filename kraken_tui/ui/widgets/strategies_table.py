@@ -48,6 +48,8 @@ class StrategiesTable(KeyedTable):
         ("signal", "Signal"),
     )
 
+    COMPACT_COLUMNS = frozenset({"name", "state", "position", "pnl"})
+
     def show(self, strategies: Sequence[StrategySnapshot]) -> None:
         rows: list[Row] = [
             (
