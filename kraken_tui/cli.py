@@ -19,7 +19,6 @@ from typing import Annotated, Any
 import typer
 
 from kraken_tui import __version__
-from kraken_tui.alerts.cli_alert import register as register_alert
 from kraken_tui.backtest.cli_backtest import register as register_backtest
 from kraken_tui.cli_live import register as register_live
 from kraken_tui.cli_options import (
@@ -31,6 +30,7 @@ from kraken_tui.cli_options import (
 )
 from kraken_tui.engine.strategy_loader import strategy_config_errors
 from kraken_tui.ml.cli_ml import register as register_ml
+from kraken_tui.notify.cli_alert import register as register_alert
 from kraken_tui.sandbox.cli_sandbox import register as register_sandbox
 from kraken_tui.settings import (
     Settings,

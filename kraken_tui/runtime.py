@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from kraken_tui.alerts.alert import AlertKind, AlertLevel
-from kraken_tui.alerts.service import AlertService
 from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import Mode
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
@@ -31,6 +30,7 @@ from kraken_tui.exchange_setup import (
     exchange_target,
 )
 from kraken_tui.logging import LogHandles
+from kraken_tui.notify.service import AlertService
 from kraken_tui.recording.recorder import FlightRecorder
 from kraken_tui.recording.recording_file import RecordingHeader
 from kraken_tui.settings import Settings

@@ -307,7 +307,7 @@ class AlertsSettings(_Section):
         a destination stops the start instead of losing the first alert."""
         if not value:
             return value
-        from kraken_tui.alerts.delivery import apprise_problem
+        from kraken_tui.alerts.url_check import apprise_problem
 
         for index, url in enumerate(value):
             problem = apprise_problem(url.get_secret_value())

@@ -29,6 +29,8 @@ HEADLESS_PACKAGES = (
     "ml",
     "preflight",
     "recording",
+    "alerts",
+    "notify",
 )
 CONSOLE_PACKAGES = ("ui",)
 

@@ -1,4 +1,4 @@
-"""Alerts that reach a person: what the engine raises (`alert`, `board`, importable by the
-engine and the console alike) and how it leaves the process (`delivery` through Apprise, wired
-in by the runtime). Only `delivery`, `service` and `cli_alert` import Apprise, so the engine
-never does."""
+"""What an alert is and where the engine raises it: `alert` (the values), `board` (grouping,
+recent alerts, counters), and what the configuration needs to know of an Apprise URL
+(`url_secrets`, `url_check`). Delivery lives in `kraken_tui.notify`, which the runtime wires
+in; the engine imports only `alert` and `board`, never Apprise."""

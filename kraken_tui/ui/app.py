@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
+from kraken_tui.alerts.alert import AlertLevel
 from kraken_tui.domain import Mode
 from kraken_tui.engine.api import EngineApi
 from kraken_tui.ui.commands import TradingCommands
@@ -14,6 +15,11 @@ from kraken_tui.ui.screens.main_screen import Clock, MainScreen, utc_now
 
 if TYPE_CHECKING:
     from kraken_tui.ui.screens.backtest_screen import BacktestRuns
+
+
+CRITICAL_ALERT_TIMEOUT_S = 7 * 24 * 3600.0
+"""A CRITICAL alert stays on screen until clicked away (Textual toasts need a timeout)."""
+ALERT_POLL_S = 0.5
 
 
 class KrakenTuiApp(App[None]):
@@ -42,11 +48,32 @@ class KrakenTuiApp(App[None]):
         self.refresh_hz = refresh_hz
         self.sub_title = mode.value.upper()
         self.backtests = backtests
+        self._alert_seq = 0
 
     def on_mount(self) -> None:
+        self.set_interval(ALERT_POLL_S, self._notify_critical_alerts)
         self.push_screen(
             MainScreen(self.engine, mode=self.mode, clock=self.clock, refresh_hz=self.refresh_hz)
         )
+
+    def _notify_critical_alerts(self) -> None:
+        """CRITICAL alerts the engine raised since the last look (an attached console gets
+        them through Redis, in the snapshot), each as a toast that stays until dismissed.
+        A sequence number lower than the last one seen means a new engine run."""
+        recent = self.engine.snapshot().alerts.recent
+        if recent and recent[-1].seq < self._alert_seq:
+            self._alert_seq = 0
+        for alert in recent:
+            if alert.seq <= self._alert_seq:
+                continue
+            self._alert_seq = alert.seq
+            if alert.level is AlertLevel.CRITICAL:
+                self.notify(
+                    alert.detail or alert.headline,
+                    title=f"{alert.headline}  (click to dismiss)",
+                    severity="error",
+                    timeout=CRITICAL_ALERT_TIMEOUT_S,
+                )
 
     def show_backtests(self) -> None:
         if self.backtests is None:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from alert_receiver import alert_receiver
 
 from kraken_tui.alerts.alert import Alert, AlertKind, AlertLevel
-from kraken_tui.alerts.delivery import DeliveryPolicy, DeliveryResult, Destination, apprise_problem
+from kraken_tui.alerts.url_check import apprise_problem
+from kraken_tui.notify.delivery import DeliveryPolicy, DeliveryResult, Destination
 
 FAST = DeliveryPolicy(timeout_s=0.5, retries=3, retry_backoff_s=0.05, queue_size=10)
 

@@ -17,12 +17,16 @@ from typing import Any
 from alert_receiver import AlertReceiver, alert_receiver
 from engine_on_sandbox import QUIET_SMA
 
-from kraken_tui.alerts.service import AlertService
+from kraken_tui.alerts.alert import AlertLevel
+from kraken_tui.cache.remote import RemoteEngine
+from kraken_tui.cache.service import EngineCache
+from kraken_tui.domain import ConnectionState
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.exchange_setup import build_exchange, exchange_target
+from kraken_tui.notify.service import AlertService
 from kraken_tui.sandbox.process import SandboxProcess
 from kraken_tui.sandbox.ratelimits import Tier
-from kraken_tui.settings import load_settings
+from kraken_tui.settings import RedisSettings, load_settings
 from kraken_tui.store import Store
 
 BOOM = """
@@ -190,3 +194,32 @@ async def test_a_hanging_receiver_neither_holds_up_the_loop_nor_loses_the_alert(
             await delivered(engine, 1)
     assert body["title"] == "Kill switch fired: test"
     assert receiver.requests == 2
+
+
+async def test_an_attached_console_sees_the_alerts_of_a_headless_engine_signed(
+    tmp_path: Path, redis_server: str
+) -> None:
+    redis = RedisSettings(
+        url=redis_server,
+        command_secret="correct horse battery staple, and a spare",
+        engine_id="alerts-e2e",
+        key_prefix=f"kt_alerts_{tmp_path.name}",
+    )
+    with alert_receiver() as receiver:
+        async with alerting_engine(tmp_path, receiver) as running:
+            cache = EngineCache(running.engine, redis)
+            await cache.start()
+            try:
+                async with RemoteEngine(redis) as remote:
+                    assert await remote.wait_ready(10)
+                    await running.engine.kill_switch("remote check")
+                    deadline = asyncio.get_running_loop().time() + 10
+                    while not remote.snapshot().alerts.recent:
+                        assert asyncio.get_running_loop().time() < deadline
+                        await asyncio.sleep(0.05)
+                    [alert] = remote.snapshot().alerts.recent
+                    assert remote.link.state is ConnectionState.CONNECTED
+            finally:
+                await cache.stop()
+    assert alert.title == "Kill switch fired: remote check"
+    assert alert.level is AlertLevel.CRITICAL and "Trading HALTED" in alert.detail

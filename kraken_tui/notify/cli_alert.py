@@ -28,8 +28,8 @@ def test_command(
     """Send a test alert to every destination in alerts.urls, all at once, and print each
     result; exits 1 when any destination did not take it."""
     from kraken_tui.alerts.alert import Alert, AlertKind, AlertLevel
-    from kraken_tui.alerts.delivery import DeliveryResult
-    from kraken_tui.alerts.service import destinations_of, policy_of
+    from kraken_tui.notify.delivery import DeliveryResult
+    from kraken_tui.notify.service import destinations_of, policy_of
 
     options = options_from(ctx)
     settings = options.load_settings()

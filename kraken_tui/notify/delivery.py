@@ -20,10 +20,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from apprise import Apprise, NotifyType
-from apprise.plugins.base import NotifyBase
+from apprise import NotifyType
 
 from kraken_tui.alerts.alert import Alert, AlertLevel
+from kraken_tui.alerts.url_check import apprise_plugin, apprise_problem
 from kraken_tui.alerts.url_secrets import masked_alert_url, url_secrets
 
 MAX_BACKOFF_S = 300.0
@@ -61,21 +61,6 @@ class DeliveryResult:
 ResultListener = Callable[[DeliveryResult], None]
 
 
-def apprise_problem(url: str) -> str | None:
-    """Why Apprise cannot use `url`, or None; never quotes the URL (it holds a secret)."""
-    if "://" not in url:
-        return "not a URL (expected service://...)"
-    if _plugin(url) is None:
-        scheme = url.partition("://")[0]
-        return f"Apprise cannot use this {scheme}:// URL (unknown service or missing parts)"
-    return None
-
-
-def _plugin(url: str) -> NotifyBase | None:
-    plugin = Apprise.instantiate(url, suppress_exceptions=True)
-    return plugin if isinstance(plugin, NotifyBase) else None
-
-
 class _LastFailure(logging.Handler):
     """Keeps, per thread, the last warning Apprise logged: why the attempt failed."""
 
@@ -102,7 +87,7 @@ class Destination:
     and `abandon` run it in the background."""
 
     def __init__(self, url: str, policy: DeliveryPolicy, on_result: ResultListener) -> None:
-        plugin = _plugin(url)
+        plugin = apprise_plugin(url)
         if plugin is None:
             raise ValueError(apprise_problem(url) or "unusable alert URL")
         plugin.socket_connect_timeout = policy.timeout_s

@@ -16,14 +16,14 @@ import time
 from loguru import logger
 
 from kraken_tui.alerts.alert import Alert, AlertKind, AlertLevel
-from kraken_tui.alerts.daily_summary import daily_summary, next_summary_at
-from kraken_tui.alerts.delivery import (
+from kraken_tui.engine.engine import TradingEngine
+from kraken_tui.notify.daily_summary import daily_summary, next_summary_at
+from kraken_tui.notify.delivery import (
     DeliveryPolicy,
     DeliveryResult,
     Destination,
     ResultListener,
 )
-from kraken_tui.engine.engine import TradingEngine
 from kraken_tui.settings import AlertsSettings
 
 STOP_GRACE_S = 5.0
