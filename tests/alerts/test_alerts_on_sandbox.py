@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from kraken_tui.cache.service import EngineCache
 from kraken_tui.domain import ConnectionState
 from kraken_tui.engine.engine import EngineConfig, TradingEngine
 from kraken_tui.exchange_setup import build_exchange, exchange_target
+from kraken_tui.notify.daily_summary import daily_summary, next_summary_at
 from kraken_tui.notify.service import AlertService
 from kraken_tui.sandbox.process import SandboxProcess
 from kraken_tui.sandbox.ratelimits import Tier
@@ -223,3 +225,27 @@ async def test_an_attached_console_sees_the_alerts_of_a_headless_engine_signed(
                 await cache.stop()
     assert alert.title == "Kill switch fired: remote check"
     assert alert.level is AlertLevel.CRITICAL and "Trading HALTED" in alert.detail
+
+
+def test_the_daily_summary_is_due_at_the_next_configured_utc_time() -> None:
+    at = time(8, 0)
+    assert next_summary_at(datetime(2026, 5, 1, 7, 59, tzinfo=UTC), at) == datetime(
+        2026, 5, 1, 8, 0, tzinfo=UTC
+    )
+    assert next_summary_at(datetime(2026, 5, 1, 8, 0, tzinfo=UTC), at) == datetime(
+        2026, 5, 2, 8, 0, tzinfo=UTC
+    )
+
+
+async def test_the_daily_summary_gives_equity_fills_fees_and_the_days_alerts(
+    tmp_path: Path,
+) -> None:
+    with alert_receiver() as receiver:
+        async with alerting_engine(tmp_path, receiver) as running:
+            engine = running.engine
+            await engine.kill_switch("summary check")
+            title, detail = await daily_summary(engine, engine.alerts, engine.clock.now())
+    equity = engine.snapshot().portfolio.equity
+    assert title.startswith("Daily summary ") and f"equity {equity:.2f} USD" in title
+    assert "Fills 0 (0 buys, 0 sells), fees none" in detail
+    assert "Alerts 1: 1 CRITICAL; latest: Kill switch fired: summary check" in detail
