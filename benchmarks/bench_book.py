@@ -227,9 +227,9 @@ def run_ours(texts: list[str], depth: int, stream: BookStream, frame_s: float) -
             next_frame = now + frame_s
             while (event := pop()) is not None:
                 assert isinstance(event, BookChanged)
-                snapshot = books.get(event.symbol)
-                if snapshot is not None:
-                    snapshot.snapshot()
+                changed = books.get(event.symbol)
+                if changed is not None:
+                    changed.snapshot()
                     snapshots += 1
     while (event := pop()) is not None:
         assert isinstance(event, BookChanged)
