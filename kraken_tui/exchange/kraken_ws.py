@@ -120,6 +120,10 @@ class WsFeed:
         self._rest_url = rest_url
         self._token_source = token_source
         self._subscriptions: list[dict[str, Any]] = []
+        self._sent_on_client: set[int] = set()
+        """Indexes into `_subscriptions` already sent on the current client: the replay after
+        a (re)start skips them, or a subscription made while the client was starting would go
+        out twice and the exchange would answer "Already subscribed"."""
         self._client: _SdkClient | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._connections = 0
@@ -165,7 +169,7 @@ class WsFeed:
     async def subscribe(self, params: dict[str, Any]) -> None:
         """Remember the subscription (replayed after our own restarts) and send it."""
         self._subscriptions.append(dict(params))
-        await self._send_subscription("subscribe", params)
+        await self._subscribe_once(len(self._subscriptions) - 1)
 
     async def resubscribe(self, params: dict[str, Any]) -> None:
         """Unsubscribe and subscribe again: Kraken's way of getting a fresh book snapshot."""
@@ -178,9 +182,17 @@ class WsFeed:
             raise ConnectionError(f"{self.name} WebSocket is not connected")
         await self._client.send_message(message)
 
-    async def _send_subscription(self, method: str, params: dict[str, Any]) -> None:
-        if self._client is None:
+    async def _subscribe_once(self, index: int) -> None:
+        if index in self._sent_on_client:
             return
+        self._sent_on_client.add(index)
+        if not await self._send_subscription("subscribe", self._subscriptions[index]):
+            self._sent_on_client.discard(index)
+
+    async def _send_subscription(self, method: str, params: dict[str, Any]) -> bool:
+        """True when the SDK took it; a failure is logged and the next replay sends it."""
+        if self._client is None:
+            return False
         try:
             if method == "subscribe":
                 await self._client.subscribe(params=params)
@@ -188,6 +200,8 @@ class WsFeed:
                 await self._client.unsubscribe(params=params)
         except (ConnectionError, TimeoutError, AttributeError) as exc:
             logger.warning("{} {} {} failed: {}", self.name, method, params.get("channel"), exc)
+            return False
+        return True
 
     async def _supervise(self) -> None:
         attempt = 0
@@ -198,8 +212,8 @@ class WsFeed:
             )
             try:
                 await self._start_client()
-                for params in self._subscriptions:
-                    await self._send_subscription("subscribe", params)
+                for index in range(len(self._subscriptions)):
+                    await self._subscribe_once(index)
                 await self._watch()
             except asyncio.CancelledError:
                 raise
@@ -227,6 +241,7 @@ class WsFeed:
         await self._client.start()
 
     async def _stop_client(self) -> None:
+        self._sent_on_client = set()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
