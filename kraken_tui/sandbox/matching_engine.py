@@ -82,8 +82,8 @@ class MatchingEngine:
 
     def _would_take(self, order: LiveOrder) -> bool:
         best = self._books[order.symbol].best_price(order.side.opposite)
-        return order.price is not None and best is not None and crosses(
-            order.side, order.price, best
+        return (
+            order.price is not None and best is not None and crosses(order.side, order.price, best)
         )
 
     def arm_trigger(self, order: LiveOrder) -> None:
