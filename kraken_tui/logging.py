@@ -57,7 +57,7 @@ LOG_FILE_NAME = "kraken_tui.log"
 REDACTED = "***REDACTED***"
 MAX_UI_BUFFER_LINES = 100_000
 """Ceiling of the UI log ring: the panel shows recent lines, it is not a second log file."""
-THIRD_PARTY_LOGGERS = ("kraken", "aiosqlite", "websockets", "aiohttp", "asyncio")
+THIRD_PARTY_LOGGERS = ("kraken", "aiosqlite", "websockets", "aiohttp", "asyncio", "apprise")
 """Stdlib loggers of the libraries we use, capped at ``LoggingSettings.third_party_level``."""
 _PLAIN_FORMAT = (
     "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
