@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kraken_tui.alerts.alert import AlertsSnapshot
 from kraken_tui.cache.codec import decode_part, encode, snapshot_from_parts, snapshot_parts
 from kraken_tui.domain import ComponentState, Mode
 from kraken_tui.engine.api import EngineSnapshot
@@ -57,3 +58,11 @@ def test_the_engine_names_the_override_host_in_its_snapshot_also_for_attach(
     attached = snapshot_from_parts({name: decode_part(name, data) for name, data in wire.items()})
     text = status_text(attached, Mode.SANDBOX, NOW)
     assert "override host 10.0.0.5:8089" in text.plain
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_alerts_that_reached_nobody_are_shown(compact: bool) -> None:
+    lost = replace(SNAPSHOT, alerts=AlertsSnapshot(failed=2, dropped=1))
+    text = status_text(lost, Mode.LIVE, NOW, compact=compact).plain
+    assert ("3 alerts lost" if compact else "alerts: 2 failed, 1 dropped") in text
+    assert "alerts" not in status_text(SNAPSHOT, Mode.LIVE, NOW, compact=compact).plain

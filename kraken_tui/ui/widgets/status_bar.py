@@ -95,6 +95,15 @@ def status_text(
                 style="#f85149" if portfolio.drawdown_pct > 0 else "",
             ),
         ]
+        alerts = snapshot.alerts
+        if alerts.failed or alerts.dropped:
+            # An alert that never reached anyone is itself worth seeing on the screen.
+            label = (
+                f"⚠ {alerts.failed + alerts.dropped} alerts lost"
+                if compact
+                else f"⚠ alerts: {alerts.failed} failed, {alerts.dropped} dropped"
+            )
+            parts += [SEPARATOR, Text(label, style="bold #0d1117 on #e3b341")]
     parts += [
         SEPARATOR,
         Text(f"{now:%H:%M:%S}" if compact else f"{now:%H:%M:%S} UTC", style="bold"),
