@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from loguru import logger
 
@@ -151,7 +152,7 @@ class AlertBoard:
                 logger.opt(exception=True).error("alert listener failed on {}", alert.title)
         return alert
 
-    def _update(self, **changes: object) -> None:
-        self._snapshot = replace(self._snapshot, **changes)  # type: ignore[arg-type]
+    def _update(self, **changes: Any) -> None:
+        self._snapshot = replace(self._snapshot, **changes)
         for listener in self._change_listeners:
             listener()
