@@ -250,6 +250,9 @@ class VenueBroker:
                 post_only=order.post_only,
                 time_in_force=order.time_in_force,
                 cl_ord_id=order.cl_ord_id,
+                # As live: the engine's orders ask for the fee in quote (`oflags=fciq`), so
+                # a fill moves the base by exactly its quantity, as MarketSettlement does.
+                fee_in_base=False,
             )
         except VenueError as error:
             self._reject(order, error.error)

@@ -91,6 +91,7 @@ class LimitOnce(BaseStrategy):
 
     Params = LimitParams
     params: LimitParams
+    last_update: ClassVar[Order | None] = None
 
     def on_candle(self, candle: Candle) -> Intents:
         if self.state.get("placed"):
@@ -98,6 +99,10 @@ class LimitOnce(BaseStrategy):
         self.state["placed"] = True
         p = self.params
         return [self.limit(p.side, p.volume, p.price, post_only=p.post_only)]
+
+    def on_order_update(self, order: Order) -> Intents:
+        LimitOnce.last_update = order
+        return None
 
 
 @register_strategy("test_bt_crasher")
@@ -331,10 +336,16 @@ def test_marketable_limit_order_takes_the_synthetic_level_at_the_open() -> None:
     assert fill.liquidity.value == "t"
 
 
-def test_post_only_order_that_would_cross_is_rejected_by_the_venue() -> None:
+def test_post_only_order_that_would_cross_is_accepted_then_cancelled_by_the_venue() -> None:
+    """As Kraken does (docs.kraken.com AddOrder `post`): accepted, then cancelled with reason
+    `Post only order`, never filled as a taker."""
+    LimitOnce.last_update = None
     result = run("test_bt_limit_once", bars_from(GAPPY), {"price": "115.0", "post_only": True})
     assert result.fills == ()
-    assert result.orders_rejected == 1
+    assert result.orders_rejected == 0
+    assert LimitOnce.last_update is not None
+    assert LimitOnce.last_update.status is OrderStatus.CANCELED
+    assert LimitOnce.last_update.reason == "Post only order"
 
 
 def test_limited_depth_fills_part_of_a_market_order_and_cancels_the_rest() -> None:
@@ -471,7 +482,12 @@ def test_market_settlement_matches_the_sandbox_venue_fill_for_fill(
             side.opposite,
             price,
             lambda venue, side=side, volume=volume: venue.add_order(
-                API_KEY, pair="XBT/USD", side=side, order_type="market", volume=volume
+                API_KEY,
+                pair="XBT/USD",
+                side=side,
+                order_type="market",
+                volume=volume,
+                fee_in_base=False,
             ),
             lambda fast, side=side, volume=volume, price=price: fast.settle(side, volume, price),
         )
