@@ -32,7 +32,8 @@ ACCEPTED_CL_ORD_IDS = (
     "6d1b345e-2821-40e2-ad83-4ecb18a06876",
     "da8e4ad59b78481c93e589746b0cf91f",
     "arb-20230101-12345",  # 18 characters
-    uuid.uuid4().hex,  # what OrderManager sends
+    uuid.UUID(int=0x5EED).hex,  # OrderManager's form (uuid4().hex); fixed so every
+    # pytest-xdist worker collects the same test ids
 )
 REFUSED_CL_ORD_IDS = (
     "arb-20230101-123456",  # 19 characters of free text
