@@ -1,5 +1,9 @@
 """SandboxVenue: the synchronous core of the sandbox exchange, and its public API.
 
+Over 600 lines because it is the venue's whole public surface, one method per request the
+server and the backtester make; the work behind each already lives in the parts named below,
+and what stays is checking each request in Kraken's order before handing it on.
+
 Everything here is plain synchronous Python driven by the server's calls: one venue call is
 one atomic step (validate, match, emit events, persist in one SQLite transaction), so the
 aiohttp server can call it from its event loop without locks and tests can drive it directly.
