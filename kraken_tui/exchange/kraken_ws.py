@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,10 +47,14 @@ class _SdkClient(SpotWSClient):
     ) -> None:
         self._route = on_message
         self._token_source = token_source
+        self._sdk_tasks: set[asyncio.Task[Any]] = set()
         super().__init__(**kwargs)
+        _SDK_LOG.addFilter(_ONE_LINE_SDK_RECORDS)
         for connection in (self._pub_conn, self._priv_conn):
             if connection is not None:
                 _connect_first_time_at_once(connection)
+                for step in _SDK_TASK_STEPS:
+                    _retrieve_outcome_of_tasks_running(connection, step, self._sdk_tasks)
 
     async def on_message(self, message: dict[str, Any]) -> None:  # type: ignore[override]  # v2 sends objects; lists were v1
         self._route(message)
@@ -70,6 +75,7 @@ class _SdkClient(SpotWSClient):
                 with contextlib.suppress(Exception):
                     await connection.send_ping()
         await super().close()
+        await _cancel_leftovers(self._sdk_tasks)
 
 
 _SDK_BACKOFF = "_ConnectSpotWebsocketBase__get_reconnect_wait"
@@ -90,6 +96,68 @@ def _connect_first_time_at_once(connection: Any) -> None:
         return backoff(attempts)
 
     setattr(connection, _SDK_BACKOFF, wait_s)
+
+
+_SDK_TASK_STEPS = ("_ConnectSpotWebsocketBase__run", "_recover_subscriptions")
+"""The two coroutines the SDK's reconnect loop runs as tasks for each (re)connection."""
+
+
+def _retrieve_outcome_of_tasks_running(
+    connection: Any, step_name: str, tasks: set[asyncio.Task[Any]]
+) -> None:
+    """The SDK's reconnect loop starts its reader and its subscription recovery as tasks and
+    reads their exceptions only while it is still waiting on them: when the connection drops
+    during a recovery, or `close` ends the loop while a reconnect is under way, the task that
+    fails last is never looked at, and asyncio logs "Task exception was never retrieved" with
+    a traceback. Wrapping the step on this connection only (never the SDK's class or module)
+    lets every such task register itself, so its outcome is always retrieved (logged on one
+    line) and `_SdkClient.close` can cancel the ones still running. The SDK still sees each
+    exception first, so its own recovery is unchanged."""
+    step: Callable[[asyncio.Event], Awaitable[None]] = getattr(connection, step_name)
+
+    async def tracked(event: asyncio.Event) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            task.add_done_callback(_log_outcome)
+        await step(event)
+
+    setattr(connection, step_name, tracked)
+
+
+def _log_outcome(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.debug("SDK WebSocket task {} ended: {!r}", task.get_name(), exc)
+
+
+async def _cancel_leftovers(tasks: set[asyncio.Task[Any]]) -> None:
+    """Tasks the SDK started for a reconnect its closed loop no longer waits for."""
+    leftovers = [task for task in tasks if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+class _OneLineRecords(logging.Filter):
+    """The SDK logs a failed connection task with the task's stack frames, and a cancelled
+    reader with a traceback: several lines per event, for failures it recovers from itself.
+    Each record keeps its first line (which names the task and the exception) and its level.
+    A filter on the SDK's logger is the stdlib's own way to shape a library's records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "\n" in message or record.exc_info is not None or record.stack_info is not None:
+            first_line = message.split("\n", 1)[0].rstrip(":")
+            if record.exc_info is not None and record.exc_info[1] is not None:
+                first_line = f"{first_line}: {record.exc_info[1]!r}"
+            record.msg, record.args = first_line, None
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+_SDK_LOG = logging.getLogger("kraken.spot.websocket.connectors")
+_ONE_LINE_SDK_RECORDS = _OneLineRecords()
 
 
 class WsFeed:
