@@ -4,6 +4,11 @@ Only URLs and credentials differ between modes. Orders go out over REST (`AddOrd
 `cl_ord_id`, so a resend can be detected and an unknown outcome looked up); order state and
 fills come back on the authenticated WebSocket `executions` channel, and after every reconnect
 they are reconciled over REST so a fill that happened while we were away arrives exactly once.
+
+Over 600 lines on purpose: what is left is the one object that owns the session's mutable
+state (feeds, books, the order-to-pair maps and ages the rate limiter charges by) and the
+message handlers that change it. The account's REST reads and reconciliation
+(`kraken_account`) and the order command fields (`kraken_order_params`) live apart.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,9 +35,6 @@ from kraken_tui.domain import (
     Instrument,
     Order,
     OrderRequest,
-    OrderType,
-    Side,
-    TimeInForce,
 )
 from kraken_tui.exchange import kraken_parse as parse
 from kraken_tui.exchange.account_fees import account_fees_from_rest
@@ -45,8 +47,9 @@ from kraken_tui.exchange.instruments import (
     InstrumentRegistry,
     display_asset,
     instruments_from_asset_pairs,
-    prepare_order,
 )
+from kraken_tui.exchange.kraken_account import KrakenAccount, order_update
+from kraken_tui.exchange.kraken_order_params import order_params, order_ref, quote_order_params
 from kraken_tui.exchange.kraken_rest import KrakenRest
 from kraken_tui.exchange.kraken_ws import WsFeed
 from kraken_tui.exchange.nonce import NonceStore
@@ -61,7 +64,6 @@ from kraken_tui.exchange.protocol import (
     EventHandler,
     ExchangeError,
     ExchangeEvent,
-    FillEvent,
     OrderAck,
     OrderEvent,
     OrderRejected,
@@ -79,10 +81,7 @@ KRAKEN_REST_URL = "https://api.kraken.com"
 KRAKEN_WS_URL = "wss://ws.kraken.com"
 KRAKEN_WS_AUTH_URL = "wss://ws-auth.kraken.com"
 
-_SEEN_FILLS_KEPT = 10_000
 _ORDER_MAPS_KEPT = 20_000
-_RECONCILE_OVERLAP = timedelta(minutes=5)
-_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +125,7 @@ class KrakenExchange:
         self._traffic_sink: TrafficSink | None = None
         self._fee_symbols: tuple[str, ...] = ()
         self._registry = InstrumentRegistry()
+        self._account = KrakenAccount(self._rest, self._registry, self._emit)
         self._instruments: dict[str, Instrument] = {}
         self._books = OrderBooks()
         self._book_params: dict[str, dict[str, Any]] = {}
@@ -136,14 +136,11 @@ class KrakenExchange:
         self._status = ConnectionStatus(ConnectionState.DISCONNECTED, "not connected")
         self._open_candles: dict[str, Candle] = {}
         self._candle_builders: dict[str, CandleBuilder] = {}
-        self._seen_fills: OrderedDict[str, None] = OrderedDict()
         self._described: OrderedDict[str, None] = OrderedDict()
-        self._last_fill_ts: datetime | None = None
         self._placed_at: dict[str, float] = {}
         self._order_pairs: dict[str, str] = {}
         self._balances: dict[str, Balance] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reconcile_lock = asyncio.Lock()
 
     # -- Exchange protocol: state ----------------------------------------------------------
 
@@ -318,9 +315,9 @@ class KrakenExchange:
                 f"EQuery:Unknown asset pair: {request.symbol}", "EQuery:Unknown asset pair"
             )
         if request.quote_volume is not None:
-            params = _quote_order_params(request, instrument, request.quote_volume)
+            params = quote_order_params(request, instrument, request.quote_volume)
         else:
-            params = _order_params(request, instrument)
+            params = order_params(request, instrument)
         await self._entry_gate.wait(
             self._limiter.acquire_trade(instrument.symbol, trade_cost(TradeAction.ADD))
         )
@@ -349,7 +346,7 @@ class KrakenExchange:
         volume: Decimal | None = None,
         price: Decimal | None = None,
     ) -> None:
-        params: dict[str, Any] = _order_ref(cl_ord_id, order_id, key="txid")
+        params: dict[str, Any] = order_ref(cl_ord_id, order_id, key="txid")
         if volume is not None:
             params["order_qty"] = str(volume)
         if price is not None:
@@ -365,7 +362,7 @@ class KrakenExchange:
     async def cancel_order(
         self, *, cl_ord_id: str | None = None, order_id: str | None = None
     ) -> bool:
-        params = _order_ref(cl_ord_id, order_id, key="txid")
+        params = order_ref(cl_ord_id, order_id, key="txid")
         pair = self._pair_of(cl_ord_id, order_id)
         # Kraken refuses a cancel like any transaction once the pair's counter is full, and
         # cancelling a young order is the dearest one: wait for room rather than be refused.
@@ -397,57 +394,16 @@ class KrakenExchange:
         await self._rest.private("CancelAllOrdersAfter", {"timeout": int(timeout_s)}, urgent=True)
 
     async def open_orders(self) -> list[Order]:
-        result = await self._rest.private("OpenOrders")
-        return self._orders_from(result.get("open", {}) if isinstance(result, Mapping) else {})
+        return await self._account.open_orders()
 
     async def closed_orders(self, since: datetime | None = None) -> list[Order]:
-        orders: list[Order] = []
-        offset = 0
-        while True:
-            params: dict[str, Any] = {"ofs": offset}
-            if since is not None:
-                params["start"] = int(since.timestamp())
-            result = await self._rest.private("ClosedOrders", params)
-            page = result.get("closed", {}) if isinstance(result, Mapping) else {}
-            orders.extend(self._orders_from(page))
-            offset += len(page)
-            if len(page) < _PAGE_SIZE or offset >= int(result.get("count", 0)):
-                return orders
+        return await self._account.closed_orders(since)
 
     async def lookup_order(self, cl_ord_id: str) -> Order | None:
-        """Kraken filters OpenOrders and ClosedOrders by `cl_ord_id`, so a lookup costs two
-        small calls however many orders the account has; the result is still checked."""
-        result = await self._rest.private("OpenOrders", {"cl_ord_id": cl_ord_id})
-        open_orders = result.get("open", {}) if isinstance(result, Mapping) else {}
-        for order in self._orders_from(open_orders):
-            if order.cl_ord_id == cl_ord_id:
-                return order
-        result = await self._rest.private("ClosedOrders", {"cl_ord_id": cl_ord_id})
-        closed = result.get("closed", {}) if isinstance(result, Mapping) else {}
-        for order in self._orders_from(closed):
-            if order.cl_ord_id == cl_ord_id:
-                return order
-        return None
+        return await self._account.lookup_order(cl_ord_id)
 
     async def executions_since(self, since: datetime | None = None) -> list[Execution]:
-        fills: list[Execution] = []
-        offset = 0
-        while True:
-            params: dict[str, Any] = {"ofs": offset}
-            if since is not None:
-                params["start"] = int(since.timestamp())
-            result = await self._rest.private("TradesHistory", params)
-            page = result.get("trades", {}) if isinstance(result, Mapping) else {}
-            for trade_id, item in page.items():
-                try:
-                    fills.append(
-                        parse.execution_from_rest(trade_id, item, self._symbol_of, self._quote_of)
-                    )
-                except (parse.MalformedPayload, ValueError) as exc:
-                    logger.warning("Skipping malformed trade {}: {}", trade_id, exc)
-            offset += len(page)
-            if len(page) < _PAGE_SIZE or offset >= int(result.get("count", 0)):
-                return sorted(fills, key=lambda e: e.ts)
+        return await self._account.executions_since(since)
 
     async def balances(self) -> dict[str, Balance]:
         result = await self._rest.private("BalanceEx")
@@ -561,7 +517,7 @@ class KrakenExchange:
             return
         try:
             update = parse.order_update_from_ws(item)
-            fill = parse.execution_from_ws(item, self._quote_of)
+            fill = parse.execution_from_ws(item, self._account.quote_of)
         except parse.UnknownExecType as exc:
             logger.info("Skipping execution item for order {}: {}", item.get("order_id"), exc)
             return
@@ -580,7 +536,7 @@ class KrakenExchange:
         elif update.symbol:
             self._remember_pair(update.symbol, update.order_id, update.cl_ord_id)
         if fill is not None:
-            self._emit_fill(fill)
+            self._account.emit_fill(fill)
         self._emit(OrderEvent(update))
         if unknown:
             self._described[update.order_id] = None
@@ -598,43 +554,19 @@ class KrakenExchange:
         earlier run) lacks its side, size and price: QueryOrders has them, so the order
         can be adopted (or its write-ahead record completed) at once."""
         try:
-            result = await self._rest.private("QueryOrders", {"txid": order_id})
+            orders = await self._account.query_order(order_id)
         except ExchangeError as exc:
             logger.warning(
                 "QueryOrders {} failed ({}); reconciliation will adopt it", order_id, exc
             )
             return
-        for order in self._orders_from(result if isinstance(result, Mapping) else {}):
+        for order in orders:
             if order.order_id is None:
                 continue
             if order.is_open:
                 self._remember_pair(order.symbol, order.order_id, None)
-            self._emit(
-                OrderEvent(
-                    OrderUpdate(
-                        order_id=order.order_id,
-                        cl_ord_id=None if order.external else order.cl_ord_id,
-                        symbol=order.symbol,
-                        status=order.status,
-                        exec_type="queried",
-                        filled=order.filled,
-                        ts=order.updated_at or order.created_at or datetime.now(UTC),
-                        avg_price=order.avg_price,
-                        reason=order.reason,
-                        order=order,
-                    )
-                )
-            )
-
-    def _emit_fill(self, fill: Execution) -> None:
-        if fill.exec_id in self._seen_fills:
-            return
-        self._seen_fills[fill.exec_id] = None
-        if len(self._seen_fills) > _SEEN_FILLS_KEPT:
-            self._seen_fills.popitem(last=False)
-        if self._last_fill_ts is None or fill.ts > self._last_fill_ts:
-            self._last_fill_ts = fill.ts
-        self._emit(FillEvent(fill))
+            ts = order.updated_at or order.created_at or datetime.now(UTC)
+            self._emit(OrderEvent(order_update(order, order.order_id, "queried", ts)))
 
     # -- reconnects ------------------------------------------------------------------------
 
@@ -650,39 +582,8 @@ class KrakenExchange:
         self._spawn(self.reconcile())
 
     async def reconcile(self) -> None:
-        """Recover what happened while the private stream was away: fills since the last one
-        seen (deduplicated by trade id, so each arrives exactly once) and current orders."""
-        async with self._reconcile_lock:
-            since = (self._last_fill_ts or datetime.now(UTC) - timedelta(hours=1)) - (
-                _RECONCILE_OVERLAP
-            )
-            try:
-                for fill in await self.executions_since(since):
-                    self._emit_fill(fill)
-                orders = await self.open_orders() + await self.closed_orders(since)
-            except ExchangeError as exc:
-                logger.warning("Reconciliation after reconnect failed: {}", exc)
-                return
-            for order in orders:
-                if order.order_id is None:
-                    continue
-                self._emit(
-                    OrderEvent(
-                        OrderUpdate(
-                            order_id=order.order_id,
-                            cl_ord_id=None if order.external else order.cl_ord_id,
-                            symbol=order.symbol,
-                            status=order.status,
-                            exec_type="reconciled",
-                            filled=order.filled,
-                            ts=order.updated_at or datetime.now(UTC),
-                            avg_price=order.avg_price,
-                            reason=order.reason,
-                            order=order,
-                        )
-                    )
-                )
-            logger.info("Reconciled after reconnect: {} orders checked", len(orders))
+        """Recover what happened while the private stream was away (`KrakenAccount`)."""
+        await self._account.reconcile()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -723,25 +624,6 @@ class KrakenExchange:
         placed = self._placed_at.get(cl_ord_id or "")
         return None if placed is None else time.monotonic() - placed
 
-    def _orders_from(self, items: Mapping[str, Any]) -> list[Order]:
-        orders: list[Order] = []
-        for order_id, item in items.items():
-            try:
-                orders.append(parse.order_from_rest(order_id, item, self._symbol_of))
-            except (parse.MalformedPayload, ValueError, TypeError) as exc:
-                logger.warning("Skipping malformed order {}: {}", order_id, exc)
-        return orders
-
-    def _symbol_of(self, pair: str) -> str:
-        instrument = self._registry.get(pair)
-        if instrument is None:
-            raise parse.MalformedPayload(f"unknown pair {pair!r}")
-        return instrument.symbol
-
-    def _quote_of(self, symbol: str) -> str:
-        instrument = self._registry.get(symbol)
-        return instrument.quote if instrument is not None else symbol.partition("/")[2]
-
     def _update_status(self) -> None:
         feeds = [f for f in (self._public, self._private) if f is not None]
         if not feeds:
@@ -779,54 +661,3 @@ _SEVERITY = {
 
 def _drop_event(_event: ExchangeEvent) -> None:
     """Default handler until the engine attaches its own."""
-
-
-def _order_params(request: OrderRequest, instrument: Instrument) -> dict[str, Any]:
-    """AddOrder fields of an order sized in base. Off-grid values are refused here with the
-    string Kraken would answer, rather than silently rounded into a different order."""
-    price = request.price if request.order_type is OrderType.LIMIT else request.trigger_price
-    prepared = prepare_order(instrument, request.side, request.volume, price, round_values=False)
-    if not prepared.ok:
-        raise OrderRejected(prepared.error or "invalid order", prepared.error)
-    params: dict[str, Any] = {
-        "ordertype": request.order_type.value,
-        "type": request.side.value,
-        "volume": prepared.volume_text,
-        "pair": instrument.altname or instrument.rest_name or instrument.symbol,
-        "price": prepared.price_text,
-        "cl_ord_id": request.cl_ord_id,
-        # fees in quote for sells too (Kraken's default there is base, api-specs
-        # spot-rest/partials/properties/oflags.yaml): TradesHistory reports fees in quote,
-        # so fills recovered over REST then settle exactly as the live ones did
-        "oflags": "fciq,post" if request.post_only else "fciq",
-    }
-    if request.time_in_force is TimeInForce.IOC:
-        params["timeinforce"] = "IOC"
-    return params
-
-
-def _quote_order_params(
-    request: OrderRequest, instrument: Instrument, amount: Decimal
-) -> dict[str, Any]:
-    """AddOrder fields of a market buy sized in quote (`oflags=viqc`): `volume` is the amount
-    of quote to spend, written on the pair's cost grid. Kraken takes `viqc` only on market
-    buys and with no other flag, which `OrderRequest` already guarantees."""
-    error = instrument.check_quote_order(amount, None)
-    if error is not None:
-        raise OrderRejected(error, error)
-    return {
-        "ordertype": OrderType.MARKET.value,
-        "type": Side.BUY.value,
-        "volume": f"{amount:.{instrument.cost_decimals}f}",
-        "pair": instrument.altname or instrument.rest_name or instrument.symbol,
-        "oflags": "viqc",
-        "cl_ord_id": request.cl_ord_id,
-    }
-
-
-def _order_ref(cl_ord_id: str | None, order_id: str | None, *, key: str) -> dict[str, Any]:
-    if order_id:
-        return {key: order_id}
-    if cl_ord_id:
-        return {"cl_ord_id": cl_ord_id}
-    raise ValueError("an order is identified by cl_ord_id or order_id")

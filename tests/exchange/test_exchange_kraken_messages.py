@@ -254,7 +254,7 @@ def test_rest_order_and_trade_parsing_maps_names_and_statuses() -> None:
             "descr": {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "50010.0"},
             "oflags": "fciq,post",
         },
-        exchange._symbol_of,
+        exchange._account.symbol_of,
     )
     assert order.symbol == "BTC/USD" and order.status is OrderStatus.CANCELED
     assert order.post_only and order.filled == Decimal("0.25") and not order.external
@@ -270,8 +270,8 @@ def test_rest_order_and_trade_parsing_maps_names_and_statuses() -> None:
             "fee": "0.05",
             "maker": True,
         },
-        exchange._symbol_of,
-        exchange._quote_of,
+        exchange._account.symbol_of,
+        exchange._account.quote_of,
     )
     assert execution.symbol == "BTC/USD" and execution.fee_ccy == "USD"
     assert execution.ts == datetime.fromtimestamp(1764064800.123, UTC)
@@ -398,9 +398,11 @@ def test_hostile_payloads_are_skipped_and_books_stay_trustworthy(messages: list[
 def test_hostile_rest_entries_raise_only_malformed_payload(order: dict[str, Any]) -> None:
     exchange, _ = _exchange()
     for convert in (
-        lambda: parse.order_from_rest("O1", order, exchange._symbol_of),
-        lambda: parse.execution_from_rest("T1", order, exchange._symbol_of, exchange._quote_of),
-        lambda: exchange._orders_from({"O1": order}),
+        lambda: parse.order_from_rest("O1", order, exchange._account.symbol_of),
+        lambda: parse.execution_from_rest(
+            "T1", order, exchange._account.symbol_of, exchange._account.quote_of
+        ),
+        lambda: exchange._account.orders_from({"O1": order}),
     ):
         with contextlib.suppress(parse.MalformedPayload):
             convert()

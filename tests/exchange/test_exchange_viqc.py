@@ -80,7 +80,7 @@ def _rest_entry(**changes: Any) -> dict[str, Any]:
 
 def test_rest_viqc_entry_is_a_quote_sized_order_whose_fills_count_base() -> None:
     exchange, _ = _offline_exchange()
-    order = parse.order_from_rest("OQ1", _rest_entry(), exchange._symbol_of)
+    order = parse.order_from_rest("OQ1", _rest_entry(), exchange._account.symbol_of)
     assert order.quote_volume == D("500.00000")
     assert order.volume == ZERO and order.remaining == ZERO
     assert order.filled == D("0.00999800") and order.avg_price == D("50010.0")
@@ -91,7 +91,7 @@ def test_rest_viqc_entry_is_a_quote_sized_order_whose_fills_count_base() -> None
 def test_rest_viqc_entry_canceled_without_a_fill_stays_canceled() -> None:
     exchange, _ = _offline_exchange()
     entry = _rest_entry(status="canceled", vol_exec="0.00000000", reason="Insufficient liquidity")
-    order = parse.order_from_rest("OQ2", entry, exchange._symbol_of)
+    order = parse.order_from_rest("OQ2", entry, exchange._account.symbol_of)
     assert order.status is OrderStatus.CANCELED and order.reason == "Insufficient liquidity"
     assert order.quote_volume == D("500.00000") and order.filled == ZERO
 
@@ -99,7 +99,7 @@ def test_rest_viqc_entry_canceled_without_a_fill_stays_canceled() -> None:
 def test_rest_entry_without_viqc_keeps_its_base_volume() -> None:
     exchange, _ = _offline_exchange()
     entry = _rest_entry(vol="0.01000000", vol_exec="0.01000000", oflags="fciq")
-    order = parse.order_from_rest("OB1", entry, exchange._symbol_of)
+    order = parse.order_from_rest("OB1", entry, exchange._account.symbol_of)
     assert order.quote_volume is None and order.volume == D("0.01")
 
 
@@ -116,12 +116,12 @@ def test_rest_viqc_entries_with_a_bad_amount_are_skipped_and_the_others_kept() -
         "ONOVOL": without_vol,
         "OFLAGS": _rest_entry(oflags=["viqc"]),
     }
-    orders = exchange._orders_from(entries)
+    orders = exchange._account.orders_from(entries)
     assert [o.order_id for o in orders] == ["OGOOD"]
     for order_id, entry in entries.items():
         if order_id != "OGOOD":
             with pytest.raises(parse.MalformedPayload):
-                parse.order_from_rest(order_id, entry, exchange._symbol_of)
+                parse.order_from_rest(order_id, entry, exchange._account.symbol_of)
 
 
 # -- WS executions ----------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def test_hostile_quote_size_fields_raise_only_malformed_payload(changes: dict[st
     with contextlib.suppress(parse.MalformedPayload):
         parse.order_update_from_ws(_ws_item("new", **changes))
     with contextlib.suppress(parse.MalformedPayload):
-        parse.order_from_rest("OQ", _rest_entry(**changes), exchange._symbol_of)
+        parse.order_from_rest("OQ", _rest_entry(**changes), exchange._account.symbol_of)
     exchange._on_private(
         {"channel": "executions", "type": "update", "data": [_ws_item("new", **changes)]}
     )
