@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from kraken_tui.alerts.alert import AlertLevel as AlertLevel  # part of this API: alerts
 from kraken_tui.alerts.alert import AlertsSnapshot
 from kraken_tui.domain import (
     BookSnapshot,

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from kraken_tui.alerts.alert import AlertLevel
 from kraken_tui.domain import Mode
-from kraken_tui.engine.api import EngineApi
+from kraken_tui.engine.api import AlertLevel, EngineApi
 from kraken_tui.ui.commands import TradingCommands
 from kraken_tui.ui.screens.main_screen import Clock, MainScreen, utc_now
 
