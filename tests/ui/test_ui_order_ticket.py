@@ -73,7 +73,7 @@ async def test_a_failed_check_clears_the_previous_one_and_sending_checks_the_for
         assert engine.commands == []
         engine.reachable = True
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await pilot.pause(PREVIEW_WAIT)
         assert engine.commands == ["submit:BTC/USD:buy:0.015"]
 
 
