@@ -22,6 +22,7 @@ Pragmas, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -73,13 +74,30 @@ class Database:
         """BEGIN IMMEDIATE takes the write lock up front, so a transaction that reads before it
         writes cannot fail half-way with SQLITE_BUSY when another process writes meanwhile."""
         async with self._lock:
-            await self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                await self._connection.execute("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                await self._end_abandoned_transaction()
+                raise
             try:
                 yield self._connection
             except BaseException:
-                await self._connection.execute("ROLLBACK")
+                await self._end_abandoned_transaction()
                 raise
-            await self._connection.execute("COMMIT")
+            try:
+                await self._connection.execute("COMMIT")
+            except asyncio.CancelledError:
+                await self._end_abandoned_transaction()
+                raise
+
+    async def _end_abandoned_transaction(self) -> None:
+        """Roll back whatever this holder left open before it lets the lock go. aiosqlite runs
+        statements on its own thread in order, so a BEGIN whose caller was cancelled (a task
+        stopped at shutdown) still runs: without this the next holder's BEGIN fails with
+        "cannot start a transaction within a transaction". After a COMMIT that did run there
+        is nothing to roll back, which is fine."""
+        with contextlib.suppress(sqlite3.OperationalError):  # no transaction was open
+            await asyncio.shield(self._connection.execute("ROLLBACK"))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write in its own transaction; returns the number of rows it changed."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 
 import pytest
@@ -45,3 +47,20 @@ async def test_failed_transaction_is_rolled_back_whole(store: Store) -> None:
             )
 
     assert await store.kv.get("a") is None
+
+
+@pytest.mark.parametrize("statement", ["BEGIN IMMEDIATE", "COMMIT"])
+async def test_a_write_cancelled_mid_transaction_leaves_none_open_for_the_next(
+    store: Store, statement: str
+) -> None:
+    """A task stopped at shutdown while its BEGIN or COMMIT is queued on aiosqlite's thread:
+    that statement still runs, and the next writer must not find a transaction open."""
+    insert = "INSERT INTO kv (key, value, updated_at) VALUES (?, '1', 'now')"
+    write = asyncio.ensure_future(store.database.execute(insert, ("cancelled",)))
+    for _ in range(1 if statement == "BEGIN IMMEDIATE" else 3):
+        await asyncio.sleep(0)  # BEGIN queued; after more turns, the INSERT and then COMMIT
+    write.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await write
+    assert await store.database.execute(insert, ("next",)) == 1
+    assert await store.kv.get("next") is not None
