@@ -59,7 +59,12 @@ class KrakenTuiApp(App[None]):
         """CRITICAL alerts the engine raised since the last look (an attached console gets
         them through Redis, in the snapshot), each as a toast that stays until dismissed.
         A sequence number lower than the last one seen means a new engine run."""
-        recent = self.engine.snapshot().alerts.recent
+        try:
+            recent = self.engine.snapshot().alerts.recent
+        except Exception:
+            # An engine out of reach is the main screen's to report, once; an exception out
+            # of this timer would end the whole console.
+            return
         if recent and recent[-1].seq < self._alert_seq:
             self._alert_seq = 0
         for alert in recent:

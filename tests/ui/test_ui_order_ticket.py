@@ -8,7 +8,7 @@ from textual.widgets import Input, Select
 
 from kraken_tui.domain import Mode, Side
 from kraken_tui.engine.api import EngineSnapshot
-from kraken_tui.ui.app import KrakenTuiApp
+from kraken_tui.ui.app import ALERT_POLL_S, KrakenTuiApp
 from kraken_tui.ui.screens.order_ticket import PREVIEW_DELAY, OrderTicket
 
 SIZE = (120, 40)
@@ -94,3 +94,18 @@ async def test_sending_sends_the_fields_as_they_read_at_that_moment() -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert engine.commands == ["submit:BTC/USD:sell:0.02"]
+
+
+async def test_the_console_outlives_an_engine_it_cannot_reach() -> None:
+    """Every timer that reads the engine meets the failure (the alert poll among them): the
+    console keeps running and works again once the engine answers."""
+    engine = UnreachableEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        engine.reachable = False
+        await pilot.pause(3 * ALERT_POLL_S)
+        assert app.is_running
+        engine.reachable = True
+        await pilot.press("o", *"0.01")
+        await pilot.pause(PREVIEW_WAIT)
+        assert "Risk: allowed" in rendered(app, "#ticket-risk")
