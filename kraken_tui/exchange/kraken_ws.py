@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kraken.spot import SpotWSClient
+from kraken.utils.utils import WSState
 from loguru import logger
 
 from kraken_tui.domain import ConnectionState
@@ -31,6 +32,7 @@ MessageHandler = Callable[[Mapping[str, Any]], None]
 TokenSource = Callable[[], Awaitable[dict[str, Any]]]
 
 PING_INTERVAL_S = 5.0
+_UP_STATES = frozenset({ConnectionState.CONNECTED, ConnectionState.STALE, ConnectionState.DEGRADED})
 SILENCE_LIMIT_S = 10.0
 _PING_IDS = itertools.count(1_000_000)
 
@@ -63,6 +65,14 @@ class _SdkClient(SpotWSClient):
         if self._token_source is None:
             return await super().get_ws_token()
         return await self._token_source()
+
+    def sockets_connected(self) -> bool:
+        """True while every connection of this client is up (the SDK's own state)."""
+        return all(
+            connection.state is WSState.CONNECTED
+            for connection in (self._pub_conn, self._priv_conn)
+            if connection is not None
+        )
 
     async def close(self) -> None:
         """The SDK's close waits for its reader to notice `keep_alive`, and the reader polls
@@ -322,6 +332,10 @@ class WsFeed:
             await asyncio.sleep(PING_INTERVAL_S / 5)
             if self._client.exception_occur:
                 raise ConnectionError("the SDK gave up reconnecting")
+            if self._status.state in _UP_STATES and not self._client.sockets_connected():
+                # The SDK reconnects on its own and says nothing until the new connection's
+                # `status`: without this a dropped feed could look CONNECTED throughout.
+                self._set_status(ConnectionState.RECONNECTING, "connection dropped; reconnecting")
             silent_for = time.monotonic() - self._last_message
             if silent_for > SILENCE_LIMIT_S and self._status.state is ConnectionState.CONNECTED:
                 self._set_status(ConnectionState.STALE, f"no message for {silent_for:.0f}s")
