@@ -421,11 +421,14 @@ async def test_a_changed_cell_is_updated_in_place_and_widens_its_column() -> Non
         strategies = engine.snapshot().strategies
         richer = replace(strategies[0], pnl=Decimal("123456.78"))
         engine._snapshot = replace(engine.snapshot(), strategies=(richer, *strategies[1:]))
-        await pilot.pause(0.2)
+        width = len("+123,456.78")
+        for _ in range(50):  # the next frame redraws it; on a loaded machine that can be late
+            await pilot.pause(0.1)
+            column = table.ordered_columns[table.get_column_index("pnl")]
+            if column.content_width >= width:
+                break
         assert str(table.get_cell("sma_cross", "pnl")) == "+123,456.78"
-        assert table.ordered_columns[table.get_column_index("pnl")].content_width >= len(
-            "+123,456.78"
-        )
+        assert column.content_width >= width
         assert table.row_count == 3
 
 
